@@ -1,0 +1,3 @@
+module github.com/nvae-go/nvae
+
+go 1.26
