@@ -1,0 +1,169 @@
+package ad
+
+import (
+	"fmt"
+
+	"github.com/nvae-go/nvae/backend/cpu"
+	"github.com/nvae-go/nvae/tensor"
+)
+
+// ConvOpts are the geometry of a convolution: stride, zero padding, dilation and
+// groups (1 dense, = input channels for depthwise). Zero values mean 1 for Stride,
+// Dilation and Groups.
+type ConvOpts struct {
+	Stride, Pad, Dilation, Groups int
+}
+
+func (o ConvOpts) params(x, w []int) cpu.ConvParams {
+	s, d, g := max(o.Stride, 1), max(o.Dilation, 1), max(o.Groups, 1)
+	return cpu.ConvParams{N: x[0], H: x[1], W: x[2], C: x[3], K: w[0], KH: w[1], KW: w[2],
+		StrideH: s, StrideW: s, PadH: o.Pad, PadW: o.Pad, DilH: d, DilW: d, Groups: g}
+}
+
+// Conv2D is a 2-D cross-correlation (PyTorch semantics) of NHWC x [N,H,W,C] with OHWI
+// weights w [K,KH,KW,C/groups], plus bias [K] when b is not nil.
+func (tp *Tape) Conv2D(x, w, b *Var, o ConvOpts) *Var {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 {
+		panic(fmt.Sprintf("ad.Conv2D: input %v, weight %v", xs, ws))
+	}
+	p := o.params(xs, ws)
+	if err := p.Validate(); err != nil {
+		panic("ad.Conv2D: " + err.Error())
+	}
+	if ws[3]*p.Groups != p.C || (b != nil && b.Value.Len() != p.K) {
+		panic(fmt.Sprintf("ad.Conv2D: input %v, weight %v, groups %d", xs, ws, p.Groups))
+	}
+	oh, ow := p.OutHW()
+	out := tp.newVar([]int{p.N, oh, ow, p.K}, x, w, b)
+	var bias []float32
+	if b != nil {
+		bias = b.Data()
+	}
+	cpu.Conv2DForward(p, x.Data(), w.Data(), bias, out.Data())
+	tp.record(out, func() {
+		g := out.Grad.Data()
+		if x.needGrad {
+			cpu.Conv2DBackwardData(p, g, w.Data(), tp.grad(x))
+		}
+		if w.needGrad || (b != nil && b.needGrad) {
+			var gw, gb []float32
+			if w.needGrad {
+				gw = tp.grad(w)
+			} else {
+				gw = make([]float32, w.Value.Len())
+			}
+			if b != nil && b.needGrad {
+				gb = tp.grad(b)
+			}
+			cpu.Conv2DBackwardFilter(p, x.Data(), g, gw, gb)
+		}
+	})
+	return out
+}
+
+// Linear is x·wᵀ + b for x [B, in], w [out, in] and b [out] (b may be nil).
+func (tp *Tape) Linear(x, w, b *Var) *Var {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[1] {
+		panic(fmt.Sprintf("ad.Linear: input %v, weight %v", xs, ws))
+	}
+	n, in, o := xs[0], xs[1], ws[0]
+	out := tp.newVar([]int{n, o}, x, w, b)
+	od := out.Data()
+	cpu.Sgemm(false, true, n, o, in, 1, x.Data(), in, w.Data(), in, 0, od, o)
+	if b != nil {
+		bd := b.Data()
+		for i := range od {
+			od[i] += bd[i%o]
+		}
+	}
+	tp.record(out, func() {
+		g := out.Grad.Data()
+		if x.needGrad {
+			cpu.Sgemm(false, false, n, in, o, 1, g, o, w.Data(), in, 1, tp.grad(x), in)
+		}
+		if w.needGrad {
+			cpu.Sgemm(true, false, o, in, n, 1, g, o, x.Data(), in, 1, tp.grad(w), in)
+		}
+		if b != nil && b.needGrad {
+			gb := tp.grad(b)
+			for i, v := range g {
+				gb[i%o] += v
+			}
+		}
+	})
+	return out
+}
+
+// BatchNorm normalises x over every dimension but the last (channels), scales by
+// gamma and shifts by beta, and applies Swish when swish is set (the fused
+// "BN+Swish"). In training mode it uses the batch statistics (biased variance) and
+// updates runMean / runVar in place with the unbiased variance:
+// running ← (1−momentum)·running + momentum·batch. In eval mode it uses runMean /
+// runVar.
+func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, train bool, momentum, eps float32, swish bool) *Var {
+	xs := x.Shape()
+	c := xs[len(xs)-1]
+	m := x.Value.Len() / c
+	if gamma.Value.Len() != c || beta.Value.Len() != c || runMean.Len() != c || runVar.Len() != c {
+		panic(fmt.Sprintf("ad.BatchNorm: input %v with %d-channel parameters", xs, gamma.Value.Len()))
+	}
+	p := cpu.BNParams{M: m, C: c, Eps: eps, Swish: swish}
+	mean, variance := runMean.Data(), runVar.Data()
+	if train {
+		stats := tp.alloc(2, c)
+		mean, variance = stats.Data()[:c], stats.Data()[c:]
+		cpu.BNStats(p, x.Data(), mean, variance)
+		rm, rv := runMean.Data(), runVar.Data()
+		unbias := float32(m) / float32(max(m-1, 1))
+		for j := 0; j < c; j++ {
+			rm[j] = (1-momentum)*rm[j] + momentum*mean[j]
+			rv[j] = (1-momentum)*rv[j] + momentum*variance[j]*unbias
+		}
+	}
+	out := tp.newVar(xs, x, gamma, beta)
+	cpu.BNForward(p, x.Data(), mean, variance, gamma.Data(), beta.Data(), out.Data())
+	if !train && out.needGrad {
+		// keep the statistics used, since the running buffers may change later
+		stats := tp.alloc(2, c)
+		copy(stats.Data()[:c], mean)
+		copy(stats.Data()[c:], variance)
+		mean, variance = stats.Data()[:c], stats.Data()[c:]
+	}
+	tp.record(out, func() {
+		var gx, gg, gb []float32
+		if x.needGrad {
+			gx = tp.grad(x)
+		}
+		if gamma.needGrad {
+			gg = tp.grad(gamma)
+		}
+		if beta.needGrad {
+			gb = tp.grad(beta)
+		}
+		cpu.BNBackward(p, train, x.Data(), mean, variance, gamma.Data(), beta.Data(), out.Grad.Data(), gx, gg, gb)
+	})
+	return out
+}
+
+// UpsampleNearest2x doubles H and W of an NHWC tensor by repetition.
+func (tp *Tape) UpsampleNearest2x(x *Var) *Var {
+	s := x.Shape()
+	n, h, w, c := s[0], s[1], s[2], s[3]
+	out := tp.newVar([]int{n, 2 * h, 2 * w, c}, x)
+	cpu.UpsampleNearest2x(n, h, w, c, x.Data(), out.Data())
+	tp.record(out, func() { cpu.UpsampleNearest2xBackward(n, h, w, c, out.Grad.Data(), tp.grad(x)) })
+	return out
+}
+
+// UpsampleBilinear2x doubles H and W of an NHWC tensor by bilinear interpolation
+// with align_corners=True.
+func (tp *Tape) UpsampleBilinear2x(x *Var) *Var {
+	s := x.Shape()
+	n, h, w, c := s[0], s[1], s[2], s[3]
+	out := tp.newVar([]int{n, 2 * h, 2 * w, c}, x)
+	cpu.UpsampleBilinear2x(n, h, w, c, x.Data(), out.Data())
+	tp.record(out, func() { cpu.UpsampleBilinear2xBackward(n, h, w, c, out.Grad.Data(), tp.grad(x)) })
+	return out
+}

@@ -1,0 +1,251 @@
+package ad
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/nvae-go/nvae/tensor"
+)
+
+// reducedShape returns the shape with the given axes set to 1 and the shape with
+// them removed. Negative axes count from the end; no axes means all.
+func reducedShape(shape []int, axes []int) (keep, drop []int) {
+	keep = slices.Clone(shape)
+	if len(axes) == 0 {
+		for i := range keep {
+			keep[i] = 1
+		}
+		return keep, []int{}
+	}
+	for _, a := range axes {
+		if a < 0 {
+			a += len(shape)
+		}
+		if a < 0 || a >= len(shape) {
+			panic(fmt.Sprintf("ad: axis out of range for shape %v", shape))
+		}
+		keep[a] = 1
+	}
+	reduced := make([]bool, len(shape))
+	for _, a := range axes {
+		if a < 0 {
+			a += len(shape)
+		}
+		reduced[a] = true
+	}
+	drop = []int{}
+	for i, d := range shape {
+		if !reduced[i] {
+			drop = append(drop, d)
+		}
+	}
+	return keep, drop
+}
+
+// Sum adds x over the given axes (all when none); keepDim keeps them as size 1.
+// Sums are accumulated in float64.
+func (tp *Tape) Sum(x *Var, keepDim bool, axes ...int) *Var {
+	keep, drop := reducedShape(x.Shape(), axes)
+	shape := drop
+	if keepDim {
+		shape = keep
+	}
+	bc, _ := newBroadcast(x.Shape(), keep)
+	out := tp.newVar(shape, x)
+	acc := make([]float64, out.Value.Len())
+	xd := x.Data()
+	bc.each(func(i, _, ib int) { acc[ib] += float64(xd[i]) })
+	od := out.Data()
+	for i, v := range acc {
+		od[i] = float32(v)
+	}
+	tp.record(out, func() {
+		g, gx := out.Grad.Data(), tp.grad(x)
+		bc.each(func(i, _, ib int) { gx[i] += g[ib] })
+	})
+	return out
+}
+
+// Mean averages x over the given axes (all when none).
+func (tp *Tape) Mean(x *Var, keepDim bool, axes ...int) *Var {
+	s := tp.Sum(x, keepDim, axes...)
+	return tp.Scale(s, float32(s.Value.Len())/float32(x.Value.Len()))
+}
+
+// Max takes the maximum over the given axes (all when none). The gradient of tied
+// maxima is split evenly among them, as PyTorch's full reduction does.
+func (tp *Tape) Max(x *Var, keepDim bool, axes ...int) *Var {
+	keep, drop := reducedShape(x.Shape(), axes)
+	shape := drop
+	if keepDim {
+		shape = keep
+	}
+	bc, _ := newBroadcast(x.Shape(), keep)
+	out := tp.newVar(shape, x)
+	od, xd := out.Data(), x.Data()
+	for i := range od {
+		od[i] = float32(math.Inf(-1))
+	}
+	bc.each(func(i, _, ib int) {
+		if xd[i] > od[ib] {
+			od[ib] = xd[i]
+		}
+	})
+	tp.record(out, func() {
+		g, gx := out.Grad.Data(), tp.grad(x)
+		count := make([]float32, len(od))
+		bc.each(func(i, _, ib int) {
+			if xd[i] == od[ib] {
+				count[ib]++
+			}
+		})
+		bc.each(func(i, _, ib int) {
+			if xd[i] == od[ib] {
+				gx[i] += g[ib] / count[ib]
+			}
+		})
+	})
+	return out
+}
+
+// axisSplit views shape as [outer, n, inner] around axis.
+func axisSplit(shape []int, axis int) (outer, n, inner, ax int) {
+	if axis < 0 {
+		axis += len(shape)
+	}
+	outer, inner = 1, 1
+	for i, d := range shape {
+		switch {
+		case i < axis:
+			outer *= d
+		case i > axis:
+			inner *= d
+		}
+	}
+	return outer, shape[axis], inner, axis
+}
+
+// LogSumExp is log Σ exp(x) over one axis, computed stably; keepDim keeps the axis.
+func (tp *Tape) LogSumExp(x *Var, axis int, keepDim bool) *Var {
+	outer, n, inner, ax := axisSplit(x.Shape(), axis)
+	shape := slices.Clone(x.Shape())
+	if keepDim {
+		shape[ax] = 1
+	} else {
+		shape = slices.Delete(shape, ax, ax+1)
+	}
+	out := tp.newVar(shape, x)
+	xd, od := x.Data(), out.Data()
+	for o := 0; o < outer; o++ {
+		for in := 0; in < inner; in++ {
+			m := math.Inf(-1)
+			for k := 0; k < n; k++ {
+				m = math.Max(m, float64(xd[(o*n+k)*inner+in]))
+			}
+			s := 0.0
+			for k := 0; k < n; k++ {
+				s += math.Exp(float64(xd[(o*n+k)*inner+in]) - m)
+			}
+			if math.IsInf(m, 0) {
+				od[o*inner+in] = float32(m)
+			} else {
+				od[o*inner+in] = float32(m + math.Log(s))
+			}
+		}
+	}
+	tp.record(out, func() {
+		g, gx := out.Grad.Data(), tp.grad(x)
+		for o := 0; o < outer; o++ {
+			for in := 0; in < inner; in++ {
+				y := float64(od[o*inner+in])
+				for k := 0; k < n; k++ {
+					i := (o*n+k)*inner + in
+					gx[i] += g[o*inner+in] * float32(math.Exp(float64(xd[i])-y))
+				}
+			}
+		}
+	})
+	return out
+}
+
+// LogSoftmax is x − logsumexp(x) over one axis.
+func (tp *Tape) LogSoftmax(x *Var, axis int) *Var {
+	outer, n, inner, _ := axisSplit(x.Shape(), axis)
+	out := tp.newVar(x.Shape(), x)
+	xd, od := x.Data(), out.Data()
+	for o := 0; o < outer; o++ {
+		for in := 0; in < inner; in++ {
+			m := math.Inf(-1)
+			for k := 0; k < n; k++ {
+				m = math.Max(m, float64(xd[(o*n+k)*inner+in]))
+			}
+			s := 0.0
+			for k := 0; k < n; k++ {
+				s += math.Exp(float64(xd[(o*n+k)*inner+in]) - m)
+			}
+			l := m + math.Log(s)
+			for k := 0; k < n; k++ {
+				i := (o*n+k)*inner + in
+				od[i] = float32(float64(xd[i]) - l)
+			}
+		}
+	}
+	tp.record(out, func() {
+		g, gx := out.Grad.Data(), tp.grad(x)
+		for o := 0; o < outer; o++ {
+			for in := 0; in < inner; in++ {
+				var s float32
+				for k := 0; k < n; k++ {
+					s += g[(o*n+k)*inner+in]
+				}
+				for k := 0; k < n; k++ {
+					i := (o*n+k)*inner + in
+					gx[i] += g[i] - float32(math.Exp(float64(od[i])))*s
+				}
+			}
+		}
+	})
+	return out
+}
+
+// GlobalAvgPool averages an NHWC tensor over H and W, giving [N, C].
+func (tp *Tape) GlobalAvgPool(x *Var) *Var {
+	s := x.Shape()
+	if len(s) != 4 {
+		panic(fmt.Sprintf("ad.GlobalAvgPool: shape %v, want NHWC", s))
+	}
+	n, hw, c := s[0], s[1]*s[2], s[3]
+	out := tp.newVar([]int{n, c}, x)
+	xd, od := x.Data(), out.Data()
+	inv := 1 / float32(hw)
+	acc := make([]float32, c)
+	for b := 0; b < n; b++ {
+		clear(acc)
+		for p := 0; p < hw; p++ {
+			row := xd[(b*hw+p)*c : (b*hw+p+1)*c]
+			for j, v := range row {
+				acc[j] += v
+			}
+		}
+		for j := range acc {
+			od[b*c+j] = acc[j] * inv
+		}
+	}
+	tp.record(out, func() {
+		g, gx := out.Grad.Data(), tp.grad(x)
+		for b := 0; b < n; b++ {
+			gr := g[b*c : (b+1)*c]
+			for p := 0; p < hw; p++ {
+				row := gx[(b*hw+p)*c : (b*hw+p+1)*c]
+				for j := range row {
+					row[j] += gr[j] * inv
+				}
+			}
+		}
+	})
+	return out
+}
+
+// scalarLike is a helper for constants in expressions.
+func scalarLike(v float32) *Var { return Const(tensor.Scalar(v)) }

@@ -1,0 +1,176 @@
+// Package ad is the engine's eager reverse-mode automatic differentiation. A Tape
+// records the operations of one step as they run; Backward walks it in reverse and
+// accumulates gradients; Release returns every buffer the step allocated to the pool.
+// Parameters are long-lived leaves (NewParam) whose gradients outlive tapes.
+//
+// Every op lives with its backward in the same file, and every op has a
+// finite-difference gradient test. Image tensors are NHWC and convolution weights
+// OHWI, as in package tensor.
+package ad
+
+import (
+	"fmt"
+
+	"github.com/nvae-go/nvae/tensor"
+)
+
+// Var is a value in a computation: a tensor, its gradient (once Backward reaches it)
+// and, for computed values, how to send that gradient to its inputs.
+type Var struct {
+	Value *tensor.Tensor
+	// Grad is the accumulated gradient. For parameters it is persistent (see
+	// ZeroGrad); for intermediate values it exists only during Backward.
+	Grad *tensor.Tensor
+
+	needGrad bool
+	param    bool
+	back     func()
+}
+
+// NewParam wraps t as a trainable leaf: it requires a gradient, which is kept across
+// tapes in a persistent buffer of the same shape (zero at creation).
+func NewParam(t *tensor.Tensor) *Var {
+	return &Var{Value: t, Grad: tensor.New(t.Shape()...), needGrad: true, param: true}
+}
+
+// Const wraps t as a leaf that needs no gradient.
+func Const(t *tensor.Tensor) *Var { return &Var{Value: t} }
+
+// Shape is the shape of the value.
+func (v *Var) Shape() []int { return v.Value.Shape() }
+
+// Data is the value's storage.
+func (v *Var) Data() []float32 { return v.Value.Data() }
+
+// NeedsGrad reports whether gradients flow into v.
+func (v *Var) NeedsGrad() bool { return v.needGrad }
+
+// IsParam reports whether v is a parameter leaf.
+func (v *Var) IsParam() bool { return v.param }
+
+// ZeroGrad clears a parameter's gradient.
+func (v *Var) ZeroGrad() {
+	if v.Grad != nil {
+		clear(v.Grad.Data())
+	}
+}
+
+// Tape records one step's operations. The zero value is not usable; call NewTape.
+// A tape is used by one goroutine at a time.
+type Tape struct {
+	nodes  []*Var
+	owned  []*tensor.Tensor
+	noGrad bool
+}
+
+// NewTape returns an empty tape that records gradients.
+func NewTape() *Tape { return &Tape{} }
+
+// NewNoGradTape returns a tape that records nothing for Backward (evaluation,
+// sampling); it still owns the buffers it allocates until Release.
+func NewNoGradTape() *Tape { return &Tape{noGrad: true} }
+
+// NoGrad reports whether the tape skips gradient recording.
+func (tp *Tape) NoGrad() bool { return tp.noGrad }
+
+// alloc returns a pooled tensor owned by the tape (contents undefined).
+func (tp *Tape) alloc(shape ...int) *tensor.Tensor {
+	t := tensor.Get(shape...)
+	tp.owned = append(tp.owned, t)
+	return t
+}
+
+// allocZero is alloc with the storage cleared.
+func (tp *Tape) allocZero(shape ...int) *tensor.Tensor {
+	t := tp.alloc(shape...)
+	clear(t.Data())
+	return t
+}
+
+// Own hands t to the tape, which returns it to the pool on Release. Use it for
+// buffers from tensor.Get whose lifetime is the step.
+func (tp *Tape) Own(t *tensor.Tensor) { tp.owned = append(tp.owned, t) }
+
+// newVar makes a result variable with a pooled value of the given shape. It needs a
+// gradient when any input does and the tape records.
+func (tp *Tape) newVar(shape []int, inputs ...*Var) *Var {
+	v := &Var{Value: tp.alloc(shape...)}
+	if !tp.noGrad {
+		for _, in := range inputs {
+			if in != nil && in.needGrad {
+				v.needGrad = true
+				break
+			}
+		}
+	}
+	return v
+}
+
+// record attaches the backward function of v and puts v on the tape when it needs
+// a gradient.
+func (tp *Tape) record(v *Var, back func()) {
+	if v.needGrad {
+		v.back = back
+		tp.nodes = append(tp.nodes, v)
+	}
+}
+
+// grad returns v's gradient buffer, creating a zeroed one when needed.
+func (tp *Tape) grad(v *Var) []float32 {
+	if v.Grad == nil {
+		v.Grad = tensor.GetZeroed(v.Value.Shape()...)
+	}
+	return v.Grad.Data()
+}
+
+// Backward seeds d(loss)/d(loss) = 1 for a single-element loss and propagates
+// gradients to every variable recorded on the tape, accumulating into parameters'
+// Grad. Intermediate gradients are returned to the pool as soon as they are used.
+func (tp *Tape) Backward(loss *Var) {
+	if loss.Value.Len() != 1 {
+		panic(fmt.Sprintf("ad.Backward: loss has shape %v, want one element", loss.Shape()))
+	}
+	tp.BackwardWith(loss, tensor.FromData([]float32{1}, loss.Shape()...))
+}
+
+// BackwardWith propagates an explicit output gradient (same shape as out).
+func (tp *Tape) BackwardWith(out *Var, g *tensor.Tensor) {
+	if !out.needGrad {
+		return
+	}
+	og := tp.grad(out)
+	for i, x := range g.Data() {
+		og[i] += x
+	}
+	for i := len(tp.nodes) - 1; i >= 0; i-- {
+		v := tp.nodes[i]
+		if v.Grad == nil {
+			continue
+		}
+		v.back()
+		if !v.param {
+			tensor.Put(v.Grad)
+			v.Grad = nil
+		}
+	}
+}
+
+// Release returns every buffer the tape allocated to the pool and forgets the
+// recorded graph. Values produced on the tape must not be used afterwards.
+func (tp *Tape) Release() {
+	for _, v := range tp.nodes {
+		if v.Grad != nil && !v.param {
+			tensor.Put(v.Grad)
+			v.Grad = nil
+		}
+		v.back = nil
+	}
+	for _, t := range tp.owned {
+		tensor.Put(t)
+	}
+	tp.nodes = tp.nodes[:0]
+	tp.owned = tp.owned[:0]
+}
+
+// Detach returns a variable sharing x's value that stops gradients.
+func (tp *Tape) Detach(x *Var) *Var { return &Var{Value: x.Value} }
