@@ -1,0 +1,442 @@
+// Package model is NVAE (Vahdat & Kautz 2020) as the official PyTorch code computes it: the
+// bottom-up encoder, the top-down decoder with residual posteriors, optional encoder flows,
+// the image likelihood and the training objective (KL warm-up/balancing, spectral and BN
+// regularisation). Tensors are NHWC; state dicts use the official names and NCHW/OIHW layouts.
+package model
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/dist"
+	"github.com/nvae-go/nvae/nn"
+	"github.com/nvae-go/nvae/tensor"
+)
+
+// Noise supplies every standard-normal draw of the model in the official order (NHWC shapes):
+// one per latent group in decoder order during Forward/Sample, then the spectral regulariser's
+// first-call draws (u then v per matrix-shape group) during Loss.
+type Noise interface {
+	Normal(shape ...int) *tensor.Tensor
+}
+
+// RandNoise is Noise from a math/rand/v2 source.
+type RandNoise struct{ R *rand.Rand }
+
+// Normal returns a tensor of standard-normal draws.
+func (n RandNoise) Normal(shape ...int) *tensor.Tensor {
+	t := tensor.New(shape...)
+	for i := range t.Data() {
+		t.Data()[i] = float32(n.R.NormFloat64())
+	}
+	return t
+}
+
+// encEntry is an entry of the encoder tower: a cell or an encoder combiner (x + conv(dec)).
+type encEntry struct {
+	cell *cell
+	comb *nn.Conv
+}
+
+// decEntry is an entry of the decoder tower: a cell or a decoder combiner (conv([s, z])).
+type decEntry struct {
+	cell *cell
+	comb *nn.Conv
+}
+
+// Model is NVAE. Build it with New.
+type Model struct {
+	Cfg Config
+
+	groups     []int // g_s, encoder order
+	prior      *ad.Var
+	stem       *nn.Conv
+	pre        []*cell
+	enc        []encEntry
+	enc0       *nn.Conv
+	encSampler []*nn.Conv
+	decSampler []*nn.Conv
+	nf         []*flowCell // per group: F pairs of (cell1, cell2)
+	dec        []decEntry
+	stemDec    *nn.Conv
+	post       []*cell
+	imgCond    *nn.Conv
+
+	state  []stateEntry
+	params []NamedParam
+	convs  []*nn.Conv // registration order (spectral regularisation)
+	bns    []*nn.BN
+	sr     *nn.SpectralReg
+	alpha  []float32
+	train  bool
+
+	// Trace, when set, receives the output of every top-level block (official module paths,
+	// as in the fixtures' train_activations), for debugging.
+	Trace func(name string, v *ad.Var)
+}
+
+// New builds the model with PyTorch-default initialisation from a seeded generator.
+func New(cfg Config, seed uint64) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Model{Cfg: cfg, groups: cfg.GroupsPerScale(), sr: nn.NewSpectralReg(), alpha: cfg.KLBalanceAlpha(), train: true}
+	b := &builder{m: m, rng: rand.New(rand.NewPCG(seed, 0x6e766165))}
+	L, Z := cfg.NumLatentScales, cfg.NumLatentPerGroup
+	Ce, Cd := cfg.NumChannelsEnc, cfg.NumChannelsDec
+	Bpre := cfg.NumPreprocessBlocks
+	top := 1 << (Bpre + L - 1)
+	side := cfg.ImageSize() / top
+
+	pf := tensor.New(1, side, side, Cd*top)
+	for i := range pf.Data() {
+		pf.Data()[i] = b.rng.Float32()
+	}
+	m.prior = ad.NewParam(pf)
+	b.param("prior_ftr0", m.prior, layoutCHW)
+
+	m.stem = b.conv("stem", cfg.ImageChannels(), Ce, 3, ad.ConvOpts{Pad: 1}, true, true, nil)
+
+	mult := 1
+	for blk := 0; blk < Bpre; blk++ {
+		for c := 0; c < cfg.NumPreprocessCells; c++ {
+			name := fmt.Sprintf("pre_process.%d", len(m.pre))
+			if c == cfg.NumPreprocessCells-1 {
+				m.pre = append(m.pre, b.cell(name, "down_pre", Ce*mult, 2*Ce*mult))
+				mult *= 2
+			} else {
+				m.pre = append(m.pre, b.cell(name, "normal_pre", Ce*mult, Ce*mult))
+			}
+		}
+	}
+
+	for s := 0; s < L; s++ {
+		for g := 0; g < m.groups[s]; g++ {
+			for e := 0; e < cfg.NumCellPerCondEnc; e++ {
+				name := fmt.Sprintf("enc_tower.%d", len(m.enc))
+				m.enc = append(m.enc, encEntry{cell: b.cell(name, "normal_enc", Ce*mult, Ce*mult)})
+			}
+			if !(s == L-1 && g == m.groups[s]-1) {
+				name := fmt.Sprintf("enc_tower.%d.conv", len(m.enc))
+				m.enc = append(m.enc, encEntry{comb: b.conv(name, Cd*mult, Ce*mult, 1, ad.ConvOpts{}, true, true, nil)})
+			}
+		}
+		if s < L-1 {
+			name := fmt.Sprintf("enc_tower.%d", len(m.enc))
+			m.enc = append(m.enc, encEntry{cell: b.cell(name, "down_enc", Ce*mult, 2*Ce*mult)})
+			mult *= 2
+		}
+	}
+
+	m.enc0 = b.conv("enc0.1", Ce*mult, Ce*mult, 1, ad.ConvOpts{}, true, true, nil)
+
+	// samplers, decoder order
+	mt := mult
+	for t := 0; t < L; t++ {
+		for g := 0; g < m.groups[L-1-t]; g++ {
+			name := fmt.Sprintf("enc_sampler.%d", len(m.encSampler))
+			m.encSampler = append(m.encSampler, b.conv(name, Ce*mt, 2*Z, 3, ad.ConvOpts{Pad: 1}, true, true, nil))
+		}
+		mt /= 2
+	}
+	mt = mult
+	for t := 0; t < L; t++ {
+		for g := 0; g < m.groups[L-1-t]; g++ {
+			if t == 0 && g == 0 {
+				continue
+			}
+			name := fmt.Sprintf("dec_sampler.%d.1", len(m.decSampler))
+			m.decSampler = append(m.decSampler, b.conv(name, Cd*mt, 2*Z, 1, ad.ConvOpts{}, true, true, nil))
+		}
+		mt /= 2
+	}
+	for l := 0; l < cfg.NumGroups(); l++ {
+		for n := 0; n < cfg.NumNF; n++ {
+			name := fmt.Sprintf("nf_cells.%d", l*cfg.NumNF+n)
+			m.nf = append(m.nf, b.flowCell(name+".cell1", Z, false), b.flowCell(name+".cell2", Z, true))
+		}
+	}
+
+	if cfg.Vanilla() {
+		m.stemDec = b.conv("stem_decoder", Z, Ce*mult, 1, ad.ConvOpts{}, true, true, nil)
+	} else {
+		for t := 0; t < L; t++ {
+			for g := 0; g < m.groups[L-1-t]; g++ {
+				if !(t == 0 && g == 0) {
+					for d := 0; d < cfg.NumCellPerCondDec; d++ {
+						name := fmt.Sprintf("dec_tower.%d", len(m.dec))
+						m.dec = append(m.dec, decEntry{cell: b.cell(name, "normal_dec", Cd*mult, Cd*mult)})
+					}
+				}
+				name := fmt.Sprintf("dec_tower.%d.conv", len(m.dec))
+				m.dec = append(m.dec, decEntry{comb: b.conv(name, Cd*mult+Z, Cd*mult, 1, ad.ConvOpts{}, true, true, nil)})
+			}
+			if t < L-1 {
+				name := fmt.Sprintf("dec_tower.%d", len(m.dec))
+				m.dec = append(m.dec, decEntry{cell: b.cell(name, "up_dec", Cd*mult, Cd*mult/2)})
+				mult /= 2
+			}
+		}
+	}
+
+	for blk := 0; blk < cfg.NumPostprocBlocks; blk++ {
+		for c := 0; c < cfg.NumPostprocCells; c++ {
+			name := fmt.Sprintf("post_process.%d", len(m.post))
+			if c == 0 {
+				m.post = append(m.post, b.cell(name, "up_post", Cd*mult, Cd*mult/2))
+				mult /= 2
+			} else {
+				m.post = append(m.post, b.cell(name, "normal_post", Cd*mult, Cd*mult))
+			}
+		}
+	}
+	m.imgCond = b.conv("image_conditional.1", Cd*mult, cfg.OutChannels(), 3, ad.ConvOpts{Pad: 1}, true, true, nil)
+	return m, nil
+}
+
+// NumParams is the number of trainable scalars.
+func (m *Model) NumParams() int {
+	n := 0
+	for _, p := range m.params {
+		n += p.V.Value.Len()
+	}
+	return n
+}
+
+// Params returns the parameters with their official names, in official order.
+func (m *Model) Params() []NamedParam { return slices.Clone(m.params) }
+
+// ZeroGrad clears every parameter gradient.
+func (m *Model) ZeroGrad() {
+	for _, p := range m.params {
+		p.V.ZeroGrad()
+	}
+}
+
+// SetTrain selects batch statistics (true) or running statistics (false) for Sample.
+func (m *Model) SetTrain(train bool) { m.train = train }
+
+// ResetSpectral forgets the spectral regulariser's power-iteration vectors (they are not
+// checkpointed: the next Loss draws them again and runs 10× the iterations).
+func (m *Model) ResetSpectral() { m.sr = nn.NewSpectralReg() }
+
+// Spectral returns the spectral regulariser's state.
+func (m *Model) Spectral() *nn.SpectralReg { return m.sr }
+
+// Output is the result of a forward pass.
+type Output struct {
+	Logits     *ad.Var   // [B,H,W,Cout]
+	LogQ, LogP *ad.Var   // [B]
+	KLAll      []*ad.Var // NG × [B], decoder order
+	KLDiag     [][]float32
+	Decoder    dist.Decoder
+
+	// Per group in decoder order: the posterior (Forward) or prior (Sample) distribution and
+	// the sample before any flow.
+	Dists []dist.Normal
+	Z     []*ad.Var
+}
+
+func (m *Model) trace(name string, v *ad.Var) {
+	if m.Trace != nil {
+		m.Trace(name, v)
+	}
+}
+
+func (m *Model) sampler(tp *ad.Tape, c *nn.Conv, name string, x *ad.Var) (mu, ls *ad.Var) {
+	p := c.Forward(tp, x)
+	m.trace(name, p)
+	z := m.Cfg.NumLatentPerGroup
+	parts := tp.Split(p, 3, z, z)
+	return parts[0], parts[1]
+}
+
+func (m *Model) decoder(tp *ad.Tape, logits *ad.Var) dist.Decoder {
+	switch {
+	case m.Cfg.Binary():
+		return dist.NewBernoulli(logits)
+	case m.Cfg.NumMixtureDec == 1:
+		return dist.NewNormalDecoder(tp, logits)
+	}
+	return dist.NewDiscMixLogistic(tp, logits, m.Cfg.NumMixtureDec, m.Cfg.NumXBits)
+}
+
+func (m *Model) flows(tp *ad.Tape, l int, z *ad.Var) *ad.Var {
+	F := m.Cfg.NumNF
+	for n := 0; n < F; n++ {
+		pair := l*F + n
+		z = m.nf[2*pair].forward(tp, z)
+		z = m.nf[2*pair+1].forward(tp, z)
+		m.trace(fmt.Sprintf("nf_cells.%d.out0", pair), z)
+	}
+	return z
+}
+
+// Forward runs the model on x (NHWC in [0,1]) as the official AutoEncoder.forward (spec §1.9).
+// train selects batch statistics (and updates the running statistics).
+func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) *Output {
+	cfg := m.Cfg
+	B := x.Shape()[0]
+	in := tensor.Get(x.Shape()...)
+	tp.Own(in)
+	for i, v := range x.Data() {
+		in.Data()[i] = 2*v - 1
+	}
+	s := m.stem.Forward(tp, ad.Const(in))
+	m.trace("stem", s)
+	for _, c := range m.pre {
+		s = c.forward(tp, s, train)
+		m.trace(c.name, s)
+	}
+	var combs []*nn.Conv
+	var feats []*ad.Var
+	var combNames []string
+	for i, e := range m.enc {
+		if e.comb != nil {
+			combs = append(combs, e.comb)
+			feats = append(feats, s)
+			combNames = append(combNames, fmt.Sprintf("enc_tower.%d", i))
+			continue
+		}
+		s = e.cell.forward(tp, s, train)
+		m.trace(e.cell.name, s)
+	}
+	slices.Reverse(combs)
+	slices.Reverse(feats)
+	slices.Reverse(combNames)
+
+	out := &Output{}
+	var logQs, logPs []*ad.Var
+	var qs, ps []dist.Normal
+
+	ftr := tp.ELU(m.enc0.Forward(tp, tp.ELU(s)))
+	m.trace("enc0", ftr)
+	muq, lsq := m.sampler(tp, m.encSampler[0], "enc_sampler.0", ftr)
+	q := dist.NewNormal(tp, muq, lsq, 1)
+	zs := muq.Shape()
+	z := q.Sample(tp, noise.Normal(zs...))
+	out.Dists, out.Z = append(out.Dists, q), append(out.Z, z)
+	logQ := q.LogP(tp, z)
+	z = m.flows(tp, 0, z)
+	p := dist.StdNormal(tp, 1, zs...)
+	logQs, logPs = append(logQs, logQ), append(logPs, p.LogP(tp, z))
+	qs, ps = append(qs, q), append(ps, p)
+
+	if cfg.Vanilla() {
+		s = m.stemDec.Forward(tp, z)
+	} else {
+		s = tp.BroadcastTo(m.prior, append([]int{B}, m.prior.Shape()[1:]...)...)
+		idx := 0
+		for i, e := range m.dec {
+			if e.comb == nil {
+				s = e.cell.forward(tp, s, train)
+				m.trace(e.cell.name, s)
+				continue
+			}
+			if idx > 0 {
+				mup, lsp := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), tp.ELU(s))
+				f := tp.Add(feats[idx-1], combs[idx-1].Forward(tp, s))
+				m.trace(combNames[idx-1], f)
+				muq, lsq := m.sampler(tp, m.encSampler[idx], fmt.Sprintf("enc_sampler.%d", idx), f)
+				if cfg.ResDist {
+					muq, lsq = tp.Add(mup, muq), tp.Add(lsp, lsq)
+				}
+				q := dist.NewNormal(tp, muq, lsq, 1)
+				z = q.Sample(tp, noise.Normal(muq.Shape()...))
+				out.Dists, out.Z = append(out.Dists, q), append(out.Z, z)
+				logQ := q.LogP(tp, z)
+				z = m.flows(tp, idx, z)
+				p := dist.NewNormal(tp, mup, lsp, 1)
+				logQs, logPs = append(logQs, logQ), append(logPs, p.LogP(tp, z))
+				qs, ps = append(qs, q), append(ps, p)
+			}
+			s = e.comb.Forward(tp, tp.Concat(3, s, z))
+			m.trace(fmt.Sprintf("dec_tower.%d", i), s)
+			idx++
+		}
+	}
+	for _, c := range m.post {
+		s = c.forward(tp, s, train)
+		m.trace(c.name, s)
+	}
+	out.Logits = m.imgCond.Forward(tp, tp.ELU(s))
+	m.trace("image_conditional", out.Logits)
+	out.Decoder = m.decoder(tp, out.Logits)
+
+	for l := range logQs {
+		var kl *ad.Var
+		if cfg.NumNF > 0 {
+			kl = tp.Sub(logQs[l], logPs[l])
+		} else {
+			kl = qs[l].KL(tp, ps[l])
+		}
+		out.KLDiag = append(out.KLDiag, klDiag(kl))
+		out.KLAll = append(out.KLAll, tp.Sum(kl, false, 1, 2, 3))
+		lq, lp := tp.Sum(logQs[l], false, 1, 2, 3), tp.Sum(logPs[l], false, 1, 2, 3)
+		if out.LogQ == nil {
+			out.LogQ, out.LogP = lq, lp
+		} else {
+			out.LogQ, out.LogP = tp.Add(out.LogQ, lq), tp.Add(out.LogP, lp)
+		}
+	}
+	return out
+}
+
+// klDiag is the batch mean of the KL summed over H and W, per latent channel.
+func klDiag(kl *ad.Var) []float32 {
+	s := kl.Shape()
+	b, hw, z := s[0], s[1]*s[2], s[3]
+	acc := make([]float64, z)
+	for i, v := range kl.Data() {
+		acc[i%z] += float64(v)
+	}
+	out := make([]float32, z)
+	for j := range out {
+		out[j] = float32(acc[j] / float64(b))
+	}
+	_ = hw
+	return out
+}
+
+// Sample generates n images at temperature t (spec §1.10); BN uses batch statistics after
+// SetTrain(true) (BN re-adjustment), running statistics otherwise.
+func (m *Model) Sample(tp *ad.Tape, n int, t float32, noise Noise) *Output {
+	cfg := m.Cfg
+	train := m.train
+	top := 1 << (cfg.NumPreprocessBlocks + cfg.NumLatentScales - 1)
+	side := cfg.ImageSize() / top
+	zs := []int{n, side, side, cfg.NumLatentPerGroup}
+	out := &Output{}
+	p := dist.StdNormal(tp, t, zs...)
+	z := p.Sample(tp, noise.Normal(zs...))
+	out.Dists, out.Z = append(out.Dists, p), append(out.Z, z)
+	var s *ad.Var
+	if cfg.Vanilla() {
+		s = m.stemDec.Forward(tp, z)
+	} else {
+		s = tp.BroadcastTo(m.prior, append([]int{n}, m.prior.Shape()[1:]...)...)
+		idx := 0
+		for _, e := range m.dec {
+			if e.comb == nil {
+				s = e.cell.forward(tp, s, train)
+				continue
+			}
+			if idx > 0 {
+				mu, ls := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), tp.ELU(s))
+				p := dist.NewNormal(tp, mu, ls, t)
+				z = p.Sample(tp, noise.Normal(mu.Shape()...))
+				out.Dists, out.Z = append(out.Dists, p), append(out.Z, z)
+			}
+			s = e.comb.Forward(tp, tp.Concat(3, s, z))
+			idx++
+		}
+	}
+	for _, c := range m.post {
+		s = c.forward(tp, s, train)
+	}
+	out.Logits = m.imgCond.Forward(tp, tp.ELU(s))
+	out.Decoder = m.decoder(tp, out.Logits)
+	return out
+}
