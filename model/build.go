@@ -21,10 +21,10 @@ const (
 type entryKind int
 
 const (
-	kindParam entryKind = iota
-	kindAlias           // <conv>.weight_normalized, the same tensor as <conv>.weight
-	kindBuffer          // running_mean, running_var
-	kindCount           // num_batches_tracked
+	kindParam  entryKind = iota
+	kindAlias            // <conv>.weight_normalized, the same tensor as <conv>.weight
+	kindBuffer           // running_mean, running_var
+	kindCount            // num_batches_tracked
 )
 
 // stateEntry is one official state_dict key.

@@ -145,3 +145,37 @@ func (m *Model) Buffers() []checkpoint.Named {
 	}
 	return out
 }
+
+// GradDict returns every parameter's gradient under its official name and layout.
+func (m *Model) GradDict() []checkpoint.Named {
+	out := make([]checkpoint.Named, 0, len(m.params))
+	for _, e := range m.state {
+		if e.kind != kindParam {
+			continue
+		}
+		g := e.param.Grad
+		if g == nil {
+			g = tensor.New(e.param.Shape()...)
+		}
+		out = append(out, checkpoint.Named{Name: e.name, Shape: append([]int(nil), e.shape...), DType: "F32", Data: toOfficial(g, e.layout)})
+	}
+	return out
+}
+
+// Masks returns the constant masks of the flow convolutions under their module names, in the
+// official OIHW layout (they are not part of the state dict).
+func (m *Model) Masks() []checkpoint.Named {
+	var out []checkpoint.Named
+	for _, e := range m.state {
+		if !strings.HasSuffix(e.name, ".weight") || e.layout != layoutConv {
+			continue
+		}
+		for _, c := range m.convs {
+			if c.W == e.param && c.Mask != nil {
+				out = append(out, checkpoint.Named{Name: strings.TrimSuffix(e.name, ".weight"), Shape: e.shape, DType: "F32",
+					Data: tensor.NHWCToNCHW(c.Mask).Data()})
+			}
+		}
+	}
+	return out
+}
