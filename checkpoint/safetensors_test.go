@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -426,5 +427,51 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "rel.txt")); string(b) != "r" {
 		t.Fatalf("relative write gave %q", b)
+	}
+}
+
+// TestReadFixtureDir reads every .safetensors file under $NVAE_FIXTURES (the
+// shared fixture folder; the test is skipped when it is unset), checks the
+// keys_in_order metadata against the order read, and round-trips each file
+// through WriteSafetensors.
+func TestReadFixtureDir(t *testing.T) {
+	root := os.Getenv("NVAE_FIXTURES")
+	if root == "" {
+		t.Skip("NVAE_FIXTURES not set")
+	}
+	var paths []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".safetensors") {
+			paths = append(paths, p)
+		}
+		return err
+	})
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no fixtures under %s: %v", root, err)
+	}
+	for _, p := range paths {
+		f, err := ReadSafetensors(p)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if s, ok := f.Metadata["keys_in_order"]; ok {
+			var keys []string
+			if err := json.Unmarshal([]byte(s), &keys); err != nil || !slices.Equal(keys, f.Names()) {
+				t.Errorf("%s: order differs from keys_in_order", p)
+			}
+		}
+		out := filepath.Join(t.TempDir(), "rt.safetensors")
+		if err := WriteSafetensors(out, f.Tensors, f.Metadata); err != nil {
+			t.Fatal(err)
+		}
+		g, err := ReadSafetensors(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range f.Tensors {
+			sameNamed(t, g.Tensors[i], f.Tensors[i])
+		}
+		t.Logf("%s: %d tensors", p, len(f.Tensors))
 	}
 }
