@@ -426,6 +426,10 @@ func (r *torchReader) storageData(s *storageRef) ([]byte, error) {
 	return b, nil
 }
 
+// maxTensorElems bounds the element count of one tensor (a guard against
+// corrupt sizes; a broadcast view may hold more elements than its storage).
+const maxTensorElems = 1 << 36
+
 // decodeTensor gathers a tensor's elements from its storage into a Named.
 func (r *torchReader) decodeTensor(t *torchTensor) (Named, error) {
 	dt := t.dtype
@@ -454,6 +458,9 @@ func (r *torchReader) decodeTensor(t *torchTensor) (Named, error) {
 		if d < 0 {
 			return Named{}, fmt.Errorf("negative size %v", t.size)
 		}
+		if d > 0 && numel > maxTensorElems/d {
+			return Named{}, fmt.Errorf("size %v has more than %d elements", t.size, maxTensorElems)
+		}
 		numel *= d
 	}
 	out := Named{Shape: append([]int{}, t.size...), DType: dt, Data: make([]float32, 0)}
@@ -469,7 +476,7 @@ func (r *torchReader) decodeTensor(t *torchTensor) (Named, error) {
 		if t.stride[i] < 0 {
 			return Named{}, fmt.Errorf("negative stride %v", t.stride)
 		}
-		if d > 1 && t.stride[i] > avail {
+		if d > 1 && t.stride[i] > 0 && d-1 > avail/t.stride[i] {
 			return Named{}, fmt.Errorf("size %v with stride %v exceeds storage %s of %d elements", t.size, t.stride, t.st.key, avail)
 		}
 		last += (d - 1) * t.stride[i]

@@ -439,6 +439,8 @@ func TestReadTorchBareStateDictAndBadViews(t *testing.T) {
 		{"huge stride", 0, []int{2}, []int{1000}, "exceeds storage"},
 		{"rank", 0, []int{2}, []int{1, 1}, "differ in rank"},
 		{"negative size", 0, []int{-1}, []int{1}, "negative size"},
+		{"huge size", 0, []int{1 << 30, 1 << 30}, []int{0, 0}, "more than"},
+		{"overflowing view", 0, []int{1 << 30, 2}, []int{3, 1}, "exceeds storage"},
 	}
 	for _, tc := range bad {
 		_, err := ReadTorchBytes("bad", build(tc.offset, tc.size, tc.stride))
