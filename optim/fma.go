@@ -39,7 +39,6 @@ func needsSlow(s float64) bool {
 // fma32Slow rounds s = p + z (with p and z exact) to float32 by first rounding the sum
 // to odd in float64, which makes the conversion a correct single rounding
 // (53 ≥ 24 + 2 bits).
-//
 func fma32Slow(p, z, s float64) float32 {
 	// TwoSum error term: s + e == p + z exactly.
 	bb := s - p
