@@ -98,8 +98,10 @@ func (o *Adamax) BiasCorrectedLR(lr float64, k int64) float64 {
 // Update takes one optimizer step with learning rate lr: it increments Step and
 // updates params in place from grads. params[i] and grads[i] must have Sizes()[i]
 // elements; a nil grads[i] means the parameter has no gradient this step and is left
-// untouched, moments included (torch skips parameters whose grad is None). Mismatched
-// lengths are a programming error and panic.
+// untouched, moments included (torch skips parameters whose grad is None). The bias
+// correction always uses the shared Step, as --fast_adamax does with the step count of
+// its first parameter. Mismatched lengths are a programming error and panic. Update must
+// not run concurrently with itself or with State/SetState.
 func (o *Adamax) Update(params, grads [][]float32, lr float64) {
 	if len(params) != len(o.sizes) || len(grads) != len(o.sizes) {
 		panic(fmt.Sprintf("optim: Adamax.Update got %d params and %d grads, want %d",
