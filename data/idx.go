@@ -153,6 +153,11 @@ func readIDXFile(path string) ([]int, []uint8, error) {
 // idxImages turns decoded IDX dimensions and payload into a dataset: [N,H,W] is a
 // grey-scale set, [N,H,W,C] a set with C channels.
 func idxImages(name string, dims []int, payload []uint8) (*Dataset, error) {
+	for _, d := range dims[1:] {
+		if d == 0 {
+			return nil, fmt.Errorf("data: file %s: IDX image dimensions %v include a zero image size", name, dims)
+		}
+	}
 	switch len(dims) {
 	case 3:
 		return &Dataset{Name: name, Images: payload, N: dims[0], H: dims[1], W: dims[2], C: 1}, nil
@@ -219,19 +224,17 @@ func ReadIDX(imagesPath, labelsPath string) (*Dataset, error) {
 var mnistSubdirs = []string{".", "raw", filepath.Join("MNIST", "raw"), filepath.Join("FashionMNIST", "raw")}
 
 // findIDX returns the path of base or base+".gz" in the first of mnistSubdirs of dir
-// that has it, and the list of places looked at.
-func findIDX(dir, base string) (string, []string) {
-	var tried []string
+// that has it, or "".
+func findIDX(dir, base string) string {
 	for _, sub := range mnistSubdirs {
 		for _, name := range []string{base + ".gz", base} {
 			p := filepath.Join(dir, sub, name)
-			tried = append(tried, p)
 			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-				return p, tried
+				return p
 			}
 		}
 	}
-	return "", tried
+	return ""
 }
 
 // LoadMNIST reads the MNIST-format split ("train" or "test"; "valid" means "test", as
@@ -245,11 +248,12 @@ func LoadMNIST(dir, split string) (*Dataset, error) {
 		return nil, err
 	}
 	prefix := map[string]string{"train": "train", "test": "t10k"}[sp]
-	img, tried := findIDX(dir, prefix+"-images-idx3-ubyte")
+	img := findIDX(dir, prefix+"-images-idx3-ubyte")
 	if img == "" {
-		return nil, fmt.Errorf("data: no %s image file in %s: looked for %s", sp, dir, strings.Join(tried, ", "))
+		return nil, fmt.Errorf("data: no %s images in %s: looked for %s-images-idx3-ubyte[.gz] in it and in its subdirectories %s",
+			sp, dir, prefix, strings.Join(mnistSubdirs[1:], ", "))
 	}
-	lab, _ := findIDX(dir, prefix+"-labels-idx1-ubyte")
+	lab := findIDX(dir, prefix+"-labels-idx1-ubyte")
 	ds, err := ReadIDX(img, lab)
 	if err != nil {
 		return nil, err

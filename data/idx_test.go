@@ -89,6 +89,7 @@ func TestReadIDXErrors(t *testing.T) {
 		{"shortheader", good[:10], []string{"truncated IDX header"}},
 		{"gz-truncated", goodGz[:len(goodGz)-30], []string{"gz-truncated"}},
 		{"gz-badcrc", badGz, []string{"gz-badcrc", "corrupt"}},
+		{"zero-size", idxBytes(t, []int{2, 0, 5}, nil, false), []string{"zero image size"}},
 		{"labels-as-images", idxBytes(t, []int{3}, []uint8{1, 2, 3}, false), []string{"expected 3 ([N,H,W])"}},
 	}
 	for _, tc := range cases {

@@ -238,3 +238,22 @@ func TestNewLoaderErrors(t *testing.T) {
 		t.Error("9 bits accepted")
 	}
 }
+
+// BenchmarkLoaderEmbedded measures batch preparation for the official MNIST-like
+// pipeline (pad to 32×32, dynamic binarisation) at the default batch size of 200.
+func BenchmarkLoaderEmbedded(b *testing.B) {
+	ds, err := Embedded("train")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr, _ := OfficialTransform("embedded", true, 8)
+	l, err := NewLoader(ds, LoaderConfig{BatchSize: 200, Shuffle: true, DropLast: true, Seed: 1, Transform: tr})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	for b.Loop() {
+		bt, _ := l.Next()
+		bt.Release()
+	}
+}
