@@ -86,6 +86,39 @@ func (bc broadcast) each(fn func(i, ia, ib int)) {
 	}
 }
 
+// rows calls fn(i, ia, ib, n, sa, sb) for every run of the innermost dimension: n
+// outputs starting at i, operands starting at ia and ib with element strides sa and sb
+// (0 or 1). Runs come in increasing i.
+func (bc broadcast) rows(fn func(i, ia, ib, n, sa, sb int)) {
+	total := tensor.Numel(bc.out)
+	if total == 0 {
+		return
+	}
+	nd := len(bc.out)
+	if nd == 0 {
+		fn(0, 0, 0, 1, 0, 0)
+		return
+	}
+	last := nd - 1
+	inner, sa, sb := bc.out[last], bc.aStr[last], bc.bStr[last]
+	idx := make([]int, nd)
+	ia, ib := 0, 0
+	for i := 0; i < total; i += inner {
+		fn(i, ia, ib, inner, sa, sb)
+		for d := last - 1; d >= 0; d-- {
+			idx[d]++
+			ia += bc.aStr[d]
+			ib += bc.bStr[d]
+			if idx[d] < bc.out[d] {
+				break
+			}
+			ia -= bc.aStr[d] * bc.out[d]
+			ib -= bc.bStr[d] * bc.out[d]
+			idx[d] = 0
+		}
+	}
+}
+
 type binop int
 
 const (
@@ -102,25 +135,14 @@ func (tp *Tape) binary(a, b *Var, op binop) *Var {
 	}
 	out := tp.newVar(bc.out, a, b)
 	ad, bd, od := a.Data(), b.Data(), out.Data()
-	f := func(x, y float32) float32 {
-		switch op {
-		case opAdd:
-			return x + y
-		case opSub:
-			return x - y
-		case opMul:
-			return x * y
-		}
-		return x / y
-	}
 	if bc.same {
 		cpu.Parallel(len(od), 1<<14, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				od[i] = f(ad[i], bd[i])
-			}
+			binaryRow(op, od[lo:hi], ad[lo:hi], bd[lo:hi], hi-lo, 1, 1)
 		})
 	} else {
-		bc.each(func(i, ia, ib int) { od[i] = f(ad[ia], bd[ib]) })
+		bc.rows(func(i, ia, ib, n, sa, sb int) {
+			binaryRow(op, od[i:i+n], ad[ia:], bd[ib:], n, sa, sb)
+		})
 	}
 	tp.record(out, func() {
 		g := out.Grad.Data()
@@ -131,50 +153,110 @@ func (tp *Tape) binary(a, b *Var, op binop) *Var {
 		if b.needGrad {
 			gb = tp.grad(b)
 		}
-		step := func(i, ia, ib int) {
-			gi := g[i]
-			switch op {
-			case opAdd:
-				if ga != nil {
-					ga[ia] += gi
-				}
-				if gb != nil {
-					gb[ib] += gi
-				}
-			case opSub:
-				if ga != nil {
-					ga[ia] += gi
-				}
-				if gb != nil {
-					gb[ib] -= gi
-				}
-			case opMul:
-				if ga != nil {
-					ga[ia] += gi * bd[ib]
-				}
-				if gb != nil {
-					gb[ib] += gi * ad[ia]
-				}
-			case opDiv:
-				if ga != nil {
-					ga[ia] += gi / bd[ib]
-				}
-				if gb != nil {
-					gb[ib] -= gi * od[i] / bd[ib]
-				}
-			}
-		}
 		if bc.same {
 			cpu.Parallel(len(g), 1<<14, func(lo, hi int) {
-				for i := lo; i < hi; i++ {
-					step(i, i, i)
+				var gas, gbs []float32
+				if ga != nil {
+					gas = ga[lo:hi]
 				}
+				if gb != nil {
+					gbs = gb[lo:hi]
+				}
+				binaryBackRow(op, g[lo:hi], ad[lo:hi], bd[lo:hi], od[lo:hi], gas, gbs, hi-lo, 1, 1)
 			})
-		} else {
-			bc.each(step)
+			return
 		}
+		bc.rows(func(i, ia, ib, n, sa, sb int) {
+			var gas, gbs []float32
+			if ga != nil {
+				gas = ga[ia:]
+			}
+			if gb != nil {
+				gbs = gb[ib:]
+			}
+			binaryBackRow(op, g[i:i+n], ad[ia:], bd[ib:], od[i:i+n], gas, gbs, n, sa, sb)
+		})
 	})
 	return out
+}
+
+// binaryRow computes dst[j] = a[j·sa] op b[j·sb] for j < n.
+func binaryRow(op binop, dst, a, b []float32, n, sa, sb int) {
+	switch {
+	case sa == 1 && sb == 1:
+		a, b = a[:n], b[:n]
+		switch op {
+		case opAdd:
+			for j := range dst {
+				dst[j] = a[j] + b[j]
+			}
+		case opSub:
+			for j := range dst {
+				dst[j] = a[j] - b[j]
+			}
+		case opMul:
+			for j := range dst {
+				dst[j] = a[j] * b[j]
+			}
+		case opDiv:
+			for j := range dst {
+				dst[j] = a[j] / b[j]
+			}
+		}
+	default:
+		for j := 0; j < n; j++ {
+			x, y := a[j*sa], b[j*sb]
+			switch op {
+			case opAdd:
+				dst[j] = x + y
+			case opSub:
+				dst[j] = x - y
+			case opMul:
+				dst[j] = x * y
+			case opDiv:
+				dst[j] = x / y
+			}
+		}
+	}
+}
+
+// binaryBackRow accumulates the gradients of one run of binaryRow into ga and gb
+// (either may be nil). With a zero stride the operand's single element collects the
+// sum over the run.
+func binaryBackRow(op binop, g, a, b, out, ga, gb []float32, n, sa, sb int) {
+	for j := 0; j < n; j++ {
+		gj := g[j]
+		switch op {
+		case opAdd:
+			if ga != nil {
+				ga[j*sa] += gj
+			}
+			if gb != nil {
+				gb[j*sb] += gj
+			}
+		case opSub:
+			if ga != nil {
+				ga[j*sa] += gj
+			}
+			if gb != nil {
+				gb[j*sb] -= gj
+			}
+		case opMul:
+			if ga != nil {
+				ga[j*sa] += gj * b[j*sb]
+			}
+			if gb != nil {
+				gb[j*sb] += gj * a[j*sa]
+			}
+		case opDiv:
+			if ga != nil {
+				ga[j*sa] += gj / b[j*sb]
+			}
+			if gb != nil {
+				gb[j*sb] -= gj * out[j] / b[j*sb]
+			}
+		}
+	}
 }
 
 // Add is a + b with broadcasting.

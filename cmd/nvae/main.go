@@ -1,29 +1,108 @@
-// Command nvae is the NVAE command-line tool.
+// Command nvae trains, evaluates and samples NVAE models, imports NVIDIA's released
+// checkpoints, checks parity with the official implementation and benchmarks the
+// engine. Run `nvae help` for the list of subcommands and `nvae CMD -h` for the flags
+// of one.
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 )
 
-// commands maps subcommand names to their implementations.
-var commands = map[string]func(args []string, stdout io.Writer) error{
-	"parity": runParity,
+// command is one subcommand of nvae.
+type command struct {
+	name    string
+	summary string
+	// run parses args (after the subcommand name) and does the work. Returning
+	// errUsage prints nothing more; other errors are printed as one line.
+	run func(args []string, stdout io.Writer) error
 }
 
-func main() {
-	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: nvae <command> [args]; commands: parity")
-		os.Exit(2)
+var commands = map[string]*command{}
+
+// register adds a subcommand; called from init functions.
+func register(c *command) { commands[c.name] = c }
+
+// errUsage reports bad arguments whose message was already printed by the flag set.
+var errUsage = errors.New("usage")
+
+// exitCode is returned by a command to choose a non-zero status without a message.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: nvae <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
 	}
-	cmd, ok := commands[os.Args[1]]
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-8s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'nvae <command> -h' for the flags of a command.")
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "nvae: unknown command %q\n", os.Args[1])
-		os.Exit(2)
+		fmt.Fprintf(stderr, "nvae: unknown command %q (run 'nvae help')\n", args[0])
+		return 2
 	}
-	if err := cmd(os.Args[2:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "nvae:", err)
-		os.Exit(1)
+	err := c.run(args[1:], stdout)
+	var code exitCode
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.As(err, &code):
+		return int(code)
 	}
+	fmt.Fprintf(stderr, "nvae %s: %s\n", c.name, strings.TrimSpace(err.Error()))
+	return 1
+}
+
+// newFlags returns a flag set for a subcommand that reports errors instead of
+// exiting and prints its usage to stderr.
+func newFlags(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("nvae "+name, flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: nvae %s %s\n\nflags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args and rejects stray positional arguments beyond want.
+func parseFlags(fs *flag.FlagSet, args []string, want int) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() != want {
+		fmt.Fprintf(fs.Output(), "nvae %s: want %d positional argument(s), got %d\n", strings.TrimPrefix(fs.Name(), "nvae "), want, fs.NArg())
+		fs.Usage()
+		return errUsage
+	}
+	return nil
 }
