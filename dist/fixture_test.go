@@ -278,5 +278,3 @@ func TestKLBalanceFixtures(t *testing.T) {
 		}
 	}
 }
-
-
