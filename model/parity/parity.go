@@ -558,5 +558,9 @@ func (r *runner) sample(dir string, newModel func(fileT) (*model.Model, error)) 
 	}
 	r.groupDbg("sample", out, f)
 	r.forward("sample logits", toNCHW(out.Logits), f["logits"], false)
+	if w, ok := f["dml.mean_image"]; ok {
+		mean := out.Decoder.Mean()
+		r.forward("sample mean_image", tensor.NHWCToNCHW(mean).Data(), w, false)
+	}
 	return nil
 }
