@@ -112,7 +112,7 @@ func New(cfg Config, seed uint64) (*Model, error) {
 		}
 	}
 
-	for s := 0; s < L; s++ {
+	for s := 0; s < L && !cfg.Vanilla(); s++ { // vanilla mode has no encoder tower
 		for g := 0; g < m.groups[s]; g++ {
 			for e := 0; e < cfg.NumCellPerCondEnc; e++ {
 				name := fmt.Sprintf("enc_tower.%d", len(m.enc))
