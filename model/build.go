@@ -260,7 +260,7 @@ func (c *cell) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 	if c.se != nil {
 		s = c.se.Forward(tp, s)
 	}
-	return tp.Add(skip, tp.Scale(s, 0.1))
+	return nn.AddScaled(tp, skip, s, 0.1)
 }
 
 // flowCell is one CellAR: z − μ(z) with μ from masked convolutions (log-det 0).

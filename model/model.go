@@ -327,7 +327,7 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	if cfg.Vanilla() {
 		s = m.stemDec.Forward(tp, z)
 	} else {
-		s = tp.BroadcastTo(m.prior, append([]int{B}, m.prior.Shape()[1:]...)...)
+		s = nn.BroadcastBatch(tp, m.prior, B)
 		idx := 0
 		for i, e := range m.dec {
 			if e.comb == nil {
@@ -416,7 +416,7 @@ func (m *Model) Sample(tp *ad.Tape, n int, t float32, noise Noise) *Output {
 	if cfg.Vanilla() {
 		s = m.stemDec.Forward(tp, z)
 	} else {
-		s = tp.BroadcastTo(m.prior, append([]int{n}, m.prior.Shape()[1:]...)...)
+		s = nn.BroadcastBatch(tp, m.prior, n)
 		idx := 0
 		for _, e := range m.dec {
 			if e.comb == nil {

@@ -100,16 +100,11 @@ func (c *Conv) Cout() int { return c.W.Shape()[0] }
 // in Eff.
 func (c *Conv) Weight(tp *ad.Tape) *ad.Var {
 	w := c.W
-	if c.Mask != nil {
+	switch {
+	case c.LogWN != nil:
+		w = WeightNorm(tp, c.W, c.LogWN, c.Mask)
+	case c.Mask != nil:
 		w = tp.Mul(w, ad.Const(c.Mask))
-	}
-	if c.LogWN != nil {
-		shape := w.Shape()
-		cout := shape[0]
-		w2 := tp.Reshape(w, cout, -1)
-		norm := tp.Sqrt(tp.Sum(tp.Square(w2), true, 1)) // [cout,1]
-		scale := tp.Div(tp.Exp(tp.Reshape(c.LogWN, cout, 1)), tp.AddScalar(norm, 1e-5))
-		w = tp.Reshape(tp.Mul(w2, scale), shape...)
 	}
 	c.Eff, c.effTape = w, tp
 	return w

@@ -71,8 +71,7 @@ func NewSE(rng *rand.Rand, c int) *SE {
 
 // Forward rescales the channels of NHWC x.
 func (s *SE) Forward(tp *ad.Tape, x *ad.Var) *ad.Var {
-	sh := x.Shape()
 	v := tp.GlobalAvgPool(x)
 	v = tp.Sigmoid(s.L2.Forward(tp, tp.ReLU(s.L1.Forward(tp, v))))
-	return tp.Mul(x, tp.Reshape(v, sh[0], 1, 1, sh[3]))
+	return ChannelScale(tp, x, v)
 }

@@ -1,0 +1,209 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/backend/cpu"
+	"github.com/nvae-go/nvae/tensor"
+)
+
+// WeightNorm is the fused weight normalisation w_eff[o] = exp(lwn[o])·ŵ[o]/(‖ŵ[o]‖ + 1e-5), with
+// ŵ = w⊙mask (mask may be nil), per output channel o of an OHWI weight w and lwn [Cout,1,1,1].
+func WeightNorm(tp *ad.Tape, w, lwn *ad.Var, mask *tensor.Tensor) *ad.Var {
+	shape := w.Shape()
+	cout := shape[0]
+	per := w.Value.Len() / cout
+	if lwn.Value.Len() != cout || (mask != nil && mask.Len() != w.Value.Len()) {
+		panic(fmt.Sprintf("nn.WeightNorm: weight %v, log norm %v", shape, lwn.Shape()))
+	}
+	wd, ld := w.Data(), lwn.Data()
+	var md []float32
+	if mask != nil {
+		md = mask.Data()
+	}
+	// per-row norm and scale, kept for the backward pass
+	aux := tensor.Get(2, cout)
+	tp.Own(aux)
+	norm, scale := aux.Data()[:cout], aux.Data()[cout:]
+	var od []float32
+	back := func(g []float32, grad func(i int) []float32) {
+		gw, gl := grad(0), grad(1)
+		cpu.Parallel(cout, 8, func(lo, hi int) {
+			for o := lo; o < hi; o++ {
+				gr := g[o*per : (o+1)*per]
+				orow := od[o*per : (o+1)*per]
+				var dot float64 // Σ g·out
+				for j, v := range gr {
+					dot += float64(v) * float64(orow[j])
+				}
+				if gl != nil {
+					gl[o] += float32(dot)
+				}
+				if gw == nil {
+					continue
+				}
+				n, sc := norm[o], scale[o]
+				// out = sc·ŵ with sc = e/(n+ε): d/dŵ_j = sc·g_j − (Σ g·out)/(n+ε)·ŵ_j/n
+				var c float32
+				if n > 0 {
+					c = float32(dot) / ((n + 1e-5) * n)
+				}
+				row := wd[o*per : (o+1)*per]
+				dst := gw[o*per : (o+1)*per]
+				if md == nil {
+					for j, v := range row {
+						dst[j] += sc*gr[j] - c*v
+					}
+				} else {
+					mr := md[o*per : (o+1)*per]
+					for j, v := range row {
+						if mr[j] != 0 {
+							dst[j] += (sc*gr[j] - c*v*mr[j]) * mr[j]
+						}
+					}
+				}
+			}
+		})
+	}
+	out := tp.Custom(shape, []*ad.Var{w, lwn}, back)
+	od = out.Data()
+	cpu.Parallel(cout, 8, func(lo, hi int) {
+		for o := lo; o < hi; o++ {
+			row := wd[o*per : (o+1)*per]
+			var s float64
+			if md == nil {
+				for _, v := range row {
+					s += float64(v) * float64(v)
+				}
+			} else {
+				mr := md[o*per : (o+1)*per]
+				for j, v := range row {
+					v *= mr[j]
+					s += float64(v) * float64(v)
+				}
+			}
+			n := float32(math.Sqrt(s))
+			sc := float32(math.Exp(float64(ld[o]))) / (n + 1e-5)
+			norm[o], scale[o] = n, sc
+			dst := od[o*per : (o+1)*per]
+			if md == nil {
+				for j, v := range row {
+					dst[j] = sc * v
+				}
+			} else {
+				mr := md[o*per : (o+1)*per]
+				for j, v := range row {
+					dst[j] = sc * (v * mr[j])
+				}
+			}
+		}
+	})
+	return out
+}
+
+// ChannelScale is x·v broadcast over space: x [N,H,W,C], v [N,C].
+func ChannelScale(tp *ad.Tape, x, v *ad.Var) *ad.Var {
+	s := x.Shape()
+	n, hw, c := s[0], s[1]*s[2], s[3]
+	if v.Value.Len() != n*c {
+		panic(fmt.Sprintf("nn.ChannelScale: x %v, v %v", s, v.Shape()))
+	}
+	xd, vd := x.Data(), v.Data()
+	var od []float32
+	back := func(g []float32, grad func(i int) []float32) {
+		gx, gv := grad(0), grad(1)
+		if gx != nil {
+			cpu.Parallel(n*hw, 64, func(lo, hi int) {
+				for r := lo; r < hi; r++ {
+					vr := vd[(r/hw)*c : (r/hw+1)*c]
+					gr, dst := g[r*c:(r+1)*c], gx[r*c:(r+1)*c]
+					for j, a := range gr {
+						dst[j] += a * vr[j]
+					}
+				}
+			})
+		}
+		if gv != nil {
+			cpu.Parallel(n, 1, func(lo, hi int) {
+				acc := make([]float64, c)
+				for b := lo; b < hi; b++ {
+					clear(acc)
+					for p := 0; p < hw; p++ {
+						r := b*hw + p
+						xr, gr := xd[r*c:(r+1)*c], g[r*c:(r+1)*c]
+						for j, a := range gr {
+							acc[j] += float64(a) * float64(xr[j])
+						}
+					}
+					for j := range acc {
+						gv[b*c+j] += float32(acc[j])
+					}
+				}
+			})
+		}
+	}
+	out := tp.Custom(s, []*ad.Var{x, v}, back)
+	od = out.Data()
+	cpu.Parallel(n*hw, 64, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			vr := vd[(r/hw)*c : (r/hw+1)*c]
+			xr, orow := xd[r*c:(r+1)*c], od[r*c:(r+1)*c]
+			for j, a := range xr {
+				orow[j] = a * vr[j]
+			}
+		}
+	})
+	return out
+}
+
+// AddScaled is a + k·b for same-shaped a and b (the residual cell output).
+func AddScaled(tp *ad.Tape, a, b *ad.Var, k float32) *ad.Var {
+	if !tensor.SameShape(a.Shape(), b.Shape()) {
+		panic(fmt.Sprintf("nn.AddScaled: %v and %v", a.Shape(), b.Shape()))
+	}
+	ad_, bd := a.Data(), b.Data()
+	var od []float32
+	back := func(g []float32, grad func(i int) []float32) {
+		if ga := grad(0); ga != nil {
+			cpu.Axpy(1, g, ga)
+		}
+		if gb := grad(1); gb != nil {
+			cpu.Axpy(k, g, gb)
+		}
+	}
+	out := tp.Custom(a.Shape(), []*ad.Var{a, b}, back)
+	od = out.Data()
+	cpu.Parallel(len(od), 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			od[i] = ad_[i] + k*bd[i]
+		}
+	})
+	return out
+}
+
+// BroadcastBatch repeats x [1, ...] n times along the first axis; the gradient sums back.
+func BroadcastBatch(tp *ad.Tape, x *ad.Var, n int) *ad.Var {
+	s := x.Shape()
+	if s[0] != 1 {
+		panic(fmt.Sprintf("nn.BroadcastBatch: shape %v", s))
+	}
+	shape := append([]int{n}, s[1:]...)
+	xd := x.Data()
+	m := len(xd)
+	var od []float32
+	back := func(g []float32, grad func(i int) []float32) {
+		if gx := grad(0); gx != nil {
+			for b := 0; b < n; b++ {
+				cpu.Axpy(1, g[b*m:(b+1)*m], gx)
+			}
+		}
+	}
+	out := tp.Custom(shape, []*ad.Var{x}, back)
+	od = out.Data()
+	for b := 0; b < n; b++ {
+		copy(od[b*m:(b+1)*m], xd)
+	}
+	return out
+}

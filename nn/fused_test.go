@@ -1,0 +1,94 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/tensor"
+)
+
+func randParam(r *rand.Rand, shape ...int) *ad.Var {
+	t := tensor.New(shape...)
+	for i := range t.Data() {
+		t.Data()[i] = float32(r.NormFloat64())
+	}
+	return ad.NewParam(t)
+}
+
+// fusedCase compares a fused op with its composition of ad ops: values, and gradients of
+// Σ out·r for a random r.
+func fusedCase(t *testing.T, name string, params []*ad.Var, fused, ref func(tp *ad.Tape) *ad.Var) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(9, 9))
+	run := func(f func(tp *ad.Tape) *ad.Var) ([]float32, [][]float32) {
+		for _, p := range params {
+			p.ZeroGrad()
+		}
+		tp := ad.NewTape()
+		defer tp.Release()
+		out := f(tp)
+		w := tensor.New(out.Shape()...)
+		rr := rand.New(rand.NewPCG(3, 3))
+		for i := range w.Data() {
+			w.Data()[i] = float32(rr.NormFloat64())
+		}
+		tp.BackwardWith(out, w)
+		val := append([]float32(nil), out.Data()...)
+		var gs [][]float32
+		for _, p := range params {
+			gs = append(gs, append([]float32(nil), p.Grad.Data()...))
+		}
+		return val, gs
+	}
+	_ = r
+	v1, g1 := run(fused)
+	v2, g2 := run(ref)
+	cmp := func(what string, a, b []float32) {
+		var d, s float64
+		for i := range a {
+			d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+			s = math.Max(s, math.Abs(float64(b[i])))
+		}
+		if d > 1e-5*math.Max(s, 1) {
+			t.Errorf("%s %s: max diff %g (scale %g)", name, what, d, s)
+		}
+	}
+	cmp("value", v1, v2)
+	for i := range g1 {
+		cmp("grad", g1[i], g2[i])
+	}
+}
+
+func TestFusedOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	w := randParam(r, 6, 3, 3, 4)
+	lwn := randParam(r, 6, 1, 1, 1)
+	wnRef := func(mask *tensor.Tensor) func(tp *ad.Tape) *ad.Var {
+		return func(tp *ad.Tape) *ad.Var {
+			x := w
+			if mask != nil {
+				x = tp.Mul(x, ad.Const(mask))
+			}
+			w2 := tp.Reshape(x, 6, -1)
+			n := tp.Sqrt(tp.Sum(tp.Square(w2), true, 1))
+			s := tp.Div(tp.Exp(tp.Reshape(lwn, 6, 1)), tp.AddScalar(n, 1e-5))
+			return tp.Reshape(tp.Mul(w2, s), 6, 3, 3, 4)
+		}
+	}
+	fusedCase(t, "WeightNorm", []*ad.Var{w, lwn}, func(tp *ad.Tape) *ad.Var { return WeightNorm(tp, w, lwn, nil) }, wnRef(nil))
+	mask := ARMask(4, 6, 3, 1, true, true)
+	fusedCase(t, "WeightNorm masked", []*ad.Var{w, lwn}, func(tp *ad.Tape) *ad.Var { return WeightNorm(tp, w, lwn, mask) }, wnRef(mask))
+
+	x := randParam(r, 2, 3, 5, 7)
+	v := randParam(r, 2, 7)
+	fusedCase(t, "ChannelScale", []*ad.Var{x, v}, func(tp *ad.Tape) *ad.Var { return ChannelScale(tp, x, v) },
+		func(tp *ad.Tape) *ad.Var { return tp.Mul(x, tp.Reshape(v, 2, 1, 1, 7)) })
+	y := randParam(r, 2, 3, 5, 7)
+	fusedCase(t, "AddScaled", []*ad.Var{x, y}, func(tp *ad.Tape) *ad.Var { return AddScaled(tp, x, y, 0.1) },
+		func(tp *ad.Tape) *ad.Var { return tp.Add(x, tp.Scale(y, 0.1)) })
+	p := randParam(r, 1, 4, 4, 3)
+	fusedCase(t, "BroadcastBatch", []*ad.Var{p}, func(tp *ad.Tape) *ad.Var { return BroadcastBatch(tp, p, 3) },
+		func(tp *ad.Tape) *ad.Var { return tp.BroadcastTo(p, 3, 4, 4, 3) })
+}
