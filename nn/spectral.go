@@ -89,7 +89,7 @@ func normalize(x []float32) {
 // as [n,cols] with v's columns in PyTorch's OIHW order — normalised, and 10·iters
 // power iterations run; later calls run iters iterations from the stored state. One
 // iteration is v ← normalize(Wᵀu), u ← normalize(W v). Gradients flow only through
-// the weights (u and v are constants).
+// the weights (u and v are constants). draw may be nil when no group is new.
 func (s *SpectralReg) Loss(tp *ad.Tape, weights []*ad.Var, iters int, draw func(shape ...int) *tensor.Tensor) *ad.Var {
 	type member struct {
 		g *snGroup
@@ -163,9 +163,19 @@ func (s *SpectralReg) Loss(tp *ad.Tape, weights []*ad.Var, iters int, draw func(
 		inputs[i] = m.w
 	}
 	out := tp.Custom([]int{}, inputs, func(g []float32, grad func(int) []float32) {
-		cpu.Parallel(len(members), 1, func(lo, hi int) {
+		grads := make([][]float32, len(members))
+		seen := map[*ad.Var]bool{}
+		grain := 1
+		for i, m := range members {
+			grads[i] = grad(i)
+			if seen[m.w] {
+				grain = len(members) // a weight listed twice: accumulate serially
+			}
+			seen[m.w] = true
+		}
+		cpu.Parallel(len(members), grain, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				gw := grad(i)
+				gw := grads[i]
 				if gw == nil {
 					continue
 				}
