@@ -1,0 +1,187 @@
+// Package dist holds NVAE's probability distributions: the diagonal Gaussian of the
+// latent groups (Normal, with its soft clamps and the +0.01 on σ), the image
+// decoders (Bernoulli, discretized mixture of logistics, Normal decoder) and KL
+// balancing. Everything is NHWC and works on ad variables; the hot element-wise
+// formulas are fused ops with hand-written backward passes.
+//
+// Floating-point operations follow the order of the official PyTorch code and round
+// to float32 after each step, so that values match the parity fixtures closely.
+package dist
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/backend/cpu"
+	"github.com/nvae-go/nvae/tensor"
+)
+
+// grain is the smallest chunk of elements a parallel loop hands to one worker.
+const grain = 1 << 12
+
+// halfLog2Pi is ½·ln(2π), as PyTorch rounds it to float32.
+var halfLog2Pi = float32(0.5 * math.Log(2*math.Pi))
+
+// Normal is NVAE's diagonal Gaussian built from raw network outputs:
+// Mu = 5·tanh(muRaw/5) and Sigma = exp(5·tanh(logSigRaw/5)) + 0.01, then Sigma is
+// multiplied by the temperature when it is not 1. Mu and Sigma have the same shape.
+type Normal struct{ Mu, Sigma *ad.Var }
+
+// NewNormal builds the Gaussian from raw mean and log-σ outputs of the same shape;
+// temp scales σ after the +0.01 (temp = 1 leaves it unchanged).
+func NewNormal(tp *ad.Tape, muRaw, logSigRaw *ad.Var, temp float32) Normal {
+	mustSame("dist.NewNormal", muRaw.Shape(), logSigRaw.Shape())
+	mu := tp.SoftClamp(muRaw, 5)
+	x := logSigRaw.Data()
+	sig := tp.Custom(logSigRaw.Shape(), []*ad.Var{logSigRaw}, func(g []float32, grad func(int) []float32) {
+		gx := grad(0)
+		cpu.Parallel(len(g), grain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				th := tanh32(x[i] / 5)
+				e := exp32(th * 5)
+				d := e * (1 - th*th)
+				if temp != 1 {
+					d *= temp
+				}
+				gx[i] += g[i] * d
+			}
+		})
+	})
+	s := sig.Data()
+	cpu.Parallel(len(s), grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := exp32(tanh32(x[i]/5)*5) + 0.01
+			if temp != 1 {
+				v *= temp
+			}
+			s[i] = v
+		}
+	})
+	return Normal{Mu: mu, Sigma: sig}
+}
+
+// StdNormal is NVAE's Normal(0, 0) of the given shape: μ = 0 and σ = (1 + 0.01)·temp,
+// the top-group prior. Both are constants.
+func StdNormal(tp *ad.Tape, temp float32, shape ...int) Normal {
+	mu := tensor.Get(shape...)
+	tp.Own(mu)
+	clear(mu.Data())
+	sig := tensor.Get(shape...)
+	tp.Own(sig)
+	v := float32(1) + 0.01
+	if temp != 1 {
+		v *= temp
+	}
+	sig.Fill(v)
+	return Normal{Mu: ad.Const(mu), Sigma: ad.Const(sig)}
+}
+
+// Sample is the reparameterised draw z = eps·σ + μ for standard-normal noise eps of
+// the distribution's shape.
+func (n Normal) Sample(tp *ad.Tape, eps *tensor.Tensor) *ad.Var {
+	mustSame("dist.Normal.Sample", eps.Shape(), n.Mu.Shape())
+	e, mu, sig := eps.Data(), n.Mu.Data(), n.Sigma.Data()
+	out := tp.Custom(n.Mu.Shape(), []*ad.Var{n.Mu, n.Sigma}, func(g []float32, grad func(int) []float32) {
+		gm, gs := grad(0), grad(1)
+		cpu.Parallel(len(g), grain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				if gm != nil {
+					gm[i] += g[i]
+				}
+				if gs != nil {
+					gs[i] += g[i] * e[i]
+				}
+			}
+		})
+	})
+	z := out.Data()
+	cpu.Parallel(len(z), grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			z[i] = e[i]*sig[i] + mu[i]
+		}
+	})
+	return out
+}
+
+// LogP is the element-wise log density −½((z−μ)/σ)² − ½ln(2π) − ln σ.
+func (n Normal) LogP(tp *ad.Tape, z *ad.Var) *ad.Var {
+	mustSame("dist.Normal.LogP", z.Shape(), n.Mu.Shape())
+	zd, mu, sig := z.Data(), n.Mu.Data(), n.Sigma.Data()
+	out := tp.Custom(z.Shape(), []*ad.Var{z, n.Mu, n.Sigma}, func(g []float32, grad func(int) []float32) {
+		gz, gm, gs := grad(0), grad(1), grad(2)
+		cpu.Parallel(len(g), grain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				a := (zd[i] - mu[i]) / sig[i]
+				da := g[i] * a / sig[i] // −d/dz = d/dμ
+				if gz != nil {
+					gz[i] -= da
+				}
+				if gm != nil {
+					gm[i] += da
+				}
+				if gs != nil {
+					gs[i] += g[i] * (a*a - 1) / sig[i]
+				}
+			}
+		})
+	})
+	o := out.Data()
+	cpu.Parallel(len(o), grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			a := (zd[i] - mu[i]) / sig[i]
+			o[i] = -0.5*a*a - halfLog2Pi - log32(sig[i])
+		}
+	})
+	return out
+}
+
+// KL is the element-wise KL(n‖p) = ½(a² + r²) − ½ − ln r with a = (μ_n − μ_p)/σ_p and
+// r = σ_n/σ_p.
+func (n Normal) KL(tp *ad.Tape, p Normal) *ad.Var {
+	mustSame("dist.Normal.KL", n.Mu.Shape(), p.Mu.Shape())
+	mq, sq, mp, sp := n.Mu.Data(), n.Sigma.Data(), p.Mu.Data(), p.Sigma.Data()
+	out := tp.Custom(n.Mu.Shape(), []*ad.Var{n.Mu, n.Sigma, p.Mu, p.Sigma}, func(g []float32, grad func(int) []float32) {
+		gmq, gsq, gmp, gsp := grad(0), grad(1), grad(2), grad(3)
+		cpu.Parallel(len(g), grain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				a := (mq[i] - mp[i]) / sp[i]
+				r := sq[i] / sp[i]
+				da := g[i] * a / sp[i]
+				if gmq != nil {
+					gmq[i] += da
+				}
+				if gmp != nil {
+					gmp[i] -= da
+				}
+				if gsq != nil {
+					gsq[i] += g[i] * (r/sp[i] - 1/sq[i])
+				}
+				if gsp != nil {
+					gsp[i] += g[i] * (1 - a*a - r*r) / sp[i]
+				}
+			}
+		})
+	})
+	o := out.Data()
+	cpu.Parallel(len(o), grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			a := (mq[i] - mp[i]) / sp[i]
+			r := sq[i] / sp[i]
+			o[i] = 0.5*(a*a+r*r) - 0.5 - log32(r)
+		}
+	})
+	return out
+}
+
+// mustSame panics when two shapes differ: mismatched sizes inside the model are
+// programming errors.
+func mustSame(op string, a, b []int) {
+	if !tensor.SameShape(a, b) {
+		panic(fmt.Sprintf("%s: shapes %v and %v differ", op, a, b))
+	}
+}
+
+func exp32(x float32) float32  { return float32(math.Exp(float64(x))) }
+func log32(x float32) float32  { return float32(math.Log(float64(x))) }
+func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
