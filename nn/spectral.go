@@ -289,3 +289,29 @@ func (s *SpectralReg) Groups() []SpectralGroup {
 	}
 	return out
 }
+
+// SetGroups replaces the state with groups as returned by Groups (for resuming a run
+// exactly). Shapes are checked; the vectors are copied.
+func (s *SpectralReg) SetGroups(groups []SpectralGroup) error {
+	fresh := NewSpectralReg()
+	for i, sg := range groups {
+		if sg.Rows < 1 || sg.Cols < 1 || sg.U == nil || sg.V == nil || sg.U.Rank() != 2 || sg.V.Rank() != 2 ||
+			sg.U.Dim(1) != sg.Rows || sg.V.Dim(1) != sg.Cols || sg.U.Dim(0) != sg.V.Dim(0) {
+			return fmt.Errorf("spectral state group %d: inconsistent shapes (rows %d, cols %d)", i, sg.Rows, sg.Cols)
+		}
+		key := [2]int{sg.Rows, sg.Cols}
+		if fresh.byShape[key] != nil {
+			return fmt.Errorf("spectral state group %d: shape %v appears twice", i, key)
+		}
+		n := sg.U.Dim(0)
+		g := &snGroup{rows: sg.Rows, cols: sg.Cols, u: make([][]float32, n), v: make([][]float32, n), perm: make([][]int, n)}
+		for k := range n {
+			g.u[k] = slices.Clone(sg.U.Data()[k*sg.Rows : (k+1)*sg.Rows])
+			g.v[k] = slices.Clone(sg.V.Data()[k*sg.Cols : (k+1)*sg.Cols])
+		}
+		fresh.byShape[key] = g
+		fresh.groups = append(fresh.groups, g)
+	}
+	*s = *fresh
+	return nil
+}

@@ -307,3 +307,38 @@ func TestSpectralGradient(t *testing.T) {
 		return sr.Loss(tp, x, 0, nil)
 	}})
 }
+
+func TestSpectralSetGroupsResumesExactly(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	mk := func(shape ...int) *ad.Var {
+		w := tensor.New(shape...)
+		for i := range w.Data() {
+			w.Data()[i] = float32(r.NormFloat64())
+		}
+		return ad.Const(w)
+	}
+	ws := []*ad.Var{mk(6, 3, 3, 2), mk(6, 3, 3, 2), mk(4, 1, 1, 5)}
+	draw := func(shape ...int) *tensor.Tensor {
+		t := tensor.New(shape...)
+		for i := range t.Data() {
+			t.Data()[i] = float32(r.NormFloat64())
+		}
+		return t
+	}
+	a := NewSpectralReg()
+	tp := ad.NewNoGradTape()
+	defer tp.Release()
+	a.Loss(tp, ws, 4, draw)
+	b := NewSpectralReg()
+	if err := b.SetGroups(a.Groups()); err != nil {
+		t.Fatal(err)
+	}
+	la := a.Loss(tp, ws, 4, nil).Value.Item()
+	lb := b.Loss(tp, ws, 4, nil).Value.Item()
+	if la != lb {
+		t.Fatalf("restored state gives %v, original %v", lb, la)
+	}
+	if err := b.SetGroups([]SpectralGroup{{Rows: 2, Cols: 3, U: tensor.New(1, 3), V: tensor.New(1, 3)}}); err == nil {
+		t.Fatal("inconsistent shapes accepted")
+	}
+}
