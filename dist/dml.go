@@ -55,100 +55,120 @@ func (d *discMixLogistic) meanCh(c, m int) int  { return d.m + 3*d.m*c + m }
 func (d *discMixLogistic) scaleCh(c, m int) int { return d.m + 3*d.m*c + d.m + m }
 func (d *discMixLogistic) coefCh(c, m int) int  { return d.m + 3*d.m*c + 2*d.m + m }
 
-// params decodes component m of colour c at pixel p: the mean, the clamped
-// log-scale and the tanh coefficient.
+// params decodes component m of colour c from a pixel's logits row: the mean, the
+// clamped log-scale and the tanh coefficient.
 func (d *discMixLogistic) params(row []float32, c, m int) (mean, logScale, coef float32) {
 	return row[d.meanCh(c, m)], max(row[d.scaleCh(c, m)], minLogScale), tanh32(row[d.coefCh(c, m)])
 }
 
-// logSoftmaxNorm returns max and ln Σ exp(π − max) over the mixture logits of a
-// pixel, so that log_softmax(π)_m = (π_m − max) − norm.
-func logSoftmaxNorm(pi []float32) (mx, norm float32) {
-	mx = pi[0]
-	for _, v := range pi[1:] {
-		mx = max(mx, v)
-	}
-	s := 0.0
-	for _, v := range pi {
-		s += math.Exp(float64(v - mx))
-	}
-	return mx, float32(math.Log(s))
-}
-
 // logistic is one colour's discretized logistic log-probability at y for the
-// channel mean mu and log-scale ls, with its derivatives with respect to the centred
-// value y − mu and to ls.
-func (d *discMixLogistic) logistic(y, mu, ls float32) (val, dcen, ds float32) {
+// channel mean mu and log-scale ls. With grad set it also returns the derivatives
+// with respect to the centred value y − mu and to ls (computed in float64).
+func (d *discMixLogistic) logistic(y, mu, ls float32, grad bool) (val, dcen, ds float32) {
 	cen := y - mu
 	inv := exp32(-ls)
 	switch {
 	case y < leftEdge: // log σ(plus)
 		plus := inv * (cen + d.binHalf)
 		val = plus - cpu.Softplus(plus)
-		q := sigmoid64(-float64(plus))
-		return val, float32(q * float64(inv)), float32(-q * float64(plus))
+		if grad {
+			q := sigmoid64(-float64(plus))
+			dcen, ds = float32(q*float64(inv)), float32(-q*float64(plus))
+		}
+		return val, dcen, ds
 	case y > rightEdge: // −softplus(minus) = log(1 − σ(minus))
 		minus := inv * (cen - d.binHalf)
 		val = -cpu.Softplus(minus)
-		q := sigmoid64(float64(minus))
-		return val, float32(-q * float64(inv)), float32(q * float64(minus))
+		if grad {
+			q := sigmoid64(float64(minus))
+			dcen, ds = float32(-q*float64(inv)), float32(q*float64(minus))
+		}
+		return val, dcen, ds
 	}
 	plus := inv * (cen + d.binHalf)
 	minus := inv * (cen - d.binHalf)
-	delta := cpu.Sigmoid(plus) - cpu.Sigmoid(minus)
-	if delta > minDelta {
+	p, m := float64(plus), float64(minus)
+	ep, em := math.Exp(-p), math.Exp(-m)
+	sp, sm := 1/(1+ep), 1/(1+em)
+	if delta := float32(sp) - float32(sm); delta > minDelta {
 		val = log32(max(delta, 1e-10))
-		p, m := float64(plus), float64(minus)
-		sp, sm := sigmoid64(p), sigmoid64(m)
-		dp := sp * sigmoid64(-p) // σ'(plus)
-		dm := sm * sigmoid64(-m)
-		den := sp - sm
-		return val, float32(float64(inv) * (dp - dm) / den), float32(-(p*dp - m*dm) / den)
+		if grad {
+			// Δ > 1e-5 bounds plus and minus from below (their gap is at most
+			// 2e^7/maxVal), so ep and em are finite here.
+			dp := sp * ep / (1 + ep) // σ'(plus)
+			dm := sm * em / (1 + em)
+			den := sp - sm
+			dcen, ds = float32(float64(inv)*(dp-dm)/den), float32(-(p*dp-m*dm)/den)
+		}
+		return val, dcen, ds
 	}
 	mid := inv * cen
 	val = mid - ls - 2*cpu.Softplus(mid) - d.logHalf
-	q := 1 - 2*sigmoid64(float64(mid))
-	return val, float32(q * float64(inv)), float32(-q*float64(mid) - 1)
+	if grad {
+		q := 1 - 2*sigmoid64(float64(mid))
+		dcen, ds = float32(q*float64(inv)), float32(-q*float64(mid)-1)
+	}
+	return val, dcen, ds
 }
 
+// Per-component values the forward pass stores for the backward pass.
+const (
+	dW      = 9  // ∂total/∂comp_m (the component's posterior weight)
+	dPi     = 10 // ∂total/∂π_m = w_m − softmax(π)_m
+	dStride = 11 // values per pixel and component
+)
+
 // LogProb is the mixture log-likelihood per pixel [B,H,W] of x [B,H,W,3] in [0,1].
-// It is one fused op: the backward pass reuses the per-component derivatives stored
-// by the forward pass.
+// It is one fused op: when a gradient is needed the forward pass stores, per pixel
+// and component, the derivatives of each colour's term with respect to its centred
+// value and log-scale, the tanh derivatives of the coefficients and the mixture
+// weights, so the backward pass is a flat loop without transcendental functions.
 func (d *discMixLogistic) LogProb(tp *ad.Tape, x *tensor.Tensor) *ad.Var {
 	mustSame("dist.DiscMixLogistic.LogProb", x.Shape(), []int{d.b, d.h, d.w, 3})
 	M, C, P := d.m, 10*d.m, d.b*d.h*d.w
 	l, xd := d.logits.Data(), x.Data()
-	var deriv, lp []float32 // [P,M,3,2] derivatives (centred value, log-scale); [P,M] component log-probs
+	var deriv []float32 // [P, M, dStride]
 	out := tp.Custom([]int{d.b, d.h, d.w}, []*ad.Var{d.logits}, func(g []float32, grad func(int) []float32) {
-		d.logProbBack(g, grad(0), xd, deriv, lp)
+		d.logProbBack(g, grad(0), xd, deriv)
 	})
 	o := out.Data()
-	if out.NeedsGrad() {
-		dt := tensor.Get(P * M * 6)
-		lt := tensor.Get(P * M)
+	grad := out.NeedsGrad()
+	if grad {
+		dt := tensor.Get(P * M * dStride)
 		tp.Own(dt)
-		tp.Own(lt)
-		deriv, lp = dt.Data(), lt.Data()
+		deriv = dt.Data()
 	}
 	cpu.Parallel(P, pixelGrain, func(lo, hi int) {
 		comp := make([]float32, M)
+		pe := make([]float64, M)
 		for p := lo; p < hi; p++ {
 			row := l[p*C : (p+1)*C]
 			y0, y1, y2 := 2*xd[3*p]-1, 2*xd[3*p+1]-1, 2*xd[3*p+2]-1
-			pmx, pnorm := logSoftmaxNorm(row[:M])
+			// log_softmax(π)_m = (π_m − max) − ln Σ exp(π − max)
+			pmx := row[0]
+			for _, v := range row[1:M] {
+				pmx = max(pmx, v)
+			}
+			ps := 0.0
+			for m := range M {
+				pe[m] = math.Exp(float64(row[m] - pmx))
+				ps += pe[m]
+			}
+			pnorm := float32(math.Log(ps))
 			cmx := float32(math.Inf(-1))
-			for m := 0; m < M; m++ {
+			for m := range M {
 				mean0, ls0, k0 := d.params(row, 0, m)
 				mean1, ls1, k1 := d.params(row, 1, m)
 				mean2, ls2, k2 := d.params(row, 2, m)
-				v0, c0, s0 := d.logistic(y0, mean0, ls0)
-				v1, c1, s1 := d.logistic(y1, mean1+k0*y0, ls1)
-				v2, c2, s2 := d.logistic(y2, mean2+k1*y0+k2*y1, ls2)
+				v0, c0, s0 := d.logistic(y0, mean0, ls0, grad)
+				v1, c1, s1 := d.logistic(y1, mean1+k0*y0, ls1, grad)
+				v2, c2, s2 := d.logistic(y2, mean2+k1*y0+k2*y1, ls2, grad)
 				comp[m] = v0 + v1 + v2 + ((row[m] - pmx) - pnorm)
 				cmx = max(cmx, comp[m])
-				if deriv != nil {
-					dd := deriv[(p*M+m)*6:]
+				if grad {
+					dd := deriv[(p*M+m)*dStride : (p*M+m+1)*dStride]
 					dd[0], dd[1], dd[2], dd[3], dd[4], dd[5] = c0, s0, c1, s1, c2, s2
+					dd[6], dd[7], dd[8] = 1-k0*k0, 1-k1*k1, 1-k2*k2
 				}
 			}
 			s := 0.0
@@ -156,8 +176,13 @@ func (d *discMixLogistic) LogProb(tp *ad.Tape, x *tensor.Tensor) *ad.Var {
 				s += math.Exp(float64(v - cmx))
 			}
 			o[p] = float32(math.Log(s)) + cmx
-			if lp != nil {
-				copy(lp[p*M:(p+1)*M], comp)
+			if grad {
+				for m := range M {
+					dd := deriv[(p*M+m)*dStride : (p*M+m+1)*dStride]
+					w := math.Exp(float64(comp[m]-cmx)) / s
+					dd[dW] = float32(w)
+					dd[dPi] = float32(w - pe[m]/ps)
+				}
 			}
 		}
 	})
@@ -165,7 +190,7 @@ func (d *discMixLogistic) LogProb(tp *ad.Tape, x *tensor.Tensor) *ad.Var {
 }
 
 // logProbBack adds the gradient of LogProb with respect to the logits into gl.
-func (d *discMixLogistic) logProbBack(g, gl, xd, deriv, lp []float32) {
+func (d *discMixLogistic) logProbBack(g, gl, xd, deriv []float32) {
 	if gl == nil {
 		return
 	}
@@ -179,38 +204,24 @@ func (d *discMixLogistic) logProbBack(g, gl, xd, deriv, lp []float32) {
 			}
 			row, gr := l[p*C:(p+1)*C], gl[p*C:(p+1)*C]
 			y0, y1 := 2*xd[3*p]-1, 2*xd[3*p+1]-1
-			pmx, pnorm := logSoftmaxNorm(row[:M])
-			// total = logsumexp(comp); recompute it in float64 for the weights.
-			cmx := lp[p*M]
-			for _, v := range lp[p*M : (p+1)*M] {
-				cmx = max(cmx, v)
-			}
-			s := 0.0
-			for _, v := range lp[p*M : (p+1)*M] {
-				s += math.Exp(float64(v - cmx))
-			}
-			for m := 0; m < M; m++ {
-				w := math.Exp(float64(lp[p*M+m]-cmx)) / s       // ∂total/∂comp_m
-				pi := math.Exp(float64((row[m] - pmx) - pnorm)) // softmax(π)_m
-				gr[m] += gp * float32(w-pi)
-				gm := float64(gp) * w
-				dd := deriv[(p*M+m)*6 : (p*M+m)*6+6]
+			for m := range M {
+				dd := deriv[(p*M+m)*dStride : (p*M+m+1)*dStride]
+				gr[m] += gp * dd[dPi]
+				gm := gp * dd[dW]
 				// the channel means enter as y − mean, hence the minus signs
-				dmu0, dmu1, dmu2 := -gm*float64(dd[0]), -gm*float64(dd[2]), -gm*float64(dd[4])
-				gr[d.meanCh(0, m)] += float32(dmu0)
-				gr[d.meanCh(1, m)] += float32(dmu1)
-				gr[d.meanCh(2, m)] += float32(dmu2)
-				for c := 0; c < 3; c++ {
+				dmu0, dmu1, dmu2 := -gm*dd[0], -gm*dd[2], -gm*dd[4]
+				gr[d.meanCh(0, m)] += dmu0
+				gr[d.meanCh(1, m)] += dmu1
+				gr[d.meanCh(2, m)] += dmu2
+				for c := range 3 {
 					if row[d.scaleCh(c, m)] >= minLogScale {
-						gr[d.scaleCh(c, m)] += float32(gm * float64(dd[2*c+1]))
+						gr[d.scaleCh(c, m)] += gm * dd[2*c+1]
 					}
 				}
 				// m_G = μ_G + k_R·y_R; m_B = μ_B + k_G·y_R + k_B·y_G; k = tanh(raw)
-				dk := [3]float64{dmu1 * float64(y0), dmu2 * float64(y0), dmu2 * float64(y1)}
-				for c := 0; c < 3; c++ {
-					k := math.Tanh(float64(row[d.coefCh(c, m)]))
-					gr[d.coefCh(c, m)] += float32(dk[c] * (1 - k*k))
-				}
+				gr[d.coefCh(0, m)] += dmu1 * y0 * dd[6]
+				gr[d.coefCh(1, m)] += dmu2 * y0 * dd[7]
+				gr[d.coefCh(2, m)] += dmu2 * y1 * dd[8]
 			}
 		}
 	})

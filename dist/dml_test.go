@@ -398,3 +398,40 @@ func TestNormalDecoder(t *testing.T) {
 		}
 	}
 }
+
+// TestDMLNormalised: with 5 bits only the value 31 takes the right tail, so the
+// bins tile [−1, 1] and the probabilities of all 32³ colour triples of one pixel sum
+// to 1 (the G and B conditionals use the observed earlier channels).
+func TestDMLNormalised(t *testing.T) {
+	const M, L = 3, 32
+	r := rand.New(rand.NewPCG(31, 32))
+	row := make([]float32, 10*M)
+	for i := range row {
+		row[i] = -1 + 2*r.Float32()
+	}
+	for c := range 3 {
+		for k := range M {
+			row[M+3*M*c+M+k] = -3 + 1.5*r.Float32() // moderate scales
+		}
+	}
+	n := L * L * L
+	logits := tensor.New(1, n, 1, 10*M)
+	x := tensor.New(1, n, 1, 3)
+	for i := range n {
+		copy(logits.Data()[i*10*M:], row)
+		x.Data()[3*i] = float32(i/(L*L)) / (L - 1)
+		x.Data()[3*i+1] = float32(i/L%L) / (L - 1)
+		x.Data()[3*i+2] = float32(i%L) / (L - 1)
+	}
+	tp := ad.NewNoGradTape()
+	defer tp.Release()
+	lp := NewDiscMixLogistic(tp, ad.Const(logits), M, 5).LogProb(tp, x)
+	s := 0.0
+	for _, v := range lp.Data() {
+		s += math.Exp(float64(v))
+	}
+	t.Logf("Σ p over 32³ values: %.7f", s)
+	if math.Abs(s-1) > 1e-4 {
+		t.Errorf("5-bit probabilities sum to %.7f, want 1", s)
+	}
+}

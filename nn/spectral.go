@@ -1,0 +1,317 @@
+// Package nn holds NVAE's layers and the regularisers that act on their weights.
+package nn
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/backend/cpu"
+	"github.com/nvae-go/nvae/tensor"
+)
+
+// snEps is the floor of the norm in the power iteration's normalisation
+// (F.normalize(..., eps=1e-3) in the official code).
+const snEps = 1e-3
+
+// SpectralReg holds the persistent power-iteration state of NVAE's spectral
+// regularisation (spec §5.5): vectors u and v for every weight matrix, grouped by
+// matrix shape. The state is not part of a checkpoint (as in the official code).
+// A SpectralReg is used by one goroutine at a time.
+type SpectralReg struct {
+	groups  []*snGroup
+	byShape map[[2]int]*snGroup
+}
+
+// snGroup is the state of the weights sharing one matrix shape.
+type snGroup struct {
+	rows, cols int
+	u, v       [][]float32 // per member; v in the engine's OHWI column order
+	perm       [][]int     // per member: perm[q] = PyTorch column of our column q (nil: identity)
+}
+
+// SpectralGroup is the power-iteration state of one matrix-shape group, for tests
+// and diagnostics.
+type SpectralGroup struct {
+	Rows, Cols int
+	U          *tensor.Tensor // [n, rows]
+	V          *tensor.Tensor // [n, cols] in PyTorch's OIHW column order (Cin, KH, KW)
+}
+
+// NewSpectralReg returns a regulariser with no state; the first Loss call draws it.
+func NewSpectralReg() *SpectralReg { return &SpectralReg{byShape: map[[2]int]*snGroup{}} }
+
+// matShape views a weight as a matrix [shape[0], rest].
+func matShape(shape []int) [2]int {
+	if len(shape) < 2 {
+		panic(fmt.Sprintf("nn.SpectralReg: weight of shape %v is not a matrix", shape))
+	}
+	return [2]int{shape[0], tensor.Numel(shape[1:])}
+}
+
+// ohwiPerm maps the columns of an OHWI weight [O,KH,KW,I] viewed as a matrix to the
+// columns of the same weight in PyTorch's OIHW layout: our column (kh·KW + kw)·I + i
+// is PyTorch's column i·KH·KW + kh·KW + kw. Other ranks keep their order (nil).
+func ohwiPerm(shape []int) []int {
+	if len(shape) != 4 {
+		return nil
+	}
+	kh, kw, ci := shape[1], shape[2], shape[3]
+	perm := make([]int, kh*kw*ci)
+	for y := range kh {
+		for x := range kw {
+			for i := range ci {
+				perm[(y*kw+x)*ci+i] = i*kh*kw + y*kw + x
+			}
+		}
+	}
+	return perm
+}
+
+// normalize scales x to unit norm, dividing by max(‖x‖, 1e-3).
+func normalize(x []float32) {
+	s := 0.0
+	for _, v := range x {
+		s += float64(v) * float64(v)
+	}
+	n := float32(max(math.Sqrt(s), snEps))
+	for i := range x {
+		x[i] /= n
+	}
+}
+
+// Loss returns Σ_k σ_k with σ_k = u_kᵀ W_k v_k over the given effective weights (each
+// OHWI [Cout,KH,KW,Cin/g], viewed as the matrix [Cout, KH·KW·Cin/g]; other ranks
+// are viewed as [shape[0], rest]). Weights are grouped by matrix shape in order of
+// first appearance. The first time a group is seen (or when its number of members
+// changed), u and v are drawn with draw — standard normal, u as [n,rows] and then v
+// as [n,cols] with v's columns in PyTorch's OIHW order — normalised, and 10·iters
+// power iterations run; later calls run iters iterations from the stored state. One
+// iteration is v ← normalize(Wᵀu), u ← normalize(W v). Gradients flow only through
+// the weights (u and v are constants). draw may be nil when no group is new.
+func (s *SpectralReg) Loss(tp *ad.Tape, weights []*ad.Var, iters int, draw func(shape ...int) *tensor.Tensor) *ad.Var {
+	type member struct {
+		g *snGroup
+		k int // index within the group
+		w *ad.Var
+	}
+	var order [][2]int
+	count := map[[2]int]int{}
+	for _, w := range weights {
+		key := matShape(w.Shape())
+		if count[key] == 0 {
+			order = append(order, key)
+		}
+		count[key]++
+	}
+	members := make([]member, 0, len(weights))
+	next := map[[2]int]int{}
+	its := map[*snGroup]int{}
+	for _, key := range order {
+		g := s.byShape[key]
+		n := count[key]
+		if g == nil || len(g.u) != n {
+			if g == nil {
+				g = &snGroup{rows: key[0], cols: key[1]}
+				s.byShape[key] = g
+				s.groups = append(s.groups, g)
+			}
+			g.u = drawRows(draw, n, key[0])
+			g.v = drawRows(draw, n, key[1])
+			g.perm = make([][]int, n)
+			its[g] = 10 * iters
+		} else {
+			its[g] = iters
+		}
+	}
+	for _, w := range weights {
+		key := matShape(w.Shape())
+		g := s.byShape[key]
+		k := next[key]
+		next[key]++
+		// A freshly drawn v is in PyTorch order (perm nil); a member whose layout
+		// changed is converted through PyTorch order too.
+		if perm := ohwiPerm(w.Shape()); !slices.Equal(perm, g.perm[k]) {
+			g.v[k] = permuteFrom(permuteTo(g.v[k], g.perm[k]), perm)
+			g.perm[k] = perm
+		}
+		members = append(members, member{g: g, k: k, w: w})
+	}
+	sig := make([]float64, len(members))
+	cpu.Parallel(len(members), 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			m := members[i]
+			u, v := m.g.u[m.k], m.g.v[m.k]
+			w := m.w.Data()
+			acc := make([]float64, len(v))
+			for range its[m.g] {
+				matTVec(v, w, u, acc)
+				normalize(v)
+				matVec(u, w, v)
+				normalize(u)
+			}
+			sig[i] = bilinear(u, w, v)
+		}
+	})
+	total := 0.0
+	for _, v := range sig {
+		total += v
+	}
+	inputs := make([]*ad.Var, len(members))
+	for i, m := range members {
+		inputs[i] = m.w
+	}
+	out := tp.Custom([]int{}, inputs, func(g []float32, grad func(int) []float32) {
+		grads := make([][]float32, len(members))
+		seen := map[*ad.Var]bool{}
+		grain := 1
+		for i, m := range members {
+			grads[i] = grad(i)
+			if seen[m.w] {
+				grain = len(members) // a weight listed twice: accumulate serially
+			}
+			seen[m.w] = true
+		}
+		cpu.Parallel(len(members), grain, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				gw := grads[i]
+				if gw == nil {
+					continue
+				}
+				m := members[i]
+				u, v := m.g.u[m.k], m.g.v[m.k]
+				for r, ur := range u {
+					a := g[0] * ur
+					row := gw[r*len(v) : (r+1)*len(v)]
+					for c, vc := range v {
+						row[c] += a * vc
+					}
+				}
+			}
+		})
+	})
+	out.Data()[0] = float32(total)
+	return out
+}
+
+// drawRows draws an [n,size] standard-normal block and normalises its rows.
+func drawRows(draw func(shape ...int) *tensor.Tensor, n, size int) [][]float32 {
+	t := draw(n, size)
+	if t.Len() != n*size {
+		panic(fmt.Sprintf("nn.SpectralReg: draw returned %v, want [%d %d]", t.Shape(), n, size))
+	}
+	rows := make([][]float32, n)
+	for i := range rows {
+		rows[i] = append([]float32(nil), t.Data()[i*size:(i+1)*size]...)
+		normalize(rows[i])
+	}
+	return rows
+}
+
+// permuteFrom converts a vector in PyTorch column order to the order of perm (nil:
+// identity).
+func permuteFrom(pt []float32, perm []int) []float32 {
+	if perm == nil {
+		return pt
+	}
+	out := make([]float32, len(pt))
+	for q, p := range perm {
+		out[q] = pt[p]
+	}
+	return out
+}
+
+// permuteTo converts a vector in the order of perm (nil: identity) to PyTorch
+// column order.
+func permuteTo(v []float32, perm []int) []float32 {
+	if perm == nil {
+		return v
+	}
+	out := make([]float32, len(v))
+	for q, p := range perm {
+		out[p] = v[q]
+	}
+	return out
+}
+
+// matTVec sets v = Wᵀu for the row-major matrix w [len(u), len(v)], accumulating in
+// acc (len(v)).
+func matTVec(v, w, u []float32, acc []float64) {
+	clear(acc)
+	for r, ur := range u {
+		a := float64(ur)
+		for c, x := range w[r*len(v) : (r+1)*len(v)] {
+			acc[c] += a * float64(x)
+		}
+	}
+	for c := range v {
+		v[c] = float32(acc[c])
+	}
+}
+
+// matVec sets u = W v for the row-major matrix w [len(u), len(v)].
+func matVec(u, w, v []float32) {
+	for r := range u {
+		s := 0.0
+		for c, x := range w[r*len(v) : (r+1)*len(v)] {
+			s += float64(x) * float64(v[c])
+		}
+		u[r] = float32(s)
+	}
+}
+
+// bilinear is uᵀ W v.
+func bilinear(u, w, v []float32) float64 {
+	s := 0.0
+	for r, ur := range u {
+		t := 0.0
+		for c, x := range w[r*len(v) : (r+1)*len(v)] {
+			t += float64(x) * float64(v[c])
+		}
+		s += float64(ur) * t
+	}
+	return s
+}
+
+// Groups returns a copy of the state, one entry per matrix shape in order of first
+// appearance, with v converted to PyTorch's OIHW column order.
+func (s *SpectralReg) Groups() []SpectralGroup {
+	out := make([]SpectralGroup, len(s.groups))
+	for gi, g := range s.groups {
+		n := len(g.u)
+		u, v := tensor.New(n, g.rows), tensor.New(n, g.cols)
+		for k := range n {
+			copy(u.Data()[k*g.rows:], g.u[k])
+			copy(v.Data()[k*g.cols:], permuteTo(g.v[k], g.perm[k]))
+		}
+		out[gi] = SpectralGroup{Rows: g.rows, Cols: g.cols, U: u, V: v}
+	}
+	return out
+}
+
+// SetGroups replaces the state with groups as returned by Groups (for resuming a run
+// exactly). Shapes are checked; the vectors are copied.
+func (s *SpectralReg) SetGroups(groups []SpectralGroup) error {
+	fresh := NewSpectralReg()
+	for i, sg := range groups {
+		if sg.Rows < 1 || sg.Cols < 1 || sg.U == nil || sg.V == nil || sg.U.Rank() != 2 || sg.V.Rank() != 2 ||
+			sg.U.Dim(1) != sg.Rows || sg.V.Dim(1) != sg.Cols || sg.U.Dim(0) != sg.V.Dim(0) {
+			return fmt.Errorf("spectral state group %d: inconsistent shapes (rows %d, cols %d)", i, sg.Rows, sg.Cols)
+		}
+		key := [2]int{sg.Rows, sg.Cols}
+		if fresh.byShape[key] != nil {
+			return fmt.Errorf("spectral state group %d: shape %v appears twice", i, key)
+		}
+		n := sg.U.Dim(0)
+		g := &snGroup{rows: sg.Rows, cols: sg.Cols, u: make([][]float32, n), v: make([][]float32, n), perm: make([][]int, n)}
+		for k := range n {
+			g.u[k] = slices.Clone(sg.U.Data()[k*sg.Rows : (k+1)*sg.Rows])
+			g.v[k] = slices.Clone(sg.V.Data()[k*sg.Cols : (k+1)*sg.Cols])
+		}
+		fresh.byShape[key] = g
+		fresh.groups = append(fresh.groups, g)
+	}
+	*s = *fresh
+	return nil
+}
