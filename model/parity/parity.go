@@ -383,6 +383,17 @@ func (r *runner) masks(m *model.Model, aux fileT) {
 	r.add(c)
 }
 
+// prefixed selects the tensors whose names start with p.
+func prefixed(f fileT, p string) fileT {
+	out := fileT{}
+	for k, v := range f {
+		if strings.HasPrefix(k, p) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 func gradTol(s float64) float64 { return GradRel*s + GradAbs }
 func bufTol(s float64) float64  { return math.Max(ForwardRel*s, 1e-7) }
 
@@ -453,6 +464,13 @@ func (r *runner) train(dir string, m *model.Model, newModel func(fileT) (*model.
 			r.forward("kl_vals", l.KLVals, f["kl_vals"], true)
 			r.forward("norm_loss", []float32{l.NormLoss}, f["norm_loss"], true)
 			r.forward("bn_loss", []float32{l.BNLoss}, f["bn_loss"], true)
+			var us, vs []checkpoint.Named
+			for gi, g := range m.Spectral().Groups() {
+				us = append(us, checkpoint.Named{Name: fmt.Sprintf("sn.u.%02d", gi), Data: g.U.Data()})
+				vs = append(vs, checkpoint.Named{Name: fmt.Sprintf("sn.v.%02d", gi), Data: g.V.Data()})
+			}
+			r.tensors("spectral u (per group)", us, prefixed(f, "sn.u."), bufTol)
+			r.tensors("spectral v (per group)", vs, prefixed(f, "sn.v."), bufTol)
 		}
 		r.forward("balanced_kl"+v.suffix, l.BalancedKL, f["balanced_kl"+v.suffix], true)
 		r.forward("kl_coeffs"+v.suffix, l.KLCoeffs, f["kl_coeffs"+v.suffix], false)
