@@ -44,14 +44,14 @@ func (m *Model) StateKeys() []string {
 func (m *Model) StateDict() []checkpoint.Named {
 	out := make([]checkpoint.Named, 0, len(m.state))
 	for _, e := range m.state {
-		n := checkpoint.Named{Name: e.name, Shape: append([]int(nil), e.shape...), DType: "F32"}
+		n := checkpoint.Named{Name: e.name, Shape: append([]int(nil), e.shape...), DType: checkpoint.F32}
 		switch e.kind {
 		case kindParam, kindAlias:
 			n.Data = toOfficial(e.param.Value, e.layout)
 		case kindBuffer:
 			n.Data = append([]float32(nil), e.buf.Data()...)
 		case kindCount:
-			n.DType = "I64"
+			n.DType = checkpoint.I64
 			n.Data = []float32{float32(e.bn.NumBatches)}
 		}
 		out = append(out, n)

@@ -1,0 +1,47 @@
+package model
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/nvae-go/nvae/checkpoint"
+)
+
+// TestOfficialCheckpoint loads a checkpoint written by the official train.py (F1 configuration,
+// two training steps): the config comes from its argparse namespace, the state dict (with
+// aliases and int64 counters) loads strictly, and StateDict reproduces it key by key.
+func TestOfficialCheckpoint(t *testing.T) {
+	ck, err := checkpoint.ReadTorch("testdata/F1/checkpoint.pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ConfigFromArgs(ck.Args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := Preset("tiny_mnist")
+	if cfg.NumChannelsEnc != want.NumChannelsEnc || cfg.NumLatentScales != 2 || !cfg.AdaGroups || cfg.NumLatentPerGroup != 4 ||
+		cfg.NumPreprocessCells != 2 || !cfg.UseSE || !cfg.ResDist || cfg.Dataset != "mnist" {
+		t.Fatalf("config from checkpoint args: %+v", cfg)
+	}
+	m, err := New(cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LoadStateDict(ck.StateDict); err != nil {
+		t.Fatal(err)
+	}
+	got := m.StateDict()
+	if len(got) != len(ck.StateDict) {
+		t.Fatalf("%d entries, checkpoint has %d", len(got), len(ck.StateDict))
+	}
+	for i, w := range ck.StateDict {
+		g := got[i]
+		if g.Name != w.Name || !slices.Equal(g.Shape, w.Shape) || !slices.Equal(g.Data, w.Data) {
+			t.Fatalf("entry %d: got %s %v, checkpoint %s %v (or data differ)", i, g.Name, g.Shape, w.Name, w.Shape)
+		}
+		if (w.DType == checkpoint.I64) != (g.DType == checkpoint.I64) {
+			t.Errorf("%s: dtype %s, checkpoint %s", w.Name, g.DType, w.DType)
+		}
+	}
+}
