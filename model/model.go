@@ -278,6 +278,7 @@ func (m *Model) flows(tp *ad.Tape, l int, z *ad.Var) *ad.Var {
 // train selects batch statistics (and updates the running statistics).
 func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) *Output {
 	cfg := m.Cfg
+	m.newPass()
 	B := x.Shape()[0]
 	in := tensor.Get(x.Shape()...)
 	tp.Own(in)
@@ -384,6 +385,14 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	return out
 }
 
+// newPass forgets the effective weights of the previous pass (the Loss recomputes those of
+// layers the pass did not run).
+func (m *Model) newPass() {
+	for _, c := range m.convs {
+		c.ClearEff()
+	}
+}
+
 // klDiag is the batch mean of the KL summed over H and W, per latent channel.
 func klDiag(kl *ad.Var) []float32 {
 	s := kl.Shape()
@@ -404,6 +413,7 @@ func klDiag(kl *ad.Var) []float32 {
 // SetTrain(true) (BN re-adjustment), running statistics otherwise.
 func (m *Model) Sample(tp *ad.Tape, n int, t float32, noise Noise) *Output {
 	cfg := m.Cfg
+	m.newPass()
 	train := m.train
 	top := 1 << (cfg.NumPreprocessBlocks + cfg.NumLatentScales - 1)
 	side := cfg.ImageSize() / top

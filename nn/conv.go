@@ -110,6 +110,10 @@ func (c *Conv) Weight(tp *ad.Tape) *ad.Var {
 	return w
 }
 
+// ClearEff forgets the effective weight of the last pass (call it when a new pass starts, so
+// that a stale weight from a released tape is never used).
+func (c *Conv) ClearEff() { c.Eff, c.effTape = nil, nil }
+
 // EffectiveWeight returns the effective weight computed on tp by this pass's forward, or
 // computes it on tp when the layer did not run on tp.
 func (c *Conv) EffectiveWeight(tp *ad.Tape) *ad.Var {
