@@ -13,6 +13,7 @@ type Loss struct {
 	KLCoeffs, KLVals         []float32 // [NG]
 	NormLoss, BNLoss         float32
 	Main                     float32 // mean_b(recon + balanced KL)
+	NormVar, BNVar           *ad.Var // the regularisers before weighting (scalars; nil without layers)
 }
 
 // PowerIters is the number of spectral power iterations per step (10× on the first call).
@@ -62,7 +63,7 @@ func (m *Model) Loss(tp *ad.Tape, out *Output, x *tensor.Tensor, klCoeff, wdnCoe
 		total = tp.Add(total, tp.Scale(bn, wdnCoeff))
 	}
 	l := &Loss{Total: total, ReconVar: recon, Recon: clone(recon), NELBO: clone(nelbo), BalancedKL: clone(bal),
-		KLCoeffs: coeffs, KLVals: vals, Main: main.Value.Item()}
+		KLCoeffs: coeffs, KLVals: vals, Main: main.Value.Item(), NormVar: norm, BNVar: bn}
 	if norm != nil {
 		l.NormLoss = norm.Value.Item()
 	}

@@ -489,6 +489,32 @@ func (r *runner) train(dir string, m *model.Model, newModel func(fileT) (*model.
 		tp.Backward(losses[i].Total)
 		r.tensors("grads kl_coeff="+fmt.Sprint(v.coeff), m.GradDict(), g, gradTol)
 	}
+	if exists(dir, "train_grads_components.safetensors") {
+		// debugging aid: gradients of the separate loss terms
+		_, g, err := load(dir, "train_grads_components.safetensors")
+		if err != nil {
+			return fmt.Errorf("parity: %w", err)
+		}
+		kl := out.KLAll[0]
+		for _, k := range out.KLAll[1:] {
+			kl = tp.Add(kl, k)
+		}
+		terms := map[string]*ad.Var{
+			"recon": tp.Mean(losses[0].ReconVar, false),
+			"kl":    tp.Mean(kl, false),
+			"norm":  losses[0].NormVar,
+			"bn":    losses[0].BNVar,
+		}
+		for _, name := range []string{"recon", "kl", "norm", "bn"} {
+			m.ZeroGrad()
+			tp.Backward(terms[name])
+			got := m.GradDict()
+			for i := range got {
+				got[i].Name = name + "/" + got[i].Name
+			}
+			r.tensors("grads of "+name, got, prefixed(g, name+"/"), gradTol)
+		}
+	}
 	return nil
 }
 
