@@ -1,7 +1,8 @@
-// Package nn holds the layers NVAE is built from: weight-normalised and masked convolutions,
-// batch normalisation (optionally fused with Swish), linear layers and squeeze-and-excitation.
-// Layers own their parameters as ad.Var leaves; the model names and registers them.
 package nn
+
+// The layers NVAE is built from: weight-normalised and masked convolutions, batch
+// normalisation (optionally fused with Swish), linear layers and squeeze-and-excitation.
+// Layers own their parameters as ad.Var leaves; package model names and registers them.
 
 import (
 	"fmt"
