@@ -82,7 +82,7 @@ func New(cfg Config, seed uint64) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Model{Cfg: cfg, groups: cfg.GroupsPerScale(), sr: nn.NewSpectralReg(), alpha: cfg.KLBalanceAlpha(), train: true}
+	m := &Model{Cfg: cfg, groups: cfg.GroupsPerScale(), sr: nn.NewSpectralReg(), alpha: cfg.KLBalanceAlpha()}
 	b := &builder{m: m, rng: rand.New(rand.NewPCG(seed, 0x6e766165))}
 	L, Z := cfg.NumLatentScales, cfg.NumLatentPerGroup
 	Ce, Cd := cfg.NumChannelsEnc, cfg.NumChannelsDec
@@ -215,7 +215,9 @@ func (m *Model) ZeroGrad() {
 	}
 }
 
-// SetTrain selects batch statistics (true) or running statistics (false) for Sample.
+// SetTrain selects batch statistics with running-statistics updates (true: BN re-adjustment) or
+// running statistics (false, the default of a new model) for Sample. Forward takes its mode as an
+// argument.
 func (m *Model) SetTrain(train bool) { m.train = train }
 
 // ResetSpectral forgets the spectral regulariser's power-iteration vectors (they are not
@@ -409,8 +411,9 @@ func klDiag(kl *ad.Var) []float32 {
 	return out
 }
 
-// Sample generates n images at temperature t (spec §1.10); BN uses batch statistics after
-// SetTrain(true) (BN re-adjustment), running statistics otherwise.
+// Sample generates n images at temperature t (spec §1.10): the top latent from N(0, (1.01·t)²),
+// the others from the decoder's priors with σ·t. BN uses running statistics unless SetTrain(true)
+// (BN re-adjustment, which also updates them). Noise supplies one draw per group.
 func (m *Model) Sample(tp *ad.Tape, n int, t float32, noise Noise) *Output {
 	cfg := m.Cfg
 	m.newPass()
