@@ -220,7 +220,8 @@ func (b *builder) cell(prefix, typ string, cin, cout int) *cell {
 		q := cout / 4
 		outs := [4]int{q, q, q, cout - 3*q}
 		for i := range c.fr {
-			c.fr[i] = b.conv(fmt.Sprintf("%s.skip.conv_%d", prefix, i+1), cin, outs[i], 1, ad.ConvOpts{Stride: 2}, true, true, nil)
+			// official: 1×1 stride-2 convs on shifted inputs; here stride 1 on Subsample2 picks
+			c.fr[i] = b.conv(fmt.Sprintf("%s.skip.conv_%d", prefix, i+1), cin, outs[i], 1, ad.ConvOpts{}, true, true, nil)
 		}
 	case -1:
 		c.upSkip = b.conv(prefix+".skip.1", cin, cout, 1, ad.ConvOpts{}, false, true, nil)
@@ -242,12 +243,13 @@ func (c *cell) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 	var skip *ad.Var
 	switch {
 	case c.fr[0] != nil:
+		// FactorizedReduce: swish, then 1×1 stride-2 convs reading a, a[1:,1:], a[:,1:], a[1:,:]
 		a := tp.Swish(x)
-		h, w := a.Shape()[1], a.Shape()[2]
-		a11 := tp.Slice(tp.Slice(a, 1, 1, h), 2, 1, w)
-		a01 := tp.Slice(a, 2, 1, w)
-		a10 := tp.Slice(a, 1, 1, h)
-		skip = tp.Concat(3, c.fr[0].Forward(tp, a), c.fr[1].Forward(tp, a11), c.fr[2].Forward(tp, a01), c.fr[3].Forward(tp, a10))
+		skip = tp.Concat(3,
+			c.fr[0].Forward(tp, nn.Subsample2(tp, a, 0, 0)),
+			c.fr[1].Forward(tp, nn.Subsample2(tp, a, 1, 1)),
+			c.fr[2].Forward(tp, nn.Subsample2(tp, a, 0, 1)),
+			c.fr[3].Forward(tp, nn.Subsample2(tp, a, 1, 0)))
 	case c.upSkip != nil:
 		skip = c.upSkip.Forward(tp, tp.UpsampleBilinear2x(x))
 	default:

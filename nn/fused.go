@@ -207,3 +207,45 @@ func BroadcastBatch(tp *ad.Tape, x *ad.Var, n int) *ad.Var {
 	}
 	return out
 }
+
+// Subsample2 picks x[:, dy::2, dx::2, :] of an NHWC tensor with even H and W (the inputs of
+// FactorizedReduce's stride-2 1×1 convolutions, which then run at stride 1).
+func Subsample2(tp *ad.Tape, x *ad.Var, dy, dx int) *ad.Var {
+	s := x.Shape()
+	n, h, w, c := s[0], s[1], s[2], s[3]
+	if h%2 != 0 || w%2 != 0 || dy < 0 || dy > 1 || dx < 0 || dx > 1 {
+		panic(fmt.Sprintf("nn.Subsample2: shape %v, offset (%d,%d)", s, dy, dx))
+	}
+	oh, ow := h/2, w/2
+	xd := x.Data()
+	var od []float32
+	back := func(g []float32, grad func(i int) []float32) {
+		gx := grad(0)
+		if gx == nil {
+			return
+		}
+		cpu.Parallel(n*oh, 16, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				b, i := r/oh, r%oh
+				for j := 0; j < ow; j++ {
+					src := g[(r*ow+j)*c : (r*ow+j+1)*c]
+					dst := gx[((b*h+2*i+dy)*w+2*j+dx)*c:]
+					for k, v := range src {
+						dst[k] += v
+					}
+				}
+			}
+		})
+	}
+	out := tp.Custom([]int{n, oh, ow, c}, []*ad.Var{x}, back)
+	od = out.Data()
+	cpu.Parallel(n*oh, 16, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			b, i := r/oh, r%oh
+			for j := 0; j < ow; j++ {
+				copy(od[(r*ow+j)*c:(r*ow+j+1)*c], xd[((b*h+2*i+dy)*w+2*j+dx)*c:])
+			}
+		}
+	})
+	return out
+}

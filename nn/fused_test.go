@@ -88,6 +88,19 @@ func TestFusedOps(t *testing.T) {
 	y := randParam(r, 2, 3, 5, 7)
 	fusedCase(t, "AddScaled", []*ad.Var{x, y}, func(tp *ad.Tape) *ad.Var { return AddScaled(tp, x, y, 0.1) },
 		func(tp *ad.Tape) *ad.Var { return tp.Add(x, tp.Scale(y, 0.1)) })
+	for _, off := range [][2]int{{0, 0}, {1, 1}, {0, 1}, {1, 0}} {
+		a := randParam(r, 2, 6, 4, 3)
+		fusedCase(t, "Subsample2", []*ad.Var{a}, func(tp *ad.Tape) *ad.Var { return Subsample2(tp, a, off[0], off[1]) },
+			func(tp *ad.Tape) *ad.Var {
+				// the official construction: a stride-2 1×1 identity conv on the shifted slice
+				s := tp.Slice(tp.Slice(a, 1, off[0], 6), 2, off[1], 4)
+				id := tensor.New(3, 1, 1, 3)
+				for k := 0; k < 3; k++ {
+					id.Data()[k*3+k] = 1
+				}
+				return tp.Conv2D(s, ad.Const(id), nil, ad.ConvOpts{Stride: 2})
+			})
+	}
 	p := randParam(r, 1, 4, 4, 3)
 	fusedCase(t, "BroadcastBatch", []*ad.Var{p}, func(tp *ad.Tape) *ad.Var { return BroadcastBatch(tp, p, 3) },
 		func(tp *ad.Tape) *ad.Var { return tp.BroadcastTo(p, 3, 4, 4, 3) })
