@@ -28,12 +28,13 @@ func TestParallelNestedDoesNotDeadlock(t *testing.T) {
 	Parallel(64, 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			Parallel(64, 1, func(a, b int) {
-				Parallel(8, 1, func(c, d int) { total.Add(int64(d - c)) })
+				for j := a; j < b; j++ {
+					Parallel(8, 1, func(c, d int) { total.Add(int64(d - c)) })
+				}
 			})
 		}
 	})
-	// every inner-most loop covers 8 indices once per middle chunk
-	if total.Load() == 0 {
-		t.Fatal("nested loops did not run")
+	if got := total.Load(); got != 64*64*8 {
+		t.Fatalf("nested loops covered %d indices, want %d", got, 64*64*8)
 	}
 }
