@@ -1,0 +1,351 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// refConv holds float64 reference results of a convolution, each with the sum of
+// the absolute values of its terms (for a tolerance that scales with the sum).
+type refConv struct {
+	y, yAbs     []float64
+	dx, dxAbs   []float64
+	dw, dwAbs   []float64
+	db, dbAbs   []float64
+	outH, outW  int
+	params      ConvParams
+	x, w, b, dy []float32
+}
+
+// naiveConv computes forward (without bias), backward-data and backward-filter by
+// the definition (PyTorch cross-correlation semantics) in float64.
+func naiveConv(p ConvParams, x, w, b, dy []float32) *refConv {
+	oh, ow := p.OutHW()
+	cg, kg := p.C/p.Groups, p.K/p.Groups
+	r := &refConv{outH: oh, outW: ow, params: p, x: x, w: w, b: b, dy: dy}
+	r.y = make([]float64, p.N*oh*ow*p.K)
+	r.yAbs = make([]float64, len(r.y))
+	r.dx = make([]float64, len(x))
+	r.dxAbs = make([]float64, len(x))
+	r.dw = make([]float64, len(w))
+	r.dwAbs = make([]float64, len(w))
+	r.db = make([]float64, p.K)
+	r.dbAbs = make([]float64, p.K)
+	for n := 0; n < p.N; n++ {
+		for o := 0; o < oh; o++ {
+			for q := 0; q < ow; q++ {
+				for k := 0; k < p.K; k++ {
+					yi := ((n*oh+o)*ow+q)*p.K + k
+					g := dy[yi]
+					r.db[k] += float64(g)
+					r.dbAbs[k] += math.Abs(float64(g))
+					grp := k / kg
+					for kh := 0; kh < p.KH; kh++ {
+						ih := o*p.StrideH - p.PadH + kh*p.DilH
+						if ih < 0 || ih >= p.H {
+							continue
+						}
+						for kw := 0; kw < p.KW; kw++ {
+							iw := q*p.StrideW - p.PadW + kw*p.DilW
+							if iw < 0 || iw >= p.W {
+								continue
+							}
+							for c := 0; c < cg; c++ {
+								xi := ((n*p.H+ih)*p.W+iw)*p.C + grp*cg + c
+								wi := ((k*p.KH+kh)*p.KW+kw)*cg + c
+								xv, wv, gv := float64(x[xi]), float64(w[wi]), float64(g)
+								r.y[yi] += xv * wv
+								r.yAbs[yi] += math.Abs(xv * wv)
+								r.dx[xi] += gv * wv
+								r.dxAbs[xi] += math.Abs(gv * wv)
+								r.dw[wi] += gv * xv
+								r.dwAbs[wi] += math.Abs(gv * xv)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return r
+}
+
+func randSlice(rng *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(rng.NormFloat64())
+	}
+	return s
+}
+
+// compare checks got against base+want within a tolerance relative to the size of
+// the terms that were summed.
+func compare(t *testing.T, what string, got, base []float32, want, abs []float64) {
+	t.Helper()
+	bad := 0
+	for i := range want {
+		w := want[i]
+		tolAbs := abs[i]
+		if base != nil {
+			w += float64(base[i])
+			tolAbs += math.Abs(float64(base[i]))
+		}
+		if d := math.Abs(float64(got[i]) - w); !(d <= 1e-5*tolAbs+1e-6) {
+			if bad < 5 {
+				t.Errorf("%s[%d] = %g, want %g (diff %g)", what, i, got[i], w, d)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%s: %d of %d elements wrong", what, bad, len(want))
+	}
+}
+
+type convCase struct {
+	name string
+	p    ConvParams
+}
+
+func cp(n, h, w, c, k, kh, kw, s, pad, d, g int) ConvParams {
+	return ConvParams{N: n, H: h, W: w, C: c, K: k, KH: kh, KW: kw,
+		StrideH: s, StrideW: s, PadH: pad, PadW: pad, DilH: d, DilW: d, Groups: g}
+}
+
+func convCases() []convCase {
+	return []convCase{
+		{"3x3 pad1 stride1", cp(2, 6, 5, 4, 6, 3, 3, 1, 1, 1, 1)},
+		{"3x3 pad1 stride2", cp(2, 7, 8, 3, 5, 3, 3, 2, 1, 1, 1)},
+		{"3x3 stride2 nopad", cp(1, 8, 9, 4, 4, 3, 3, 2, 0, 1, 1)},
+		{"3x3 dil2 pad2", cp(1, 7, 6, 4, 3, 3, 3, 1, 2, 2, 1)},
+		{"1x1", cp(3, 4, 5, 6, 7, 1, 1, 1, 0, 1, 1)},
+		{"1x1 stride2 odd H", cp(2, 7, 6, 6, 5, 1, 1, 2, 0, 1, 1)},
+		{"1x1 stride2 even H", cp(2, 8, 5, 5, 6, 1, 1, 2, 0, 1, 1)},
+		{"1x1 pad1", cp(1, 3, 4, 3, 2, 1, 1, 1, 1, 1, 1)},
+		{"1x1 groups2", cp(2, 3, 4, 6, 4, 1, 1, 1, 0, 1, 2)},
+		{"groups8 5x5 pad2", cp(2, 6, 7, 16, 24, 5, 5, 1, 2, 1, 8)},
+		{"groups2 3x3 stride2", cp(1, 7, 7, 4, 6, 3, 3, 2, 1, 1, 2)},
+		{"depthwise 5x5 pad2", cp(2, 7, 9, 12, 12, 5, 5, 1, 2, 1, 12)},
+		{"depthwise 3x3 stride2", cp(2, 8, 7, 5, 5, 3, 3, 2, 1, 1, 5)},
+		{"depthwise 3x3 dil2 pad2", cp(1, 6, 7, 9, 9, 3, 3, 1, 2, 2, 9)},
+		{"depthwise 5x5 stride2 nopad", cp(1, 9, 10, 3, 3, 5, 5, 2, 0, 1, 3)},
+		{"depthwise 5x5 pad2 tiny map", cp(3, 2, 3, 20, 20, 5, 5, 1, 2, 1, 20)},
+		{"depthwise multiplier2", cp(2, 5, 6, 4, 8, 3, 3, 1, 1, 1, 4)},
+		{"odd N1", cp(1, 7, 5, 3, 5, 3, 3, 1, 1, 1, 1)},
+		{"odd N3", cp(3, 7, 5, 3, 5, 3, 3, 1, 1, 1, 1)},
+		{"5x5 kernel larger than map", cp(2, 2, 3, 3, 4, 5, 5, 1, 2, 1, 1)},
+		{"asymmetric", ConvParams{N: 2, H: 7, W: 6, C: 3, K: 4, KH: 3, KW: 1,
+			StrideH: 2, StrideW: 1, PadH: 1, PadW: 0, DilH: 1, DilW: 2, Groups: 1}},
+		// Big enough that the parallel loops split work across workers.
+		{"parallel dense", cp(4, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1)},
+		{"parallel depthwise", cp(4, 16, 16, 64, 64, 5, 5, 1, 2, 1, 64)},
+		{"asymmetric depthwise", ConvParams{N: 2, H: 6, W: 9, C: 6, K: 6, KH: 1, KW: 5,
+			StrideH: 1, StrideW: 3, PadH: 0, PadW: 3, DilH: 2, DilW: 2, Groups: 6}},
+	}
+}
+
+// runConv runs the three passes with pre-filled accumulators and checks them.
+func runConv(t *testing.T, r *refConv, withBias bool, rng *rand.Rand) {
+	t.Helper()
+	p := r.params
+	y := randSlice(rng, len(r.y)) // garbage that must be overwritten
+	var b []float32
+	if withBias {
+		b = r.b
+	}
+	Conv2DForward(p, r.x, r.w, b, y)
+	var yBias []float32 // the bias broadcast over rows, as compare's base
+	if withBias {
+		yBias = make([]float32, len(y))
+		for i := range yBias {
+			yBias[i] = b[i%p.K]
+		}
+	}
+	compare(t, "y", y, yBias, r.y, r.yAbs)
+
+	dx0 := randSlice(rng, len(r.x))
+	dx := append([]float32(nil), dx0...)
+	Conv2DBackwardData(p, r.dy, r.w, dx)
+	compare(t, "dx", dx, dx0, r.dx, r.dxAbs)
+
+	dw0 := randSlice(rng, len(r.w))
+	dw := append([]float32(nil), dw0...)
+	var db0, db []float32
+	if withBias {
+		db0 = randSlice(rng, p.K)
+		db = append([]float32(nil), db0...)
+	}
+	Conv2DBackwardFilter(p, r.x, r.dy, dw, db)
+	compare(t, "dw", dw, dw0, r.dw, r.dwAbs)
+	if withBias {
+		compare(t, "dbias", db, db0, r.db, r.dbAbs)
+	}
+}
+
+func TestConvAgainstReference(t *testing.T) {
+	defer func(v int) { convChunkFloats = v }(convChunkFloats)
+	for ci, tc := range convCases() {
+		if err := tc.p.Validate(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		rng := rand.New(rand.NewPCG(uint64(ci), 7))
+		p := tc.p
+		oh, ow := p.OutHW()
+		x := randSlice(rng, p.N*p.H*p.W*p.C)
+		w := randSlice(rng, p.K*p.KH*p.KW*p.C/p.Groups)
+		b := randSlice(rng, p.K)
+		dy := randSlice(rng, p.N*oh*ow*p.K)
+		ref := naiveConv(p, x, w, b, dy)
+		colRow := ow * p.KH * p.KW * p.C
+		// Default chunking, one output row per chunk, and chunks of three rows
+		// that straddle image boundaries.
+		for _, chunk := range []int{1 << 20, 1, 3 * colRow} {
+			for _, withBias := range []bool{true, false} {
+				name := fmt.Sprintf("%s/chunk%d/bias=%v", tc.name, chunk, withBias)
+				t.Run(name, func(t *testing.T) {
+					convChunkFloats = chunk
+					runConv(t, ref, withBias, rng)
+				})
+			}
+		}
+	}
+}
+
+// TestGroupedPathDepthwise checks the im2col path on depthwise parameters against
+// the direct depthwise kernels' reference, so both paths agree.
+func TestGroupedPathDepthwise(t *testing.T) {
+	p := cp(2, 6, 7, 6, 6, 5, 5, 1, 2, 1, 6)
+	rng := rand.New(rand.NewPCG(3, 4))
+	oh, ow := p.OutHW()
+	x := randSlice(rng, p.N*p.H*p.W*p.C)
+	w := randSlice(rng, p.K*p.KH*p.KW)
+	b := randSlice(rng, p.K)
+	dy := randSlice(rng, p.N*oh*ow*p.K)
+	r := naiveConv(p, x, w, b, dy)
+	y := make([]float32, len(dy))
+	im2colForward(p, x, w, nil, y)
+	compare(t, "y", y, nil, r.y, r.yAbs)
+	dx := make([]float32, len(x))
+	im2colBackwardData(p, dy, w, dx)
+	compare(t, "dx", dx, nil, r.dx, r.dxAbs)
+	dw := make([]float32, len(w))
+	im2colBackwardFilter(p, x, dy, dw)
+	compare(t, "dw", dw, nil, r.dw, r.dwAbs)
+}
+
+// TestConvFiniteDifference checks the gradients of L = Σ y·g against central
+// differences of the forward pass.
+func TestConvFiniteDifference(t *testing.T) {
+	for _, tc := range []convCase{
+		{"dense 3x3 stride2", cp(1, 5, 6, 3, 4, 3, 3, 2, 1, 1, 1)},
+		{"depthwise 5x5", cp(1, 5, 4, 3, 3, 5, 5, 1, 2, 1, 3)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.p
+			rng := rand.New(rand.NewPCG(11, 12))
+			oh, ow := p.OutHW()
+			x := randSlice(rng, p.N*p.H*p.W*p.C)
+			w := randSlice(rng, p.K*p.KH*p.KW*p.C/p.Groups)
+			b := randSlice(rng, p.K)
+			g := randSlice(rng, p.N*oh*ow*p.K)
+			y := make([]float32, len(g))
+			loss := func() float64 {
+				Conv2DForward(p, x, w, b, y)
+				s := 0.0
+				for i := range y {
+					s += float64(y[i]) * float64(g[i])
+				}
+				return s
+			}
+			dx := make([]float32, len(x))
+			dw := make([]float32, len(w))
+			db := make([]float32, len(b))
+			Conv2DBackwardData(p, g, w, dx)
+			Conv2DBackwardFilter(p, x, g, dw, db)
+			const eps = 1e-2
+			check := func(name string, v, grad []float32) {
+				for _, i := range []int{0, len(v) / 3, len(v) / 2, len(v) - 1} {
+					old := v[i]
+					v[i] = old + eps
+					lp := loss()
+					v[i] = old - eps
+					lm := loss()
+					v[i] = old
+					fd := (lp - lm) / (2 * eps)
+					if math.Abs(fd-float64(grad[i])) > 1e-2*(1+math.Abs(fd)) {
+						t.Errorf("d%s[%d] = %g, finite difference %g", name, i, grad[i], fd)
+					}
+				}
+			}
+			check("x", x, dx)
+			check("w", w, dw)
+			check("b", b, db)
+		})
+	}
+}
+
+func TestConvValidate(t *testing.T) {
+	good := cp(2, 8, 8, 4, 6, 3, 3, 1, 1, 1, 2)
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid params rejected: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*ConvParams)
+		want string
+	}{
+		{"zero batch", func(p *ConvParams) { p.N = 0 }, "N = 0"},
+		{"zero channels", func(p *ConvParams) { p.C = 0 }, "C = 0"},
+		{"zero stride", func(p *ConvParams) { p.StrideW = 0 }, "StrideW = 0"},
+		{"zero dilation", func(p *ConvParams) { p.DilH = 0 }, "DilH = 0"},
+		{"zero groups", func(p *ConvParams) { p.Groups = 0 }, "Groups = 0"},
+		{"negative pad", func(p *ConvParams) { p.PadH = -1 }, "PadH = -1"},
+		{"C not multiple of groups", func(p *ConvParams) { p.Groups = 3; p.K = 6 }, "C = 4 is not a multiple of Groups = 3"},
+		{"K not multiple of groups", func(p *ConvParams) { p.K = 5 }, "K = 5 is not a multiple of Groups = 2"},
+		{"kernel too big", func(p *ConvParams) { p.KH = 11 }, "does not fit"},
+		{"dilated kernel too big", func(p *ConvParams) { p.DilW = 5; p.PadW = 0 }, "does not fit"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := good
+			tc.edit(&p)
+			err := p.Validate()
+			if err == nil {
+				t.Fatalf("Validate(%+v) = nil, want error", p)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConvOutHW(t *testing.T) {
+	for _, tc := range []struct {
+		p      ConvParams
+		oh, ow int
+	}{
+		{cp(1, 32, 32, 1, 1, 3, 3, 1, 1, 1, 1), 32, 32},
+		{cp(1, 32, 31, 1, 1, 3, 3, 2, 1, 1, 1), 16, 16},
+		{cp(1, 7, 8, 1, 1, 1, 1, 2, 0, 1, 1), 4, 4},
+		{cp(1, 9, 9, 1, 1, 3, 3, 1, 2, 2, 1), 9, 9},
+		{cp(1, 16, 16, 1, 1, 5, 5, 1, 2, 1, 1), 16, 16},
+	} {
+		oh, ow := tc.p.OutHW()
+		if oh != tc.oh || ow != tc.ow {
+			t.Errorf("OutHW(%+v) = %d,%d, want %d,%d", tc.p, oh, ow, tc.oh, tc.ow)
+		}
+	}
+}
+
+func TestConvPanicsOnShortSlices(t *testing.T) {
+	p := cp(1, 4, 4, 2, 2, 3, 3, 1, 1, 1, 1)
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic for a short output slice")
+		}
+	}()
+	Conv2DForward(p, make([]float32, 32), make([]float32, 36), nil, make([]float32, 31))
+}
