@@ -26,12 +26,12 @@ func (p ConvParams) OutHW() (oh, ow int) {
 	if p.StrideH <= 0 || p.StrideW <= 0 {
 		return 0, 0
 	}
-	oh = floorDiv(p.H+2*p.PadH-p.DilH*(p.KH-1)-1, p.StrideH) + 1
-	ow = floorDiv(p.W+2*p.PadW-p.DilW*(p.KW-1)-1, p.StrideW) + 1
+	oh = convFloorDiv(p.H+2*p.PadH-p.DilH*(p.KH-1)-1, p.StrideH) + 1
+	ow = convFloorDiv(p.W+2*p.PadW-p.DilW*(p.KW-1)-1, p.StrideW) + 1
 	return oh, ow
 }
 
-func floorDiv(a, b int) int {
+func convFloorDiv(a, b int) int {
 	q := a / b
 	if (a%b != 0) && ((a < 0) != (b < 0)) {
 		q--
@@ -152,7 +152,7 @@ func Conv2DBackwardFilter(p ConvParams, x, dy, dw, dbias []float32) {
 			panic(fmt.Sprintf("cpu.Conv2DBackwardFilter: dbias has %d elements, need %d", len(dbias), p.K))
 		}
 		oh, ow := p.OutHW()
-		columnSumsAccumulate(dy, p.N*oh*ow, p.K, dbias)
+		convColumnSums(dy, p.N*oh*ow, p.K, dbias)
 	}
 	switch {
 	case p.isDepthwise():
@@ -167,52 +167,69 @@ func Conv2DBackwardFilter(p ConvParams, x, dy, dw, dbias []float32) {
 // ---------------------------------------------------------------------------
 // Scratch buffers.
 
-// scratchPools holds reusable float32 buffers in power-of-two size classes, so a
-// steady-state convolution allocates nothing.
-var scratchPools [48]sync.Pool
+// convScratch keeps reusable float32 buffers in power-of-two size classes, so a
+// steady-state convolution allocates nothing. Unlike a sync.Pool it is not emptied
+// by the garbage collector (which would make a large im2col buffer reappear every
+// few steps); each class keeps at most convScratchKeep buffers, so what it retains
+// is bounded by the largest number of buffers of a class ever in use at once.
+var convScratch struct {
+	mu   sync.Mutex
+	free [48][]*[]float32
+}
 
-// getScratch returns a buffer of length n (contents undefined). Return it with
-// putScratch.
-func getScratch(n int) *[]float32 {
-	if n < 1 {
-		n = 1
-	}
+const convScratchKeep = 4
+
+// getConvScratch returns a buffer of length n (contents undefined). Return it with
+// putConvScratch.
+func getConvScratch(n int) *[]float32 {
+	n = max(n, 1)
 	class := bits.Len(uint(n - 1))
-	if v := scratchPools[class].Get(); v != nil {
-		b := v.(*[]float32)
+	convScratch.mu.Lock()
+	list := convScratch.free[class]
+	if k := len(list); k > 0 {
+		b := list[k-1]
+		list[k-1] = nil
+		convScratch.free[class] = list[:k-1]
+		convScratch.mu.Unlock()
 		*b = (*b)[:n]
 		return b
 	}
+	convScratch.mu.Unlock()
 	b := make([]float32, n, 1<<class)
 	return &b
 }
 
-func putScratch(b *[]float32) {
+func putConvScratch(b *[]float32) {
 	c := cap(*b)
 	if c == 0 || c&(c-1) != 0 {
 		return
 	}
-	scratchPools[bits.Len(uint(c-1))].Put(b)
+	class := bits.Len(uint(c - 1))
+	convScratch.mu.Lock()
+	if len(convScratch.free[class]) < convScratchKeep {
+		convScratch.free[class] = append(convScratch.free[class], b)
+	}
+	convScratch.mu.Unlock()
 }
 
 // ---------------------------------------------------------------------------
 // Shared helpers.
 
-// reduceBlocks is the fixed number of row blocks that reductions over rows split
+// convReduceBlocks is the fixed number of row blocks that reductions over rows split
 // into; fixed (not the worker count) so results do not depend on GOMAXPROCS.
-const reduceBlocks = 16
+const convReduceBlocks = 16
 
-// columnSumsAccumulate adds the column sums of the rows×cols row-major matrix a
+// convColumnSums adds the column sums of the rows×cols row-major matrix a
 // into out.
-func columnSumsAccumulate(a []float32, rows, cols int, out []float32) {
-	nb := min(reduceBlocks, max(1, rows/64))
+func convColumnSums(a []float32, rows, cols int, out []float32) {
+	nb := min(convReduceBlocks, max(1, rows/64))
 	if nb == 1 {
 		for r := 0; r < rows; r++ {
-			addTo(out[:cols], a[r*cols:(r+1)*cols])
+			convAddTo(out[:cols], a[r*cols:(r+1)*cols])
 		}
 		return
 	}
-	pb := getScratch(nb * cols)
+	pb := getConvScratch(nb * cols)
 	part := *pb
 	clear(part)
 	Parallel(nb, 1, func(lo, hi int) {
@@ -220,18 +237,18 @@ func columnSumsAccumulate(a []float32, rows, cols int, out []float32) {
 			acc := part[b*cols : (b+1)*cols]
 			r0, r1 := b*rows/nb, (b+1)*rows/nb
 			for r := r0; r < r1; r++ {
-				addTo(acc, a[r*cols:(r+1)*cols])
+				convAddTo(acc, a[r*cols:(r+1)*cols])
 			}
 		}
 	})
 	for b := 0; b < nb; b++ {
-		addTo(out[:cols], part[b*cols:(b+1)*cols])
+		convAddTo(out[:cols], part[b*cols:(b+1)*cols])
 	}
-	putScratch(pb)
+	putConvScratch(pb)
 }
 
-// addTo sets dst[i] += src[i].
-func addTo(dst, src []float32) {
+// convAddTo sets dst[i] += src[i].
+func convAddTo(dst, src []float32) {
 	src = src[:len(dst)]
 	i := 0
 	for ; i+4 <= len(dst); i += 4 {
@@ -247,14 +264,14 @@ func addTo(dst, src []float32) {
 	}
 }
 
-// addBiasRows adds bias[0:k] to each of the rows of the rows×k matrix y.
-func addBiasRows(y []float32, rows, k int, bias []float32) {
+// convAddBiasRows adds bias[0:k] to each of the rows of the rows×k matrix y.
+func convAddBiasRows(y []float32, rows, k int, bias []float32) {
 	if bias == nil {
 		return
 	}
 	Parallel(rows, max(1, 4096/k), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			addTo(y[r*k:(r+1)*k], bias[:k])
+			convAddTo(y[r*k:(r+1)*k], bias[:k])
 		}
 	})
 }
@@ -268,7 +285,7 @@ func pointwiseForward(p ConvParams, x, w, bias, y []float32) {
 	for gi := 0; gi < g; gi++ {
 		Sgemm(false, true, m, kg, cg, 1, x[gi*cg:], p.C, w[gi*kg*cg:], cg, 0, y[gi*kg:], p.K)
 	}
-	addBiasRows(y, m, p.K, bias)
+	convAddBiasRows(y, m, p.K, bias)
 }
 
 func pointwiseBackwardData(p ConvParams, dy, w, dx []float32) {

@@ -8,9 +8,9 @@ package cpu
 // the pixels ow in [owLo, owHi) read input pixels ow·StrideW - PadW + kw·DilW, a
 // strided run, so one call of the inner kernel does count×C multiply-adds.
 
-// tapRange returns the output columns [lo, hi) whose input column
+// dwTapRange returns the output columns [lo, hi) whose input column
 // ow·stride - pad + off falls inside [0, w).
-func tapRange(w, ow, stride, pad, off int) (lo, hi int) {
+func dwTapRange(w, ow, stride, pad, off int) (lo, hi int) {
 	// ow*stride >= pad - off
 	a := pad - off
 	if a > 0 {
@@ -31,7 +31,7 @@ func tapRange(w, ow, stride, pad, off int) (lo, hi int) {
 // transposeDepthwiseWeight returns the [KH·KW, C] transpose of w [C, KH·KW].
 func transposeDepthwiseWeight(p ConvParams, w []float32) *[]float32 {
 	kk := p.KH * p.KW
-	buf := getScratch(kk * p.C)
+	buf := getConvScratch(kk * p.C)
 	wt := *buf
 	for c := 0; c < p.C; c++ {
 		for t := 0; t < kk; t++ {
@@ -66,7 +66,7 @@ func depthwiseForward(p ConvParams, x, w, bias, y []float32) {
 				}
 				xrow := x[(n*p.H+ih)*p.W*C : (n*p.H+ih+1)*p.W*C]
 				for kw := 0; kw < p.KW; kw++ {
-					lo, hi := tapRange(p.W, ow, p.StrideW, p.PadW, kw*p.DilW)
+					lo, hi := dwTapRange(p.W, ow, p.StrideW, p.PadW, kw*p.DilW)
 					if lo >= hi {
 						continue
 					}
@@ -77,7 +77,7 @@ func depthwiseForward(p ConvParams, x, w, bias, y []float32) {
 			}
 		}
 	})
-	putScratch(wtBuf)
+	putConvScratch(wtBuf)
 }
 
 func depthwiseBackwardData(p ConvParams, dy, w, dx []float32) {
@@ -105,7 +105,7 @@ func depthwiseBackwardData(p ConvParams, dy, w, dx []float32) {
 				}
 				dyrow := dy[(n*oh+ohi)*ow*C : (n*oh+ohi+1)*ow*C]
 				for kw := 0; kw < p.KW; kw++ {
-					lo, hi := tapRange(p.W, ow, p.StrideW, p.PadW, kw*p.DilW)
+					lo, hi := dwTapRange(p.W, ow, p.StrideW, p.PadW, kw*p.DilW)
 					if lo >= hi {
 						continue
 					}
@@ -116,15 +116,15 @@ func depthwiseBackwardData(p ConvParams, dy, w, dx []float32) {
 			}
 		}
 	})
-	putScratch(wtBuf)
+	putConvScratch(wtBuf)
 }
 
 func depthwiseBackwardFilter(p ConvParams, x, dy, dw []float32) {
 	oh, ow := p.OutHW()
 	C, kk := p.C, p.KH*p.KW
 	rows := p.N * oh
-	nb := min(reduceBlocks, rows)
-	partBuf := getScratch(nb * kk * C)
+	nb := min(convReduceBlocks, rows)
+	partBuf := getConvScratch(nb * kk * C)
 	part := *partBuf
 	clear(part)
 	Parallel(nb, 1, func(blo, bhi int) {
@@ -140,7 +140,7 @@ func depthwiseBackwardFilter(p ConvParams, x, dy, dw []float32) {
 					}
 					xrow := x[(n*p.H+ih)*p.W*C : (n*p.H+ih+1)*p.W*C]
 					for kw := 0; kw < p.KW; kw++ {
-						lo, hi := tapRange(p.W, ow, p.StrideW, p.PadW, kw*p.DilW)
+						lo, hi := dwTapRange(p.W, ow, p.StrideW, p.PadW, kw*p.DilW)
 						if lo >= hi {
 							continue
 						}
@@ -153,14 +153,14 @@ func depthwiseBackwardFilter(p ConvParams, x, dy, dw []float32) {
 		}
 	})
 	for b := 1; b < nb; b++ {
-		addTo(part[:kk*C], part[b*kk*C:(b+1)*kk*C])
+		convAddTo(part[:kk*C], part[b*kk*C:(b+1)*kk*C])
 	}
 	for c := 0; c < C; c++ {
 		for t := 0; t < kk; t++ {
 			dw[c*kk+t] += part[t*C+c]
 		}
 	}
-	putScratch(partBuf)
+	putConvScratch(partBuf)
 }
 
 // dwMulAddGo is the portable kernel: for j < count, dst[j·ds + i] += src[j·ss + i]·w[i]

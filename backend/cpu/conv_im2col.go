@@ -174,13 +174,13 @@ func (g *convGeom) col2imRow(dcols, dx []float32, r0, n, ih, ohLo, ohHi int) {
 				src := dcols[(rowBase+ow)*g.colW : (rowBase+ow+1)*g.colW]
 				if g.Groups == 1 {
 					tap := (kh*g.KW + kw) * C
-					addTo(dst, src[tap:tap+C])
+					convAddTo(dst, src[tap:tap+C])
 					continue
 				}
 				tap := (kh*g.KW + kw) * g.cg
 				for gi := 0; gi < g.Groups; gi++ {
 					off := gi*g.grpW + tap
-					addTo(dst[gi*g.cg:(gi+1)*g.cg], src[off:off+g.cg])
+					convAddTo(dst[gi*g.cg:(gi+1)*g.cg], src[off:off+g.cg])
 				}
 			}
 		}
@@ -190,7 +190,7 @@ func (g *convGeom) col2imRow(dcols, dx []float32, r0, n, ih, ohLo, ohHi int) {
 func im2colForward(p ConvParams, x, w, bias, y []float32) {
 	g := newConvGeom(p)
 	total := p.N * g.oh
-	buf := getScratch(g.rowsPerC * g.ow * g.colW)
+	buf := getConvScratch(g.rowsPerC * g.ow * g.colW)
 	cols := *buf
 	for r0 := 0; r0 < total; r0 += g.rowsPerC {
 		r1 := min(r0+g.rowsPerC, total)
@@ -201,15 +201,15 @@ func im2colForward(p ConvParams, x, w, bias, y []float32) {
 			Sgemm(false, true, m, g.kg, g.grpW, 1, cols[gi*g.grpW:], g.colW,
 				w[gi*g.kg*g.grpW:], g.grpW, 0, yc[gi*g.kg:], p.K)
 		}
-		addBiasRows(yc, m, p.K, bias)
+		convAddBiasRows(yc, m, p.K, bias)
 	}
-	putScratch(buf)
+	putConvScratch(buf)
 }
 
 func im2colBackwardData(p ConvParams, dy, w, dx []float32) {
 	g := newConvGeom(p)
 	total := p.N * g.oh
-	buf := getScratch(g.rowsPerC * g.ow * g.colW)
+	buf := getConvScratch(g.rowsPerC * g.ow * g.colW)
 	dcols := *buf
 	for r0 := 0; r0 < total; r0 += g.rowsPerC {
 		r1 := min(r0+g.rowsPerC, total)
@@ -221,13 +221,13 @@ func im2colBackwardData(p ConvParams, dy, w, dx []float32) {
 		}
 		g.col2imAdd(dcols, dx, r0, r1)
 	}
-	putScratch(buf)
+	putConvScratch(buf)
 }
 
 func im2colBackwardFilter(p ConvParams, x, dy, dw []float32) {
 	g := newConvGeom(p)
 	total := p.N * g.oh
-	buf := getScratch(g.rowsPerC * g.ow * g.colW)
+	buf := getConvScratch(g.rowsPerC * g.ow * g.colW)
 	cols := *buf
 	for r0 := 0; r0 < total; r0 += g.rowsPerC {
 		r1 := min(r0+g.rowsPerC, total)
@@ -239,5 +239,5 @@ func im2colBackwardFilter(p ConvParams, x, dy, dw []float32) {
 				cols[gi*g.grpW:], g.colW, 1, dw[gi*g.kg*g.grpW:], g.grpW)
 		}
 	}
-	putScratch(buf)
+	putConvScratch(buf)
 }

@@ -73,7 +73,7 @@ func naiveConv(p ConvParams, x, w, b, dy []float32) *refConv {
 	return r
 }
 
-func randSlice(rng *rand.Rand, n int) []float32 {
+func convRandSlice(rng *rand.Rand, n int) []float32 {
 	s := make([]float32, n)
 	for i := range s {
 		s[i] = float32(rng.NormFloat64())
@@ -83,7 +83,7 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 
 // compare checks got against base+want within a tolerance relative to the size of
 // the terms that were summed.
-func compare(t *testing.T, what string, got, base []float32, want, abs []float64) {
+func convCompare(t *testing.T, what string, got, base []float32, want, abs []float64) {
 	t.Helper()
 	bad := 0
 	for i := range want {
@@ -110,38 +110,38 @@ type convCase struct {
 	p    ConvParams
 }
 
-func cp(n, h, w, c, k, kh, kw, s, pad, d, g int) ConvParams {
+func convP(n, h, w, c, k, kh, kw, s, pad, d, g int) ConvParams {
 	return ConvParams{N: n, H: h, W: w, C: c, K: k, KH: kh, KW: kw,
 		StrideH: s, StrideW: s, PadH: pad, PadW: pad, DilH: d, DilW: d, Groups: g}
 }
 
 func convCases() []convCase {
 	return []convCase{
-		{"3x3 pad1 stride1", cp(2, 6, 5, 4, 6, 3, 3, 1, 1, 1, 1)},
-		{"3x3 pad1 stride2", cp(2, 7, 8, 3, 5, 3, 3, 2, 1, 1, 1)},
-		{"3x3 stride2 nopad", cp(1, 8, 9, 4, 4, 3, 3, 2, 0, 1, 1)},
-		{"3x3 dil2 pad2", cp(1, 7, 6, 4, 3, 3, 3, 1, 2, 2, 1)},
-		{"1x1", cp(3, 4, 5, 6, 7, 1, 1, 1, 0, 1, 1)},
-		{"1x1 stride2 odd H", cp(2, 7, 6, 6, 5, 1, 1, 2, 0, 1, 1)},
-		{"1x1 stride2 even H", cp(2, 8, 5, 5, 6, 1, 1, 2, 0, 1, 1)},
-		{"1x1 pad1", cp(1, 3, 4, 3, 2, 1, 1, 1, 1, 1, 1)},
-		{"1x1 groups2", cp(2, 3, 4, 6, 4, 1, 1, 1, 0, 1, 2)},
-		{"groups8 5x5 pad2", cp(2, 6, 7, 16, 24, 5, 5, 1, 2, 1, 8)},
-		{"groups2 3x3 stride2", cp(1, 7, 7, 4, 6, 3, 3, 2, 1, 1, 2)},
-		{"depthwise 5x5 pad2", cp(2, 7, 9, 12, 12, 5, 5, 1, 2, 1, 12)},
-		{"depthwise 3x3 stride2", cp(2, 8, 7, 5, 5, 3, 3, 2, 1, 1, 5)},
-		{"depthwise 3x3 dil2 pad2", cp(1, 6, 7, 9, 9, 3, 3, 1, 2, 2, 9)},
-		{"depthwise 5x5 stride2 nopad", cp(1, 9, 10, 3, 3, 5, 5, 2, 0, 1, 3)},
-		{"depthwise 5x5 pad2 tiny map", cp(3, 2, 3, 20, 20, 5, 5, 1, 2, 1, 20)},
-		{"depthwise multiplier2", cp(2, 5, 6, 4, 8, 3, 3, 1, 1, 1, 4)},
-		{"odd N1", cp(1, 7, 5, 3, 5, 3, 3, 1, 1, 1, 1)},
-		{"odd N3", cp(3, 7, 5, 3, 5, 3, 3, 1, 1, 1, 1)},
-		{"5x5 kernel larger than map", cp(2, 2, 3, 3, 4, 5, 5, 1, 2, 1, 1)},
+		{"3x3 pad1 stride1", convP(2, 6, 5, 4, 6, 3, 3, 1, 1, 1, 1)},
+		{"3x3 pad1 stride2", convP(2, 7, 8, 3, 5, 3, 3, 2, 1, 1, 1)},
+		{"3x3 stride2 nopad", convP(1, 8, 9, 4, 4, 3, 3, 2, 0, 1, 1)},
+		{"3x3 dil2 pad2", convP(1, 7, 6, 4, 3, 3, 3, 1, 2, 2, 1)},
+		{"1x1", convP(3, 4, 5, 6, 7, 1, 1, 1, 0, 1, 1)},
+		{"1x1 stride2 odd H", convP(2, 7, 6, 6, 5, 1, 1, 2, 0, 1, 1)},
+		{"1x1 stride2 even H", convP(2, 8, 5, 5, 6, 1, 1, 2, 0, 1, 1)},
+		{"1x1 pad1", convP(1, 3, 4, 3, 2, 1, 1, 1, 1, 1, 1)},
+		{"1x1 groups2", convP(2, 3, 4, 6, 4, 1, 1, 1, 0, 1, 2)},
+		{"groups8 5x5 pad2", convP(2, 6, 7, 16, 24, 5, 5, 1, 2, 1, 8)},
+		{"groups2 3x3 stride2", convP(1, 7, 7, 4, 6, 3, 3, 2, 1, 1, 2)},
+		{"depthwise 5x5 pad2", convP(2, 7, 9, 12, 12, 5, 5, 1, 2, 1, 12)},
+		{"depthwise 3x3 stride2", convP(2, 8, 7, 5, 5, 3, 3, 2, 1, 1, 5)},
+		{"depthwise 3x3 dil2 pad2", convP(1, 6, 7, 9, 9, 3, 3, 1, 2, 2, 9)},
+		{"depthwise 5x5 stride2 nopad", convP(1, 9, 10, 3, 3, 5, 5, 2, 0, 1, 3)},
+		{"depthwise 5x5 pad2 tiny map", convP(3, 2, 3, 20, 20, 5, 5, 1, 2, 1, 20)},
+		{"depthwise multiplier2", convP(2, 5, 6, 4, 8, 3, 3, 1, 1, 1, 4)},
+		{"odd N1", convP(1, 7, 5, 3, 5, 3, 3, 1, 1, 1, 1)},
+		{"odd N3", convP(3, 7, 5, 3, 5, 3, 3, 1, 1, 1, 1)},
+		{"5x5 kernel larger than map", convP(2, 2, 3, 3, 4, 5, 5, 1, 2, 1, 1)},
 		{"asymmetric", ConvParams{N: 2, H: 7, W: 6, C: 3, K: 4, KH: 3, KW: 1,
 			StrideH: 2, StrideW: 1, PadH: 1, PadW: 0, DilH: 1, DilW: 2, Groups: 1}},
 		// Big enough that the parallel loops split work across workers.
-		{"parallel dense", cp(4, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1)},
-		{"parallel depthwise", cp(4, 16, 16, 64, 64, 5, 5, 1, 2, 1, 64)},
+		{"parallel dense", convP(4, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1)},
+		{"parallel depthwise", convP(4, 16, 16, 64, 64, 5, 5, 1, 2, 1, 64)},
 		{"asymmetric depthwise", ConvParams{N: 2, H: 6, W: 9, C: 6, K: 6, KH: 1, KW: 5,
 			StrideH: 1, StrideW: 3, PadH: 0, PadW: 3, DilH: 2, DilW: 2, Groups: 6}},
 	}
@@ -151,7 +151,7 @@ func convCases() []convCase {
 func runConv(t *testing.T, r *refConv, withBias bool, rng *rand.Rand) {
 	t.Helper()
 	p := r.params
-	y := randSlice(rng, len(r.y)) // garbage that must be overwritten
+	y := convRandSlice(rng, len(r.y)) // garbage that must be overwritten
 	var b []float32
 	if withBias {
 		b = r.b
@@ -164,24 +164,24 @@ func runConv(t *testing.T, r *refConv, withBias bool, rng *rand.Rand) {
 			yBias[i] = b[i%p.K]
 		}
 	}
-	compare(t, "y", y, yBias, r.y, r.yAbs)
+	convCompare(t, "y", y, yBias, r.y, r.yAbs)
 
-	dx0 := randSlice(rng, len(r.x))
+	dx0 := convRandSlice(rng, len(r.x))
 	dx := append([]float32(nil), dx0...)
 	Conv2DBackwardData(p, r.dy, r.w, dx)
-	compare(t, "dx", dx, dx0, r.dx, r.dxAbs)
+	convCompare(t, "dx", dx, dx0, r.dx, r.dxAbs)
 
-	dw0 := randSlice(rng, len(r.w))
+	dw0 := convRandSlice(rng, len(r.w))
 	dw := append([]float32(nil), dw0...)
 	var db0, db []float32
 	if withBias {
-		db0 = randSlice(rng, p.K)
+		db0 = convRandSlice(rng, p.K)
 		db = append([]float32(nil), db0...)
 	}
 	Conv2DBackwardFilter(p, r.x, r.dy, dw, db)
-	compare(t, "dw", dw, dw0, r.dw, r.dwAbs)
+	convCompare(t, "dw", dw, dw0, r.dw, r.dwAbs)
 	if withBias {
-		compare(t, "dbias", db, db0, r.db, r.dbAbs)
+		convCompare(t, "dbias", db, db0, r.db, r.dbAbs)
 	}
 }
 
@@ -194,10 +194,10 @@ func TestConvAgainstReference(t *testing.T) {
 		rng := rand.New(rand.NewPCG(uint64(ci), 7))
 		p := tc.p
 		oh, ow := p.OutHW()
-		x := randSlice(rng, p.N*p.H*p.W*p.C)
-		w := randSlice(rng, p.K*p.KH*p.KW*p.C/p.Groups)
-		b := randSlice(rng, p.K)
-		dy := randSlice(rng, p.N*oh*ow*p.K)
+		x := convRandSlice(rng, p.N*p.H*p.W*p.C)
+		w := convRandSlice(rng, p.K*p.KH*p.KW*p.C/p.Groups)
+		b := convRandSlice(rng, p.K)
+		dy := convRandSlice(rng, p.N*oh*ow*p.K)
 		ref := naiveConv(p, x, w, b, dy)
 		colRow := ow * p.KH * p.KW * p.C
 		// Default chunking, one output row per chunk, and chunks of three rows
@@ -217,40 +217,40 @@ func TestConvAgainstReference(t *testing.T) {
 // TestGroupedPathDepthwise checks the im2col path on depthwise parameters against
 // the direct depthwise kernels' reference, so both paths agree.
 func TestGroupedPathDepthwise(t *testing.T) {
-	p := cp(2, 6, 7, 6, 6, 5, 5, 1, 2, 1, 6)
+	p := convP(2, 6, 7, 6, 6, 5, 5, 1, 2, 1, 6)
 	rng := rand.New(rand.NewPCG(3, 4))
 	oh, ow := p.OutHW()
-	x := randSlice(rng, p.N*p.H*p.W*p.C)
-	w := randSlice(rng, p.K*p.KH*p.KW)
-	b := randSlice(rng, p.K)
-	dy := randSlice(rng, p.N*oh*ow*p.K)
+	x := convRandSlice(rng, p.N*p.H*p.W*p.C)
+	w := convRandSlice(rng, p.K*p.KH*p.KW)
+	b := convRandSlice(rng, p.K)
+	dy := convRandSlice(rng, p.N*oh*ow*p.K)
 	r := naiveConv(p, x, w, b, dy)
 	y := make([]float32, len(dy))
 	im2colForward(p, x, w, nil, y)
-	compare(t, "y", y, nil, r.y, r.yAbs)
+	convCompare(t, "y", y, nil, r.y, r.yAbs)
 	dx := make([]float32, len(x))
 	im2colBackwardData(p, dy, w, dx)
-	compare(t, "dx", dx, nil, r.dx, r.dxAbs)
+	convCompare(t, "dx", dx, nil, r.dx, r.dxAbs)
 	dw := make([]float32, len(w))
 	im2colBackwardFilter(p, x, dy, dw)
-	compare(t, "dw", dw, nil, r.dw, r.dwAbs)
+	convCompare(t, "dw", dw, nil, r.dw, r.dwAbs)
 }
 
 // TestConvFiniteDifference checks the gradients of L = Σ y·g against central
 // differences of the forward pass.
 func TestConvFiniteDifference(t *testing.T) {
 	for _, tc := range []convCase{
-		{"dense 3x3 stride2", cp(1, 5, 6, 3, 4, 3, 3, 2, 1, 1, 1)},
-		{"depthwise 5x5", cp(1, 5, 4, 3, 3, 5, 5, 1, 2, 1, 3)},
+		{"dense 3x3 stride2", convP(1, 5, 6, 3, 4, 3, 3, 2, 1, 1, 1)},
+		{"depthwise 5x5", convP(1, 5, 4, 3, 3, 5, 5, 1, 2, 1, 3)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := tc.p
 			rng := rand.New(rand.NewPCG(11, 12))
 			oh, ow := p.OutHW()
-			x := randSlice(rng, p.N*p.H*p.W*p.C)
-			w := randSlice(rng, p.K*p.KH*p.KW*p.C/p.Groups)
-			b := randSlice(rng, p.K)
-			g := randSlice(rng, p.N*oh*ow*p.K)
+			x := convRandSlice(rng, p.N*p.H*p.W*p.C)
+			w := convRandSlice(rng, p.K*p.KH*p.KW*p.C/p.Groups)
+			b := convRandSlice(rng, p.K)
+			g := convRandSlice(rng, p.N*oh*ow*p.K)
 			y := make([]float32, len(g))
 			loss := func() float64 {
 				Conv2DForward(p, x, w, b, y)
@@ -288,7 +288,7 @@ func TestConvFiniteDifference(t *testing.T) {
 }
 
 func TestConvValidate(t *testing.T) {
-	good := cp(2, 8, 8, 4, 6, 3, 3, 1, 1, 1, 2)
+	good := convP(2, 8, 8, 4, 6, 3, 3, 1, 1, 1, 2)
 	if err := good.Validate(); err != nil {
 		t.Fatalf("valid params rejected: %v", err)
 	}
@@ -327,11 +327,11 @@ func TestConvOutHW(t *testing.T) {
 		p      ConvParams
 		oh, ow int
 	}{
-		{cp(1, 32, 32, 1, 1, 3, 3, 1, 1, 1, 1), 32, 32},
-		{cp(1, 32, 31, 1, 1, 3, 3, 2, 1, 1, 1), 16, 16},
-		{cp(1, 7, 8, 1, 1, 1, 1, 2, 0, 1, 1), 4, 4},
-		{cp(1, 9, 9, 1, 1, 3, 3, 1, 2, 2, 1), 9, 9},
-		{cp(1, 16, 16, 1, 1, 5, 5, 1, 2, 1, 1), 16, 16},
+		{convP(1, 32, 32, 1, 1, 3, 3, 1, 1, 1, 1), 32, 32},
+		{convP(1, 32, 31, 1, 1, 3, 3, 2, 1, 1, 1), 16, 16},
+		{convP(1, 7, 8, 1, 1, 1, 1, 2, 0, 1, 1), 4, 4},
+		{convP(1, 9, 9, 1, 1, 3, 3, 1, 2, 2, 1), 9, 9},
+		{convP(1, 16, 16, 1, 1, 5, 5, 1, 2, 1, 1), 16, 16},
 	} {
 		oh, ow := tc.p.OutHW()
 		if oh != tc.oh || ow != tc.ow {
@@ -341,7 +341,7 @@ func TestConvOutHW(t *testing.T) {
 }
 
 func TestConvPanicsOnShortSlices(t *testing.T) {
-	p := cp(1, 4, 4, 2, 2, 3, 3, 1, 1, 1, 1)
+	p := convP(1, 4, 4, 2, 2, 3, 3, 1, 1, 1, 1)
 	defer func() {
 		if recover() == nil {
 			t.Error("no panic for a short output slice")

@@ -1,0 +1,46 @@
+package cpu
+
+import "testing"
+
+func benchConv(b *testing.B, p ConvParams) {
+	c := newConvBench(p)
+	c.step()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.step()
+	}
+	b.ReportMetric(c.flops()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkConv3x3 is forward + backward-data + backward-filter of a 3×3 convolution,
+// batch 32, 64→64 channels, 32×32.
+func BenchmarkConv3x3(b *testing.B) { benchConv(b, bench3x3Params) }
+
+// BenchmarkDepthwise5x5 is forward + backward-data + backward-filter of a depthwise
+// 5×5 convolution, batch 32, 192 channels, 16×16.
+func BenchmarkDepthwise5x5(b *testing.B) { benchConv(b, benchDepthwiseParams) }
+
+// BenchmarkConv1x1 is the three passes of a 1×1 convolution, batch 32, 64→64, 32×32.
+func BenchmarkConv1x1(b *testing.B) {
+	p := bench3x3Params
+	p.KH, p.KW, p.PadH, p.PadW = 1, 1, 0, 0
+	benchConv(b, p)
+}
+
+// BenchmarkConvGroups8 is the three passes of a 5×5 convolution with 8 groups,
+// batch 32, 64→64 channels, 16×16.
+func BenchmarkConvGroups8(b *testing.B) {
+	p := bench3x3Params
+	p.H, p.W, p.KH, p.KW, p.PadH, p.PadW, p.Groups = 16, 16, 5, 5, 2, 2, 8
+	benchConv(b, p)
+}
+
+func TestBenchFunctions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the benchmark workloads")
+	}
+	if g := BenchDepthwise5x5(1); !(g > 0) {
+		t.Errorf("BenchDepthwise5x5 = %g, want a positive rate", g)
+	}
+}
