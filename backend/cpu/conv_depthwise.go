@@ -211,8 +211,18 @@ func dwDotAddGo(acc []float32, a []float32, sa int, b []float32, sb int, count i
 	}
 }
 
-// The inner kernels; an assembly file may replace them at init on CPUs that have
-// the instructions.
+// dwKernels is one implementation of the depthwise inner kernels.
+type dwKernels struct {
+	name   string
+	mulAdd func(dst []float32, ds int, src []float32, ss int, w []float32, count int)
+	dotAdd func(acc []float32, a []float32, sa int, b []float32, sb int, count int)
+}
+
+// convDepthwiseKernels lists the kernel implementations this CPU can run, portable
+// first; the last one is in use. Assembly files append theirs at init.
+var convDepthwiseKernels = []dwKernels{{"go", dwMulAddGo, dwDotAddGo}}
+
+// The inner kernels in use.
 var (
 	dwMulAdd = dwMulAddGo
 	dwDotAdd = dwDotAddGo

@@ -349,3 +349,77 @@ func TestConvPanicsOnShortSlices(t *testing.T) {
 	}()
 	Conv2DForward(p, make([]float32, 32), make([]float32, 36), nil, make([]float32, 31))
 }
+
+// TestDepthwiseVariants runs the depthwise cases with every inner-kernel
+// implementation this CPU has (portable Go included).
+func TestDepthwiseVariants(t *testing.T) {
+	mulAdd, dotAdd := dwMulAdd, dwDotAdd
+	defer func() { dwMulAdd, dwDotAdd = mulAdd, dotAdd }()
+	for _, k := range convDepthwiseKernels {
+		dwMulAdd, dwDotAdd = k.mulAdd, k.dotAdd
+		for ci, tc := range convCases() {
+			if !tc.p.isDepthwise() {
+				continue
+			}
+			rng := rand.New(rand.NewPCG(uint64(ci), 9))
+			p := tc.p
+			oh, ow := p.OutHW()
+			ref := naiveConv(p, convRandSlice(rng, p.N*p.H*p.W*p.C), convRandSlice(rng, p.K*p.KH*p.KW),
+				convRandSlice(rng, p.K), convRandSlice(rng, p.N*oh*ow*p.K))
+			t.Run(k.name+"/"+tc.name, func(t *testing.T) { runConv(t, ref, true, rng) })
+		}
+	}
+}
+
+// TestDepthwiseKernels checks each inner-kernel implementation against a float64
+// loop, including that nothing outside the strided rows is written.
+func TestDepthwiseKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const guard = 40
+	for _, k := range convDepthwiseKernels {
+		for _, c := range []int{1, 3, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 127, 192, 200, 257} {
+			for _, count := range []int{1, 2, 5} {
+				for _, gap := range []int{0, 3, 17} {
+					name := fmt.Sprintf("%s/c%d/count%d/gap%d", k.name, c, count, gap)
+					ds, ss := c+gap, 2*c+gap
+					n := (count-1)*ds + c
+					dst := convRandSlice(rng, n+guard)
+					src := convRandSlice(rng, (count-1)*ss+c)
+					w := convRandSlice(rng, c)
+					want := make([]float64, len(dst))
+					for i := range dst {
+						want[i] = float64(dst[i])
+					}
+					for j := 0; j < count; j++ {
+						for i := 0; i < c; i++ {
+							want[j*ds+i] += float64(src[j*ss+i]) * float64(w[i])
+						}
+					}
+					k.mulAdd(dst[:n], ds, src, ss, w, count)
+					for i := range dst {
+						if math.Abs(float64(dst[i])-want[i]) > 1e-5*(1+math.Abs(want[i])) {
+							t.Fatalf("%s mulAdd: dst[%d] = %g, want %g", name, i, dst[i], want[i])
+						}
+					}
+
+					acc := convRandSlice(rng, c+guard)
+					wantAcc := make([]float64, len(acc))
+					for i := range acc {
+						wantAcc[i] = float64(acc[i])
+					}
+					for j := 0; j < count; j++ {
+						for i := 0; i < c; i++ {
+							wantAcc[i] += float64(dst[j*ds+i]) * float64(src[j*ss+i])
+						}
+					}
+					k.dotAdd(acc[:c], dst, ds, src, ss, count)
+					for i := range acc {
+						if math.Abs(float64(acc[i])-wantAcc[i]) > 1e-5*(1+math.Abs(wantAcc[i])) {
+							t.Fatalf("%s dotAdd: acc[%d] = %g, want %g", name, i, acc[i], wantAcc[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
