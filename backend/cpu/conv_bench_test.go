@@ -44,3 +44,30 @@ func TestBenchFunctions(t *testing.T) {
 		t.Errorf("BenchDepthwise5x5 = %g, want a positive rate", g)
 	}
 }
+
+// BenchmarkConvPasses times each pass of the benchmark convolutions alone.
+func BenchmarkConvPasses(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		p    ConvParams
+	}{{"3x3", bench3x3Params}, {"depthwise5x5", benchDepthwiseParams}} {
+		c := newConvBench(bc.p)
+		c.step()
+		for _, pass := range []struct {
+			name string
+			run  func()
+		}{
+			{"forward", func() { Conv2DForward(c.p, c.x, c.w, c.b, c.y) }},
+			{"backwardData", func() { Conv2DBackwardData(c.p, c.dy, c.w, c.dx) }},
+			{"backwardFilter", func() { Conv2DBackwardFilter(c.p, c.x, c.dy, c.dw, c.db) }},
+		} {
+			b.Run(bc.name+"/"+pass.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					pass.run()
+				}
+				b.ReportMetric(c.flops()/3*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
