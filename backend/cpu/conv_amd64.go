@@ -10,6 +10,18 @@ import (
 func dwMulAddAVX512(dst *float32, ds int, src *float32, ss int, w *float32, c int, count int)
 
 //go:noescape
+func convAddAVX512(dst *float32, src *float32, n int)
+
+// convAddAsm sets dst[i] += src[i] with the assembly kernel.
+func convAddAsm(dst, src []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:len(dst)]
+	convAddAVX512(&dst[0], &src[0], len(dst))
+}
+
+//go:noescape
 func dwDotAddAVX512(acc *float32, a *float32, sa int, b *float32, sb int, c int, count int)
 
 // dwMulAddAsm checks the extents the assembly kernel touches, then runs it.
@@ -42,5 +54,6 @@ func init() {
 	if cpu.X86.HasAVX512F {
 		convDepthwiseKernels = append(convDepthwiseKernels, dwKernels{"avx512", dwMulAddAsm, dwDotAddAsm})
 		dwMulAdd, dwDotAdd = dwMulAddAsm, dwDotAddAsm
+		convAddImpl = convAddAsm
 	}
 }

@@ -183,3 +183,61 @@ dlooptail:
 ddone:
 	VZEROUPPER
 	RET
+
+// func convAddAVX512(dst *float32, src *float32, n int)
+// for i < n: dst[i] += src[i]
+TEXT ·convAddAVX512(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), R11
+	MOVQ R11, CX
+	ANDQ $15, CX
+	MOVL $1, R10
+	SHLL CX, R10
+	DECL R10
+	KMOVW R10, K1
+	MOVQ R11, R12
+	ANDQ $-16, R12
+	SHLQ $2, R12
+	XORQ AX, AX
+	MOVQ R12, R13
+	SUBQ $256, R13
+	JL   aloop16
+
+aloop64:
+	VMOVUPS (DI)(AX*1), Z0
+	VMOVUPS 64(DI)(AX*1), Z1
+	VMOVUPS 128(DI)(AX*1), Z2
+	VMOVUPS 192(DI)(AX*1), Z3
+	VADDPS (SI)(AX*1), Z0, Z0
+	VADDPS 64(SI)(AX*1), Z1, Z1
+	VADDPS 128(SI)(AX*1), Z2, Z2
+	VADDPS 192(SI)(AX*1), Z3, Z3
+	VMOVUPS Z0, (DI)(AX*1)
+	VMOVUPS Z1, 64(DI)(AX*1)
+	VMOVUPS Z2, 128(DI)(AX*1)
+	VMOVUPS Z3, 192(DI)(AX*1)
+	ADDQ $256, AX
+	CMPQ AX, R13
+	JLE  aloop64
+
+aloop16:
+	CMPQ AX, R12
+	JGE  atail
+	VMOVUPS (DI)(AX*1), Z0
+	VADDPS (SI)(AX*1), Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	JMP  aloop16
+
+atail:
+	KORTESTW K1, K1
+	JZ   adone
+	VMOVUPS.Z (DI)(AX*1), K1, Z0
+	VMOVUPS.Z (SI)(AX*1), K1, Z1
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)(AX*1)
+
+adone:
+	VZEROUPPER
+	RET

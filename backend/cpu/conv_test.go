@@ -186,6 +186,21 @@ func runConv(t *testing.T, r *refConv, withBias bool, rng *rand.Rand) {
 }
 
 func TestConvAgainstReference(t *testing.T) {
+	testConvCases(t, []int{1 << 20, 1, -3})
+}
+
+// TestConvPortable runs the cases with the portable Go kernels only, as on a CPU
+// without the assembly ones.
+func TestConvPortable(t *testing.T) {
+	mulAdd, dotAdd, add := dwMulAdd, dwDotAdd, convAddImpl
+	defer func() { dwMulAdd, dwDotAdd, convAddImpl = mulAdd, dotAdd, add }()
+	dwMulAdd, dwDotAdd, convAddImpl = dwMulAddGo, dwDotAddGo, convAddGo
+	testConvCases(t, []int{1 << 20, -3})
+}
+
+// testConvCases checks every case with each chunk size (a negative one means that
+// many output rows per chunk).
+func testConvCases(t *testing.T, chunks []int) {
 	defer func(v int) { convChunkFloats = v }(convChunkFloats)
 	for ci, tc := range convCases() {
 		if err := tc.p.Validate(); err != nil {
@@ -202,7 +217,10 @@ func TestConvAgainstReference(t *testing.T) {
 		colRow := ow * p.KH * p.KW * p.C
 		// Default chunking, one output row per chunk, and chunks of three rows
 		// that straddle image boundaries.
-		for _, chunk := range []int{1 << 20, 1, 3 * colRow} {
+		for _, chunk := range chunks {
+			if chunk < 0 {
+				chunk = -chunk * colRow
+			}
 			for _, withBias := range []bool{true, false} {
 				name := fmt.Sprintf("%s/chunk%d/bias=%v", tc.name, chunk, withBias)
 				t.Run(name, func(t *testing.T) {
@@ -367,6 +385,24 @@ func TestDepthwiseVariants(t *testing.T) {
 			ref := naiveConv(p, convRandSlice(rng, p.N*p.H*p.W*p.C), convRandSlice(rng, p.K*p.KH*p.KW),
 				convRandSlice(rng, p.K), convRandSlice(rng, p.N*oh*ow*p.K))
 			t.Run(k.name+"/"+tc.name, func(t *testing.T) { runConv(t, ref, true, rng) })
+		}
+	}
+}
+
+// TestConvAdd checks the vector add in use against the portable one, and that it
+// writes nothing past the end of dst.
+func TestConvAdd(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	for _, n := range []int{0, 1, 7, 15, 16, 17, 63, 64, 65, 100, 255, 256, 300} {
+		dst := convRandSlice(rng, n+20)
+		src := convRandSlice(rng, n+20)
+		want := append([]float32(nil), dst...)
+		convAddGo(want[:n], src)
+		convAddTo(dst[:n], src)
+		for i := range dst {
+			if dst[i] != want[i] {
+				t.Fatalf("n=%d: dst[%d] = %g, want %g", n, i, dst[i], want[i])
+			}
 		}
 	}
 }
