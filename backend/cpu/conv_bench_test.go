@@ -29,10 +29,18 @@ func BenchmarkConv1x1(b *testing.B) {
 }
 
 // BenchmarkConvGroups8 is the three passes of a 5×5 convolution with 8 groups,
-// batch 32, 64→64 channels, 16×16.
+// batch 32, 192→192 channels, 16×16 (NVAE's mconv_e3k5g8 on 64 channels).
 func BenchmarkConvGroups8(b *testing.B) {
+	p := benchDepthwiseParams
+	p.Groups = 8
+	benchConv(b, p)
+}
+
+// BenchmarkConv1x1Stride2 is the three passes of a 1×1 stride-2 convolution (half
+// of NVAE's FactorizedReduce), batch 32, 64→32 channels, 32×32.
+func BenchmarkConv1x1Stride2(b *testing.B) {
 	p := bench3x3Params
-	p.H, p.W, p.KH, p.KW, p.PadH, p.PadW, p.Groups = 16, 16, 5, 5, 2, 2, 8
+	p.K, p.KH, p.KW, p.PadH, p.PadW, p.StrideH, p.StrideW = 32, 1, 1, 0, 0, 2, 2
 	benchConv(b, p)
 }
 
