@@ -250,9 +250,6 @@ func convColumnSums(a []float32, rows, cols int, out []float32) {
 // convAddTo sets dst[i] += src[i] (src at least as long as dst).
 func convAddTo(dst, src []float32) { convAddImpl(dst, src) }
 
-// convAddImpl is the vector add in use; an assembly file may replace it at init.
-var convAddImpl = convAddGo
-
 func convAddGo(dst, src []float32) {
 	src = src[:len(dst)]
 	i := 0

@@ -241,3 +241,225 @@ atail:
 adone:
 	VZEROUPPER
 	RET
+
+// AVX2+FMA versions of the same kernels: 8-wide vectors, scalar channel tails.
+
+// func dwMulAddAVX2(dst *float32, ds int, src *float32, ss int, w *float32, c int, count int)
+TEXT ·dwMulAddAVX2(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ ds+8(FP), R8
+	MOVQ src+16(FP), SI
+	MOVQ ss+24(FP), R9
+	MOVQ w+32(FP), DX
+	MOVQ c+40(FP), R11
+	MOVQ count+48(FP), BX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R11           // bytes per row
+	MOVQ R11, R12
+	ANDQ $-32, R12         // bytes covered by full vectors
+	TESTQ BX, BX
+	JLE  m2done
+
+m2loopj:
+	XORQ AX, AX
+	MOVQ R12, R13
+	SUBQ $64, R13
+	JL   m2loop8
+
+m2loop16:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS 32(SI)(AX*1), Y2
+	VMOVUPS (DI)(AX*1), Y1
+	VMOVUPS 32(DI)(AX*1), Y3
+	VFMADD231PS (DX)(AX*1), Y0, Y1
+	VFMADD231PS 32(DX)(AX*1), Y2, Y3
+	VMOVUPS Y1, (DI)(AX*1)
+	VMOVUPS Y3, 32(DI)(AX*1)
+	ADDQ $64, AX
+	CMPQ AX, R13
+	JLE  m2loop16
+
+m2loop8:
+	CMPQ AX, R12
+	JGE  m2tail
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS (DI)(AX*1), Y1
+	VFMADD231PS (DX)(AX*1), Y0, Y1
+	VMOVUPS Y1, (DI)(AX*1)
+	ADDQ $32, AX
+
+m2tail:
+	CMPQ AX, R11
+	JGE  m2next
+	VMOVSS (SI)(AX*1), X0
+	VMOVSS (DI)(AX*1), X1
+	VFMADD231SS (DX)(AX*1), X0, X1
+	VMOVSS X1, (DI)(AX*1)
+	ADDQ $4, AX
+	JMP  m2tail
+
+m2next:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ  m2loopj
+
+m2done:
+	VZEROUPPER
+	RET
+
+// func dwDotAddAVX2(acc *float32, a *float32, sa int, b *float32, sb int, c int, count int)
+TEXT ·dwDotAddAVX2(SB), NOSPLIT, $0-56
+	MOVQ acc+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ sa+16(FP), R8
+	MOVQ b+24(FP), DX
+	MOVQ sb+32(FP), R9
+	MOVQ c+40(FP), R11
+	MOVQ count+48(FP), BX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R11           // bytes per row
+	MOVQ R11, R12
+	ANDQ $-32, R12         // bytes covered by full vectors
+	TESTQ BX, BX
+	JLE  d2done
+	XORQ AX, AX
+
+d2block32:
+	MOVQ R12, R13
+	SUBQ AX, R13
+	CMPQ R13, $128
+	JL   d2block8
+	VMOVUPS (DI)(AX*1), Y0
+	VMOVUPS 32(DI)(AX*1), Y1
+	VMOVUPS 64(DI)(AX*1), Y2
+	VMOVUPS 96(DI)(AX*1), Y3
+	LEAQ (SI)(AX*1), R14
+	LEAQ (DX)(AX*1), R15
+	MOVQ BX, CX
+
+d2loop32:
+	VMOVUPS (R14), Y4
+	VMOVUPS 32(R14), Y5
+	VMOVUPS 64(R14), Y6
+	VMOVUPS 96(R14), Y7
+	VFMADD231PS (R15), Y4, Y0
+	VFMADD231PS 32(R15), Y5, Y1
+	VFMADD231PS 64(R15), Y6, Y2
+	VFMADD231PS 96(R15), Y7, Y3
+	ADDQ R8, R14
+	ADDQ R9, R15
+	DECQ CX
+	JNZ  d2loop32
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y1, 32(DI)(AX*1)
+	VMOVUPS Y2, 64(DI)(AX*1)
+	VMOVUPS Y3, 96(DI)(AX*1)
+	SUBQ $-128, AX
+	JMP  d2block32
+
+d2block8:
+	CMPQ AX, R12
+	JGE  d2tail
+	VMOVUPS (DI)(AX*1), Y0
+	VXORPS Y1, Y1, Y1
+	LEAQ (SI)(AX*1), R14
+	LEAQ (DX)(AX*1), R15
+	MOVQ BX, CX
+
+d2loop8:
+	VMOVUPS (R14), Y4
+	VFMADD231PS (R15), Y4, Y0
+	ADDQ R8, R14
+	ADDQ R9, R15
+	DECQ CX
+	JZ   d2end8
+	VMOVUPS (R14), Y5
+	VFMADD231PS (R15), Y5, Y1
+	ADDQ R8, R14
+	ADDQ R9, R15
+	DECQ CX
+	JNZ  d2loop8
+
+d2end8:
+	VADDPS Y1, Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP  d2block8
+
+d2tail:
+	CMPQ AX, R11
+	JGE  d2done
+	VMOVSS (DI)(AX*1), X0
+	LEAQ (SI)(AX*1), R14
+	LEAQ (DX)(AX*1), R15
+	MOVQ BX, CX
+
+d2looptail:
+	VMOVSS (R14), X4
+	VFMADD231SS (R15), X4, X0
+	ADDQ R8, R14
+	ADDQ R9, R15
+	DECQ CX
+	JNZ  d2looptail
+	VMOVSS X0, (DI)(AX*1)
+	ADDQ $4, AX
+	JMP  d2tail
+
+d2done:
+	VZEROUPPER
+	RET
+
+// func convAddAVX2(dst *float32, src *float32, n int)
+TEXT ·convAddAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), R11
+	SHLQ $2, R11
+	MOVQ R11, R12
+	ANDQ $-32, R12
+	XORQ AX, AX
+	MOVQ R12, R13
+	SUBQ $128, R13
+	JL   a2loop8
+
+a2loop32:
+	VMOVUPS (DI)(AX*1), Y0
+	VMOVUPS 32(DI)(AX*1), Y1
+	VMOVUPS 64(DI)(AX*1), Y2
+	VMOVUPS 96(DI)(AX*1), Y3
+	VADDPS (SI)(AX*1), Y0, Y0
+	VADDPS 32(SI)(AX*1), Y1, Y1
+	VADDPS 64(SI)(AX*1), Y2, Y2
+	VADDPS 96(SI)(AX*1), Y3, Y3
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y1, 32(DI)(AX*1)
+	VMOVUPS Y2, 64(DI)(AX*1)
+	VMOVUPS Y3, 96(DI)(AX*1)
+	SUBQ $-128, AX
+	CMPQ AX, R13
+	JLE  a2loop32
+
+a2loop8:
+	CMPQ AX, R12
+	JGE  a2tail
+	VMOVUPS (DI)(AX*1), Y0
+	VADDPS (SI)(AX*1), Y0, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP  a2loop8
+
+a2tail:
+	CMPQ AX, R11
+	JGE  a2done
+	VMOVSS (DI)(AX*1), X0
+	VADDSS (SI)(AX*1), X0, X0
+	VMOVSS X0, (DI)(AX*1)
+	ADDQ $4, AX
+	JMP  a2tail
+
+a2done:
+	VZEROUPPER
+	RET

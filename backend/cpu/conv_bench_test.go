@@ -79,3 +79,13 @@ func BenchmarkConvPasses(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDepthwiseKernels runs the depthwise benchmark with each inner-kernel
+// implementation this CPU has.
+func BenchmarkDepthwiseKernels(b *testing.B) {
+	defer useConvKernels(useConvKernels(convKernelSets[0]))
+	for _, k := range convKernelSets {
+		useConvKernels(k)
+		b.Run(k.name, func(b *testing.B) { benchConv(b, benchDepthwiseParams) })
+	}
+}

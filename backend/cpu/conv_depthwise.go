@@ -211,19 +211,28 @@ func dwDotAddGo(acc []float32, a []float32, sa int, b []float32, sb int, count i
 	}
 }
 
-// dwKernels is one implementation of the depthwise inner kernels.
-type dwKernels struct {
+// convKernels is one implementation of the inner kernels of the convolutions.
+type convKernels struct {
 	name   string
 	mulAdd func(dst []float32, ds int, src []float32, ss int, w []float32, count int)
 	dotAdd func(acc []float32, a []float32, sa int, b []float32, sb int, count int)
+	add    func(dst, src []float32)
 }
 
-// convDepthwiseKernels lists the kernel implementations this CPU can run, portable
-// first; the last one is in use. Assembly files append theirs at init.
-var convDepthwiseKernels = []dwKernels{{"go", dwMulAddGo, dwDotAddGo}}
+// convKernelSets lists the kernel implementations this CPU can run, portable first
+// and fastest last. Assembly files append theirs at init and select the last.
+var convKernelSets = []convKernels{{"go", dwMulAddGo, dwDotAddGo, convAddGo}}
 
 // The inner kernels in use.
 var (
-	dwMulAdd = dwMulAddGo
-	dwDotAdd = dwDotAddGo
+	dwMulAdd    = dwMulAddGo
+	dwDotAdd    = dwDotAddGo
+	convAddImpl = convAddGo
 )
+
+// useConvKernels selects the inner kernels and returns the previous selection.
+func useConvKernels(k convKernels) (previous convKernels) {
+	previous = convKernels{"", dwMulAdd, dwDotAdd, convAddImpl}
+	dwMulAdd, dwDotAdd, convAddImpl = k.mulAdd, k.dotAdd, k.add
+	return previous
+}

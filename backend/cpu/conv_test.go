@@ -189,13 +189,14 @@ func TestConvAgainstReference(t *testing.T) {
 	testConvCases(t, []int{1 << 20, 1, -3})
 }
 
-// TestConvPortable runs the cases with the portable Go kernels only, as on a CPU
-// without the assembly ones.
-func TestConvPortable(t *testing.T) {
-	mulAdd, dotAdd, add := dwMulAdd, dwDotAdd, convAddImpl
-	defer func() { dwMulAdd, dwDotAdd, convAddImpl = mulAdd, dotAdd, add }()
-	dwMulAdd, dwDotAdd, convAddImpl = dwMulAddGo, dwDotAddGo, convAddGo
-	testConvCases(t, []int{1 << 20, -3})
+// TestConvKernelSets runs the cases with each inner-kernel implementation this CPU
+// has, the portable Go one included.
+func TestConvKernelSets(t *testing.T) {
+	defer useConvKernels(useConvKernels(convKernelSets[0]))
+	for _, k := range convKernelSets {
+		useConvKernels(k)
+		t.Run(k.name, func(t *testing.T) { testConvCases(t, []int{1 << 20, -3}) })
+	}
 }
 
 // testConvCases checks every case with each chunk size (a negative one means that
@@ -368,40 +369,21 @@ func TestConvPanicsOnShortSlices(t *testing.T) {
 	Conv2DForward(p, make([]float32, 32), make([]float32, 36), nil, make([]float32, 31))
 }
 
-// TestDepthwiseVariants runs the depthwise cases with every inner-kernel
-// implementation this CPU has (portable Go included).
-func TestDepthwiseVariants(t *testing.T) {
-	mulAdd, dotAdd := dwMulAdd, dwDotAdd
-	defer func() { dwMulAdd, dwDotAdd = mulAdd, dotAdd }()
-	for _, k := range convDepthwiseKernels {
-		dwMulAdd, dwDotAdd = k.mulAdd, k.dotAdd
-		for ci, tc := range convCases() {
-			if !tc.p.isDepthwise() {
-				continue
-			}
-			rng := rand.New(rand.NewPCG(uint64(ci), 9))
-			p := tc.p
-			oh, ow := p.OutHW()
-			ref := naiveConv(p, convRandSlice(rng, p.N*p.H*p.W*p.C), convRandSlice(rng, p.K*p.KH*p.KW),
-				convRandSlice(rng, p.K), convRandSlice(rng, p.N*oh*ow*p.K))
-			t.Run(k.name+"/"+tc.name, func(t *testing.T) { runConv(t, ref, true, rng) })
-		}
-	}
-}
-
-// TestConvAdd checks the vector add in use against the portable one, and that it
-// writes nothing past the end of dst.
+// TestConvAdd checks each vector add against the portable one, and that it writes
+// nothing past the end of dst.
 func TestConvAdd(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
-	for _, n := range []int{0, 1, 7, 15, 16, 17, 63, 64, 65, 100, 255, 256, 300} {
-		dst := convRandSlice(rng, n+20)
-		src := convRandSlice(rng, n+20)
-		want := append([]float32(nil), dst...)
-		convAddGo(want[:n], src)
-		convAddTo(dst[:n], src)
-		for i := range dst {
-			if dst[i] != want[i] {
-				t.Fatalf("n=%d: dst[%d] = %g, want %g", n, i, dst[i], want[i])
+	for _, k := range convKernelSets {
+		for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 255, 256, 300} {
+			dst := convRandSlice(rng, n+20)
+			src := convRandSlice(rng, n+20)
+			want := append([]float32(nil), dst...)
+			convAddGo(want[:n], src)
+			k.add(dst[:n], src)
+			for i := range dst {
+				if dst[i] != want[i] {
+					t.Fatalf("%s n=%d: dst[%d] = %g, want %g", k.name, n, i, dst[i], want[i])
+				}
 			}
 		}
 	}
@@ -412,8 +394,8 @@ func TestConvAdd(t *testing.T) {
 func TestDepthwiseKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const guard = 40
-	for _, k := range convDepthwiseKernels {
-		for _, c := range []int{1, 3, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 127, 192, 200, 257} {
+	for _, k := range convKernelSets {
+		for _, c := range []int{1, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 100, 127, 128, 192, 200, 257} {
 			for _, count := range []int{1, 2, 5} {
 				for _, gap := range []int{0, 3, 17} {
 					name := fmt.Sprintf("%s/c%d/count%d/gap%d", k.name, c, count, gap)
