@@ -18,6 +18,65 @@ func dwDotAddAVX512(acc *float32, a *float32, sa int, b *float32, sb int, c int,
 func convAddAVX512(dst *float32, src *float32, n int)
 
 //go:noescape
+func dwRowAVX512(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int, kw int)
+
+//go:noescape
+func dwRow5AVX512(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int)
+
+//go:noescape
+func dwRow3AVX512(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int)
+
+// checkRow panics unless the extents a row kernel touches lie inside the slices.
+// x[x0] is the input of pixel 0, tap 0.
+func checkRow(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int) {
+	lo, hi := x0, x0+(count-1)*xs+c
+	if xk < 0 {
+		lo += (kw - 1) * xk
+	} else {
+		hi += (kw - 1) * xk
+	}
+	if lo < 0 || hi > len(x) || len(y) < (count-1)*ys+c || len(w) < (kw-1)*c+c || xs < 0 {
+		panic(fmt.Sprintf("cpu: depthwise row kernel out of range: c=%d count=%d kw=%d ys=%d len(y)=%d x0=%d xs=%d xk=%d len(x)=%d len(w)=%d",
+			c, count, kw, ys, len(y), x0, xs, xk, len(x), len(w)))
+	}
+}
+
+// dwRowAVX512Checked runs the row kernels after checking extents: the
+// register-resident-weight kernels for 3 or 5 taps on whole blocks of 64 channels,
+// the general one on the rest.
+func dwRowAVX512Checked(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int) {
+	if count <= 0 || c == 0 || kw <= 0 {
+		return
+	}
+	checkRow(y, ys, x, x0, xs, w, xk, c, count, kw)
+	full := 0
+	switch kw {
+	case 5:
+		if full = c &^ 63; full > 0 {
+			dwRow5AVX512(&y[0], ys, &x[x0], xs, &w[0], c, xk, full, count)
+		}
+	case 3:
+		if full = c &^ 63; full > 0 {
+			dwRow3AVX512(&y[0], ys, &x[x0], xs, &w[0], c, xk, full, count)
+		}
+	}
+	if full < c {
+		dwRowAVX512(&y[full], ys, &x[x0+full], xs, &w[full], c, xk, c-full, count, kw)
+	}
+}
+
+//go:noescape
+func dwRowAVX2(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int, kw int)
+
+func dwRowAVX2Checked(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int) {
+	if count <= 0 || c == 0 || kw <= 0 {
+		return
+	}
+	checkRow(y, ys, x, x0, xs, w, xk, c, count, kw)
+	dwRowAVX2(&y[0], ys, &x[x0], xs, &w[0], c, xk, c, count, kw)
+}
+
+//go:noescape
 func dwMulAddAVX2(dst *float32, ds int, src *float32, ss int, w *float32, c int, count int)
 
 //go:noescape
@@ -68,10 +127,14 @@ func asmKernels(name string,
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		convKernelSets = append(convKernelSets, asmKernels("avx2", dwMulAddAVX2, dwDotAddAVX2, convAddAVX2))
+		k := asmKernels("avx2", dwMulAddAVX2, dwDotAddAVX2, convAddAVX2)
+		k.row = dwRowAVX2Checked
+		convKernelSets = append(convKernelSets, k)
 	}
 	if cpu.X86.HasAVX512F {
-		convKernelSets = append(convKernelSets, asmKernels("avx512", dwMulAddAVX512, dwDotAddAVX512, convAddAVX512))
+		k := asmKernels("avx512", dwMulAddAVX512, dwDotAddAVX512, convAddAVX512)
+		k.row = dwRowAVX512Checked
+		convKernelSets = append(convKernelSets, k)
 	}
 	useConvKernels(convKernelSets[len(convKernelSets)-1])
 }

@@ -463,3 +463,404 @@ a2tail:
 a2done:
 	VZEROUPPER
 	RET
+
+// func dwRowAVX512(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int, kw int)
+// for j < count, i < c: y[j*ys+i] += sum_{k<kw} x[j*xs + k*xk + i] * w[k*ws + i]
+// (xk may be negative). The accumulators stay in registers across the kw taps.
+TEXT ·dwRowAVX512(SB), NOSPLIT, $0-80
+	MOVQ y+0(FP), DI
+	MOVQ ys+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ xs+24(FP), R9
+	MOVQ w+32(FP), DX
+	MOVQ xk+48(FP), R10
+	MOVQ c+56(FP), R13
+	MOVQ count+64(FP), BX
+	MOVQ kw+72(FP), R12
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R10
+	MOVQ R13, CX
+	ANDQ $15, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1           // mask of the channel tail
+	MOVQ R13, R11
+	ANDQ $-16, R11
+	SHLQ $2, R11           // bytes covered by full vectors
+	MOVQ ws+40(FP), R13
+	SHLQ $2, R13           // bytes per tap of w
+	TESTQ BX, BX
+	JLE  rdone
+	TESTQ R12, R12
+	JLE  rdone
+
+rloopj:
+	XORQ AX, AX
+
+rblock64:
+	LEAQ 256(AX), CX
+	CMPQ CX, R11
+	JG   rblock16
+	VMOVUPS (DI)(AX*1), Z0
+	VMOVUPS 64(DI)(AX*1), Z1
+	VMOVUPS 128(DI)(AX*1), Z2
+	VMOVUPS 192(DI)(AX*1), Z3
+	LEAQ (SI)(AX*1), R14
+	LEAQ (DX)(AX*1), R15
+	MOVQ R12, CX
+
+rloop64:
+	VMOVUPS (R14), Z4
+	VMOVUPS 64(R14), Z5
+	VMOVUPS 128(R14), Z6
+	VMOVUPS 192(R14), Z7
+	VFMADD231PS (R15), Z4, Z0
+	VFMADD231PS 64(R15), Z5, Z1
+	VFMADD231PS 128(R15), Z6, Z2
+	VFMADD231PS 192(R15), Z7, Z3
+	ADDQ R10, R14
+	ADDQ R13, R15
+	DECQ CX
+	JNZ  rloop64
+	VMOVUPS Z0, (DI)(AX*1)
+	VMOVUPS Z1, 64(DI)(AX*1)
+	VMOVUPS Z2, 128(DI)(AX*1)
+	VMOVUPS Z3, 192(DI)(AX*1)
+	ADDQ $256, AX
+	JMP  rblock64
+
+rblock16:
+	CMPQ AX, R11
+	JGE  rtail
+	VMOVUPS (DI)(AX*1), Z0
+	LEAQ (SI)(AX*1), R14
+	LEAQ (DX)(AX*1), R15
+	MOVQ R12, CX
+
+rloop16:
+	VMOVUPS (R14), Z4
+	VFMADD231PS (R15), Z4, Z0
+	ADDQ R10, R14
+	ADDQ R13, R15
+	DECQ CX
+	JNZ  rloop16
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	JMP  rblock16
+
+rtail:
+	KORTESTW K1, K1
+	JZ   rnext
+	VMOVUPS.Z (DI)(AX*1), K1, Z0
+	LEAQ (SI)(AX*1), R14
+	LEAQ (DX)(AX*1), R15
+	MOVQ R12, CX
+
+rlooptail:
+	VMOVUPS.Z (R14), K1, Z4
+	VMOVUPS.Z (R15), K1, Z5
+	VFMADD231PS Z5, Z4, Z0
+	ADDQ R10, R14
+	ADDQ R13, R15
+	DECQ CX
+	JNZ  rlooptail
+	VMOVUPS Z0, K1, (DI)(AX*1)
+
+rnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ  rloopj
+
+rdone:
+	VZEROUPPER
+	RET
+
+// func dwRow5AVX512(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int)
+// The row kernel for exactly 5 taps and c a multiple of 64: for each block of 64
+// channels the 5×4 weight vectors stay in registers (Z8...) while the output
+// pixels stream by, so each FMA needs one load.
+TEXT ·dwRow5AVX512(SB), NOSPLIT, $0-72
+	MOVQ y+0(FP), DI
+	MOVQ ys+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ xs+24(FP), R9
+	MOVQ w+32(FP), DX
+	MOVQ ws+40(FP), R13
+	MOVQ xk+48(FP), R10
+	MOVQ c+56(FP), R11
+	MOVQ count+64(FP), R12
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R13
+	SHLQ $2, R10
+	SHLQ $2, R11
+	TESTQ R12, R12
+	JLE  r5done
+	XORQ AX, AX            // byte offset of the channel block
+
+r5block:
+	CMPQ AX, R11
+	JGE  r5done
+	LEAQ (DX)(AX*1), CX
+	VMOVUPS 0(CX), Z8
+	VMOVUPS 64(CX), Z9
+	VMOVUPS 128(CX), Z10
+	VMOVUPS 192(CX), Z11
+	ADDQ R13, CX
+	VMOVUPS 0(CX), Z12
+	VMOVUPS 64(CX), Z13
+	VMOVUPS 128(CX), Z14
+	VMOVUPS 192(CX), Z15
+	ADDQ R13, CX
+	VMOVUPS 0(CX), Z16
+	VMOVUPS 64(CX), Z17
+	VMOVUPS 128(CX), Z18
+	VMOVUPS 192(CX), Z19
+	ADDQ R13, CX
+	VMOVUPS 0(CX), Z20
+	VMOVUPS 64(CX), Z21
+	VMOVUPS 128(CX), Z22
+	VMOVUPS 192(CX), Z23
+	ADDQ R13, CX
+	VMOVUPS 0(CX), Z24
+	VMOVUPS 64(CX), Z25
+	VMOVUPS 128(CX), Z26
+	VMOVUPS 192(CX), Z27
+	LEAQ (DI)(AX*1), R14
+	LEAQ (SI)(AX*1), R15
+	MOVQ R12, BX
+
+r5loop:
+	VMOVUPS (R14), Z0
+	VMOVUPS 64(R14), Z1
+	VMOVUPS 128(R14), Z2
+	VMOVUPS 192(R14), Z3
+	MOVQ R15, CX
+	VFMADD231PS 0(CX), Z8, Z0
+	VFMADD231PS 64(CX), Z9, Z1
+	VFMADD231PS 128(CX), Z10, Z2
+	VFMADD231PS 192(CX), Z11, Z3
+	ADDQ R10, CX
+	VFMADD231PS 0(CX), Z12, Z0
+	VFMADD231PS 64(CX), Z13, Z1
+	VFMADD231PS 128(CX), Z14, Z2
+	VFMADD231PS 192(CX), Z15, Z3
+	ADDQ R10, CX
+	VFMADD231PS 0(CX), Z16, Z0
+	VFMADD231PS 64(CX), Z17, Z1
+	VFMADD231PS 128(CX), Z18, Z2
+	VFMADD231PS 192(CX), Z19, Z3
+	ADDQ R10, CX
+	VFMADD231PS 0(CX), Z20, Z0
+	VFMADD231PS 64(CX), Z21, Z1
+	VFMADD231PS 128(CX), Z22, Z2
+	VFMADD231PS 192(CX), Z23, Z3
+	ADDQ R10, CX
+	VFMADD231PS 0(CX), Z24, Z0
+	VFMADD231PS 64(CX), Z25, Z1
+	VFMADD231PS 128(CX), Z26, Z2
+	VFMADD231PS 192(CX), Z27, Z3
+	VMOVUPS Z0, (R14)
+	VMOVUPS Z1, 64(R14)
+	VMOVUPS Z2, 128(R14)
+	VMOVUPS Z3, 192(R14)
+	ADDQ R8, R14
+	ADDQ R9, R15
+	DECQ BX
+	JNZ  r5loop
+	ADDQ $256, AX
+	JMP  r5block
+
+r5done:
+	VZEROUPPER
+	RET
+
+// func dwRow3AVX512(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int)
+// The row kernel for exactly 3 taps and c a multiple of 64: for each block of 64
+// channels the 3×4 weight vectors stay in registers (Z8...) while the output
+// pixels stream by, so each FMA needs one load.
+TEXT ·dwRow3AVX512(SB), NOSPLIT, $0-72
+	MOVQ y+0(FP), DI
+	MOVQ ys+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ xs+24(FP), R9
+	MOVQ w+32(FP), DX
+	MOVQ ws+40(FP), R13
+	MOVQ xk+48(FP), R10
+	MOVQ c+56(FP), R11
+	MOVQ count+64(FP), R12
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R13
+	SHLQ $2, R10
+	SHLQ $2, R11
+	TESTQ R12, R12
+	JLE  r3done
+	XORQ AX, AX            // byte offset of the channel block
+
+r3block:
+	CMPQ AX, R11
+	JGE  r3done
+	LEAQ (DX)(AX*1), CX
+	VMOVUPS 0(CX), Z8
+	VMOVUPS 64(CX), Z9
+	VMOVUPS 128(CX), Z10
+	VMOVUPS 192(CX), Z11
+	ADDQ R13, CX
+	VMOVUPS 0(CX), Z12
+	VMOVUPS 64(CX), Z13
+	VMOVUPS 128(CX), Z14
+	VMOVUPS 192(CX), Z15
+	ADDQ R13, CX
+	VMOVUPS 0(CX), Z16
+	VMOVUPS 64(CX), Z17
+	VMOVUPS 128(CX), Z18
+	VMOVUPS 192(CX), Z19
+	LEAQ (DI)(AX*1), R14
+	LEAQ (SI)(AX*1), R15
+	MOVQ R12, BX
+
+r3loop:
+	VMOVUPS (R14), Z0
+	VMOVUPS 64(R14), Z1
+	VMOVUPS 128(R14), Z2
+	VMOVUPS 192(R14), Z3
+	MOVQ R15, CX
+	VFMADD231PS 0(CX), Z8, Z0
+	VFMADD231PS 64(CX), Z9, Z1
+	VFMADD231PS 128(CX), Z10, Z2
+	VFMADD231PS 192(CX), Z11, Z3
+	ADDQ R10, CX
+	VFMADD231PS 0(CX), Z12, Z0
+	VFMADD231PS 64(CX), Z13, Z1
+	VFMADD231PS 128(CX), Z14, Z2
+	VFMADD231PS 192(CX), Z15, Z3
+	ADDQ R10, CX
+	VFMADD231PS 0(CX), Z16, Z0
+	VFMADD231PS 64(CX), Z17, Z1
+	VFMADD231PS 128(CX), Z18, Z2
+	VFMADD231PS 192(CX), Z19, Z3
+	VMOVUPS Z0, (R14)
+	VMOVUPS Z1, 64(R14)
+	VMOVUPS Z2, 128(R14)
+	VMOVUPS Z3, 192(R14)
+	ADDQ R8, R14
+	ADDQ R9, R15
+	DECQ BX
+	JNZ  r3loop
+	ADDQ $256, AX
+	JMP  r3block
+
+r3done:
+	VZEROUPPER
+	RET
+
+// func dwRowAVX2(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int, kw int)
+// The AVX2+FMA version of dwRowAVX512: 8-wide vectors, scalar channel tail.
+TEXT ·dwRowAVX2(SB), NOSPLIT, $0-80
+	MOVQ y+0(FP), DI
+	MOVQ ys+8(FP), R8
+	MOVQ x+16(FP), SI
+	MOVQ xs+24(FP), R9
+	MOVQ w+32(FP), DX
+	MOVQ ws+40(FP), R13
+	MOVQ xk+48(FP), R10
+	MOVQ c+56(FP), R11
+	MOVQ count+64(FP), BX
+	MOVQ kw+72(FP), R12
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R13
+	SHLQ $2, R10
+	SHLQ $2, R11           // bytes per pixel row
+	TESTQ BX, BX
+	JLE  q2done
+	TESTQ R12, R12
+	JLE  q2done
+
+q2loopj:
+	XORQ AX, AX
+
+q2block32:
+	LEAQ 128(AX), CX
+	CMPQ CX, R11
+	JG   q2block8
+	VMOVUPS (DI)(AX*1), Y0
+	VMOVUPS 32(DI)(AX*1), Y1
+	VMOVUPS 64(DI)(AX*1), Y2
+	VMOVUPS 96(DI)(AX*1), Y3
+	LEAQ (SI)(AX*1), R14
+	LEAQ (DX)(AX*1), R15
+	MOVQ R12, CX
+
+q2loop32:
+	VMOVUPS (R14), Y4
+	VMOVUPS 32(R14), Y5
+	VMOVUPS 64(R14), Y6
+	VMOVUPS 96(R14), Y7
+	VFMADD231PS (R15), Y4, Y0
+	VFMADD231PS 32(R15), Y5, Y1
+	VFMADD231PS 64(R15), Y6, Y2
+	VFMADD231PS 96(R15), Y7, Y3
+	ADDQ R10, R14
+	ADDQ R13, R15
+	DECQ CX
+	JNZ  q2loop32
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS Y1, 32(DI)(AX*1)
+	VMOVUPS Y2, 64(DI)(AX*1)
+	VMOVUPS Y3, 96(DI)(AX*1)
+	SUBQ $-128, AX
+	JMP  q2block32
+
+q2block8:
+	LEAQ 32(AX), CX
+	CMPQ CX, R11
+	JG   q2tail
+	VMOVUPS (DI)(AX*1), Y0
+	LEAQ (SI)(AX*1), R14
+	LEAQ (DX)(AX*1), R15
+	MOVQ R12, CX
+
+q2loop8:
+	VMOVUPS (R14), Y4
+	VFMADD231PS (R15), Y4, Y0
+	ADDQ R10, R14
+	ADDQ R13, R15
+	DECQ CX
+	JNZ  q2loop8
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ $32, AX
+	JMP  q2block8
+
+q2tail:
+	CMPQ AX, R11
+	JGE  q2next
+	VMOVSS (DI)(AX*1), X0
+	LEAQ (SI)(AX*1), R14
+	LEAQ (DX)(AX*1), R15
+	MOVQ R12, CX
+
+q2looptail:
+	VMOVSS (R14), X4
+	VFMADD231SS (R15), X4, X0
+	ADDQ R10, R14
+	ADDQ R13, R15
+	DECQ CX
+	JNZ  q2looptail
+	VMOVSS X0, (DI)(AX*1)
+	ADDQ $4, AX
+	JMP  q2tail
+
+q2next:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ BX
+	JNZ  q2loopj
+
+q2done:
+	VZEROUPPER
+	RET

@@ -65,14 +65,36 @@ func depthwiseForward(p ConvParams, x, w, bias, y []float32) {
 					continue
 				}
 				xrow := x[(n*p.H+ih)*p.W*C : (n*p.H+ih+1)*p.W*C]
-				for kw := 0; kw < p.KW; kw++ {
-					lo, hi := dwTapRange(p.W, ow, p.StrideW, p.PadW, kw*p.DilW)
-					if lo >= hi {
+				wrow := wt[kh*p.KW*C : (kh+1)*p.KW*C]
+				// Interior columns, where all KW taps fall inside the row, in one
+				// call; each border column with its own range of valid taps.
+				inLo := (p.PadW + p.StrideW - 1) / p.StrideW
+				inHi := 0
+				if b := p.W - 1 + p.PadW - (p.KW-1)*p.DilW; b >= 0 {
+					inHi = min(ow, b/p.StrideW+1)
+				}
+				if inLo < inHi {
+					dwRow(yrow[inLo*C:], C, xrow, (inLo*p.StrideW-p.PadW)*C, p.StrideW*C, wrow,
+						p.DilW*C, C, inHi-inLo, p.KW)
+				}
+				for o := 0; o < ow; o++ {
+					if o == inLo && inLo < inHi {
+						o = inHi - 1
 						continue
 					}
-					iw := lo*p.StrideW - p.PadW + kw*p.DilW
-					t := kh*p.KW + kw
-					dwMulAdd(yrow[lo*C:], C, xrow[iw*C:], p.StrideW*C, wt[t*C:(t+1)*C], hi-lo)
+					iw0 := o*p.StrideW - p.PadW // input column of tap 0
+					k0 := 0
+					if iw0 < 0 {
+						k0 = (-iw0 + p.DilW - 1) / p.DilW
+					}
+					if p.W-1-iw0 < 0 {
+						continue
+					}
+					k1 := min(p.KW, (p.W-1-iw0)/p.DilW+1)
+					if k0 < k1 {
+						dwRow(yrow[o*C:], C, xrow, (iw0+k0*p.DilW)*C, C, wrow[k0*C:],
+							p.DilW*C, C, 1, k1-k0)
+					}
 				}
 			}
 		}
@@ -104,19 +126,50 @@ func depthwiseBackwardData(p ConvParams, dy, w, dx []float32) {
 					continue
 				}
 				dyrow := dy[(n*oh+ohi)*ow*C : (n*oh+ohi+1)*ow*C]
+				if p.StrideW == 1 {
+					depthwiseBackwardDataRow(p, ow, dxrow, dyrow, wt[kh*p.KW*C:(kh+1)*p.KW*C])
+					continue
+				}
 				for kw := 0; kw < p.KW; kw++ {
 					lo, hi := dwTapRange(p.W, ow, p.StrideW, p.PadW, kw*p.DilW)
-					if lo >= hi {
-						continue
+					if lo < hi {
+						tap := kh*p.KW + kw
+						iw := lo*p.StrideW - p.PadW + kw*p.DilW
+						dwMulAdd(dxrow[iw*C:], p.StrideW*C, dyrow[lo*C:], C, wt[tap*C:(tap+1)*C], hi-lo)
 					}
-					iw := lo*p.StrideW - p.PadW + kw*p.DilW
-					tap := kh*p.KW + kw
-					dwMulAdd(dxrow[iw*C:], p.StrideW*C, dyrow[lo*C:], C, wt[tap*C:(tap+1)*C], hi-lo)
 				}
 			}
 		}
 	})
 	putConvScratch(wtBuf)
+}
+
+// depthwiseBackwardDataRow adds one kernel row's contribution of dyrow into dxrow
+// for StrideW == 1: input column iw gathers dy[iw + PadW - kw·DilW]·w[kw] over the
+// kw for which that output column exists, a row-kernel call walking dy backwards.
+// Interior columns (all KW taps valid) take one call, each border column its own.
+func depthwiseBackwardDataRow(p ConvParams, ow int, dxrow, dyrow, wrow []float32) {
+	C, d := p.C, p.DilW
+	iwA := max(0, (p.KW-1)*d-p.PadW)
+	iwB := min(p.W, ow-p.PadW)
+	if iwA < iwB {
+		dwRow(dxrow[iwA*C:], C, dyrow, (iwA+p.PadW)*C, C, wrow, -d*C, C, iwB-iwA, p.KW)
+	}
+	for iw := 0; iw < p.W; iw++ {
+		if iw == iwA && iwA < iwB {
+			iw = iwB - 1
+			continue
+		}
+		o0 := iw + p.PadW // output column of tap 0; tap k reads o0 - k·d
+		k0 := 0
+		if o0 > ow-1 {
+			k0 = (o0 - (ow - 1) + d - 1) / d
+		}
+		k1 := min(p.KW, o0/d+1)
+		if k0 < k1 {
+			dwRow(dxrow[iw*C:], C, dyrow, (o0-k0*d)*C, C, wrow[k0*C:], -d*C, C, 1, k1-k0)
+		}
+	}
 }
 
 func depthwiseBackwardFilter(p ConvParams, x, dy, dw []float32) {
@@ -217,22 +270,53 @@ type convKernels struct {
 	mulAdd func(dst []float32, ds int, src []float32, ss int, w []float32, count int)
 	dotAdd func(acc []float32, a []float32, sa int, b []float32, sb int, count int)
 	add    func(dst, src []float32)
+	// row sums several taps of a kernel row (with the accumulators in registers
+	// in the assembly versions): for j < count, i < c,
+	//   y[j·ys + i] += Σ_{k<kw} x[x0 + j·xs + k·xk + i]·w[k·c + i]
+	// (xk may be negative).
+	row func(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int)
 }
 
 // convKernelSets lists the kernel implementations this CPU can run, portable first
 // and fastest last. Assembly files append theirs at init and select the last.
-var convKernelSets = []convKernels{{"go", dwMulAddGo, dwDotAddGo, convAddGo}}
+var convKernelSets = []convKernels{{"go", dwMulAddGo, dwDotAddGo, convAddGo, dwRowGo}}
 
 // The inner kernels in use.
 var (
 	dwMulAdd    = dwMulAddGo
 	dwDotAdd    = dwDotAddGo
 	convAddImpl = convAddGo
+	dwRow       = dwRowGo
 )
 
 // useConvKernels selects the inner kernels and returns the previous selection.
 func useConvKernels(k convKernels) (previous convKernels) {
-	previous = convKernels{"", dwMulAdd, dwDotAdd, convAddImpl}
-	dwMulAdd, dwDotAdd, convAddImpl = k.mulAdd, k.dotAdd, k.add
+	previous = convKernels{"", dwMulAdd, dwDotAdd, convAddImpl, dwRow}
+	dwMulAdd, dwDotAdd, convAddImpl, dwRow = k.mulAdd, k.dotAdd, k.add, k.row
 	return previous
+}
+
+// dwRowGo is the portable row kernel; see convKernels.row.
+func dwRowGo(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int) {
+	for j := 0; j < count; j++ {
+		yv := y[j*ys : j*ys+c]
+		for k := 0; k < kw; k++ {
+			off := x0 + j*xs + k*xk
+			xv := x[off : off+c]
+			wv := w[k*c : k*c+c]
+			i := 0
+			for ; i+4 <= c; i += 4 {
+				yy := yv[i : i+4 : i+4]
+				xx := xv[i : i+4 : i+4]
+				ww := wv[i : i+4 : i+4]
+				yy[0] += xx[0] * ww[0]
+				yy[1] += xx[1] * ww[1]
+				yy[2] += xx[2] * ww[2]
+				yy[3] += xx[3] * ww[3]
+			}
+			for ; i < c; i++ {
+				yv[i] += xv[i] * wv[i]
+			}
+		}
+	}
 }

@@ -133,6 +133,10 @@ func convCases() []convCase {
 		{"depthwise 3x3 dil2 pad2", convP(1, 6, 7, 9, 9, 3, 3, 1, 2, 2, 9)},
 		{"depthwise 5x5 stride2 nopad", convP(1, 9, 10, 3, 3, 5, 5, 2, 0, 1, 3)},
 		{"depthwise 5x5 pad2 tiny map", convP(3, 2, 3, 20, 20, 5, 5, 1, 2, 1, 20)},
+		{"depthwise 5x5 pad1 C20", convP(2, 6, 8, 20, 20, 5, 5, 1, 1, 1, 20)},
+		{"depthwise 3x3 nopad C35", convP(1, 5, 7, 35, 35, 3, 3, 1, 0, 1, 35)},
+		{"depthwise 5x5 stride2 pad2 C70", convP(1, 9, 11, 70, 70, 5, 5, 2, 2, 1, 70)},
+		{"depthwise 7x7 pad3", convP(1, 9, 12, 16, 16, 7, 7, 1, 3, 1, 16)},
 		{"depthwise multiplier2", convP(2, 5, 6, 4, 8, 3, 3, 1, 1, 1, 4)},
 		{"odd N1", convP(1, 7, 5, 3, 5, 3, 3, 1, 1, 1, 1)},
 		{"odd N3", convP(3, 7, 5, 3, 5, 3, 3, 1, 1, 1, 1)},
@@ -367,6 +371,49 @@ func TestConvPanicsOnShortSlices(t *testing.T) {
 		}
 	}()
 	Conv2DForward(p, make([]float32, 32), make([]float32, 36), nil, make([]float32, 31))
+}
+
+// TestDepthwiseRowKernel checks the row kernels (where a kernel set has one)
+// against a float64 loop, with forward and backward tap steps, and that nothing
+// outside the strided output rows is written.
+func TestDepthwiseRowKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	const guard = 40
+	for _, k := range convKernelSets {
+		for _, c := range []int{1, 5, 16, 17, 40, 64, 65, 130, 192, 257} {
+			for _, kw := range []int{1, 3, 5} {
+				for _, back := range []bool{false, true} {
+					count, ys, xs := 4, c+3, 2*c+1
+					xk := c + 2
+					xlen := (count-1)*xs + (kw-1)*xk + c
+					x0 := 0
+					if back {
+						x0, xk = (kw-1)*xk, -xk
+					}
+					x := convRandSlice(rng, xlen)
+					w := convRandSlice(rng, kw*c)
+					y := convRandSlice(rng, (count-1)*ys+c+guard)
+					want := make([]float64, len(y))
+					for i := range y {
+						want[i] = float64(y[i])
+					}
+					for j := 0; j < count; j++ {
+						for i := 0; i < c; i++ {
+							for q := 0; q < kw; q++ {
+								want[j*ys+i] += float64(x[x0+j*xs+q*xk+i]) * float64(w[q*c+i])
+							}
+						}
+					}
+					k.row(y[:(count-1)*ys+c], ys, x, x0, xs, w, xk, c, count, kw)
+					for i := range y {
+						if math.Abs(float64(y[i])-want[i]) > 1e-5*(1+math.Abs(want[i])) {
+							t.Fatalf("%s c=%d kw=%d back=%v: y[%d] = %g, want %g", k.name, c, kw, back, i, y[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // TestConvAdd checks each vector add against the portable one, and that it writes
