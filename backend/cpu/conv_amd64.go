@@ -66,6 +66,40 @@ func dwRowAVX512Checked(y []float32, ys int, x []float32, x0, xs int, w []float3
 }
 
 //go:noescape
+func dwRowDot5AVX512(acc *float32, ws int, x *float32, xs int, dy *float32, ys int, xk int, c int, count int)
+
+//go:noescape
+func dwRowDot3AVX512(acc *float32, ws int, x *float32, xs int, dy *float32, ys int, xk int, c int, count int)
+
+// dwRowDotAVX512Checked runs the register-resident-accumulator kernels for 3 or 5
+// taps on whole blocks of 64 channels and the per-tap kernel on the rest.
+func dwRowDotAVX512Checked(acc []float32, x []float32, x0, xs int, dy []float32, ys, xk, c, count, kw int) {
+	if count <= 0 || c == 0 || kw <= 0 {
+		return
+	}
+	full := 0
+	if kw == 5 || kw == 3 {
+		full = c &^ 63
+	}
+	if full > 0 {
+		// Extents: x from x0 to the last pixel's last tap, dy and acc rows.
+		if x0 < 0 || xk < 0 || xs < 0 || x0+(count-1)*xs+(kw-1)*xk+c > len(x) ||
+			(count-1)*ys+c > len(dy) || kw*c > len(acc) {
+			panic(fmt.Sprintf("cpu: depthwise filter kernel out of range: c=%d count=%d kw=%d x0=%d xs=%d xk=%d len(x)=%d ys=%d len(dy)=%d len(acc)=%d",
+				c, count, kw, x0, xs, xk, len(x), ys, len(dy), len(acc)))
+		}
+		if kw == 5 {
+			dwRowDot5AVX512(&acc[0], c, &x[x0], xs, &dy[0], ys, xk, full, count)
+		} else {
+			dwRowDot3AVX512(&acc[0], c, &x[x0], xs, &dy[0], ys, xk, full, count)
+		}
+	}
+	if full < c {
+		rowDotByTaps(dwDotAddAVX512Checked, acc, x, x0, xs, dy, ys, xk, c, count, kw, full)
+	}
+}
+
+//go:noescape
 func dwRowAVX2(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int, kw int)
 
 func dwRowAVX2Checked(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int) {
@@ -85,13 +119,16 @@ func dwDotAddAVX2(acc *float32, a *float32, sa int, b *float32, sb int, c int, c
 //go:noescape
 func convAddAVX2(dst *float32, src *float32, n int)
 
+// dwDotAddAVX512Checked is the checked AVX-512 per-tap filter kernel.
+var dwDotAddAVX512Checked func(acc []float32, a []float32, sa int, b []float32, sb int, count int)
+
 // asmKernels wraps raw assembly kernels with the extent checks that keep them
 // memory safe.
 func asmKernels(name string,
 	mulAdd func(dst *float32, ds int, src *float32, ss int, w *float32, c int, count int),
 	dotAdd func(acc *float32, a *float32, sa int, b *float32, sb int, c int, count int),
 	add func(dst *float32, src *float32, n int)) convKernels {
-	return convKernels{
+	k := convKernels{
 		name: name,
 		mulAdd: func(dst []float32, ds int, src []float32, ss int, w []float32, count int) {
 			c := len(w)
@@ -123,6 +160,8 @@ func asmKernels(name string,
 			add(&dst[0], &src[0], len(dst))
 		},
 	}
+	k.rowDot = rowDotFromTaps(k.dotAdd)
+	return k
 }
 
 func init() {
@@ -133,7 +172,9 @@ func init() {
 	}
 	if cpu.X86.HasAVX512F {
 		k := asmKernels("avx512", dwMulAddAVX512, dwDotAddAVX512, convAddAVX512)
+		dwDotAddAVX512Checked = k.dotAdd
 		k.row = dwRowAVX512Checked
+		k.rowDot = dwRowDotAVX512Checked
 		convKernelSets = append(convKernelSets, k)
 	}
 	useConvKernels(convKernelSets[len(convKernelSets)-1])

@@ -48,6 +48,7 @@ func depthwiseForward(p ConvParams, x, w, bias, y []float32) {
 	wt := *wtBuf
 	rows := p.N * oh
 	grain := max(1, 32768/(ow*C*p.KH*p.KW))
+	plan := dwForwardPlan(p, ow)
 	Parallel(rows, grain, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			n, ohi := r/oh, r%oh
@@ -66,35 +67,12 @@ func depthwiseForward(p ConvParams, x, w, bias, y []float32) {
 				}
 				xrow := x[(n*p.H+ih)*p.W*C : (n*p.H+ih+1)*p.W*C]
 				wrow := wt[kh*p.KW*C : (kh+1)*p.KW*C]
-				// Interior columns, where all KW taps fall inside the row, in one
-				// call; each border column with its own range of valid taps.
-				inLo := (p.PadW + p.StrideW - 1) / p.StrideW
-				inHi := 0
-				if b := p.W - 1 + p.PadW - (p.KW-1)*p.DilW; b >= 0 {
-					inHi = min(ow, b/p.StrideW+1)
+				if plan.lo < plan.hi {
+					dwRow(yrow[plan.lo*C:], C, xrow, plan.in*C, p.StrideW*C, wrow,
+						p.DilW*C, C, plan.hi-plan.lo, p.KW)
 				}
-				if inLo < inHi {
-					dwRow(yrow[inLo*C:], C, xrow, (inLo*p.StrideW-p.PadW)*C, p.StrideW*C, wrow,
-						p.DilW*C, C, inHi-inLo, p.KW)
-				}
-				for o := 0; o < ow; o++ {
-					if o == inLo && inLo < inHi {
-						o = inHi - 1
-						continue
-					}
-					iw0 := o*p.StrideW - p.PadW // input column of tap 0
-					k0 := 0
-					if iw0 < 0 {
-						k0 = (-iw0 + p.DilW - 1) / p.DilW
-					}
-					if p.W-1-iw0 < 0 {
-						continue
-					}
-					k1 := min(p.KW, (p.W-1-iw0)/p.DilW+1)
-					if k0 < k1 {
-						dwRow(yrow[o*C:], C, xrow, (iw0+k0*p.DilW)*C, C, wrow[k0*C:],
-							p.DilW*C, C, 1, k1-k0)
-					}
+				for _, bc := range plan.border {
+					dwRow(yrow[bc.col*C:], C, xrow, bc.in*C, C, wrow[bc.k0*C:], p.DilW*C, C, 1, bc.k1-bc.k0)
 				}
 			}
 		}
@@ -109,6 +87,10 @@ func depthwiseBackwardData(p ConvParams, dy, w, dx []float32) {
 	wt := *wtBuf
 	rows := p.N * p.H
 	grain := max(1, 32768/(p.W*C*p.KH*p.KW))
+	var plan dwColPlan
+	if p.StrideW == 1 {
+		plan = dwBackwardDataPlan(p, ow)
+	}
 	Parallel(rows, grain, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			n, ih := r/p.H, r%p.H
@@ -127,7 +109,7 @@ func depthwiseBackwardData(p ConvParams, dy, w, dx []float32) {
 				}
 				dyrow := dy[(n*oh+ohi)*ow*C : (n*oh+ohi+1)*ow*C]
 				if p.StrideW == 1 {
-					depthwiseBackwardDataRow(p, ow, dxrow, dyrow, wt[kh*p.KW*C:(kh+1)*p.KW*C])
+					depthwiseBackwardDataRow(p, &plan, dxrow, dyrow, wt[kh*p.KW*C:(kh+1)*p.KW*C])
 					continue
 				}
 				for kw := 0; kw < p.KW; kw++ {
@@ -147,29 +129,85 @@ func depthwiseBackwardData(p ConvParams, dy, w, dx []float32) {
 // depthwiseBackwardDataRow adds one kernel row's contribution of dyrow into dxrow
 // for StrideW == 1: input column iw gathers dy[iw + PadW - kw·DilW]·w[kw] over the
 // kw for which that output column exists, a row-kernel call walking dy backwards.
-// Interior columns (all KW taps valid) take one call, each border column its own.
-func depthwiseBackwardDataRow(p ConvParams, ow int, dxrow, dyrow, wrow []float32) {
+func depthwiseBackwardDataRow(p ConvParams, plan *dwColPlan, dxrow, dyrow, wrow []float32) {
 	C, d := p.C, p.DilW
-	iwA := max(0, (p.KW-1)*d-p.PadW)
-	iwB := min(p.W, ow-p.PadW)
-	if iwA < iwB {
-		dwRow(dxrow[iwA*C:], C, dyrow, (iwA+p.PadW)*C, C, wrow, -d*C, C, iwB-iwA, p.KW)
+	if plan.lo < plan.hi {
+		dwRow(dxrow[plan.lo*C:], C, dyrow, plan.in*C, C, wrow, -d*C, C, plan.hi-plan.lo, p.KW)
 	}
-	for iw := 0; iw < p.W; iw++ {
-		if iw == iwA && iwA < iwB {
-			iw = iwB - 1
+	for _, bc := range plan.border {
+		dwRow(dxrow[bc.col*C:], C, dyrow, bc.in*C, C, wrow[bc.k0*C:], -d*C, C, 1, bc.k1-bc.k0)
+	}
+}
+
+// dwColPlan splits the columns of a row pass into one interior run [lo, hi), where
+// all KW taps are valid and which one row-kernel call handles (its first column
+// reads column in at tap 0), and border columns, each with its own range of valid
+// taps. The split is the same for every row, so it is computed once per call.
+type dwColPlan struct {
+	lo, hi, in int
+	border     []dwBorderCol
+}
+
+// dwBorderCol is a border column col whose valid taps are [k0, k1); tap k0 reads
+// column in.
+type dwBorderCol struct{ col, k0, k1, in int }
+
+// dwForwardPlan plans output columns: column o, tap k reads input column
+// o·StrideW - PadW + k·DilW, valid inside [0, W).
+func dwForwardPlan(p ConvParams, ow int) dwColPlan {
+	s, d := p.StrideW, p.DilW
+	pl := dwColPlan{lo: (p.PadW + s - 1) / s}
+	if b := p.W - 1 + p.PadW - (p.KW-1)*d; b >= 0 {
+		pl.hi = min(ow, b/s+1)
+	}
+	if pl.lo >= pl.hi {
+		pl.lo, pl.hi = 0, 0
+	}
+	pl.in = pl.lo*s - p.PadW
+	pl.border = make([]dwBorderCol, 0, ow-(pl.hi-pl.lo))
+	for o := 0; o < ow; o++ {
+		if o >= pl.lo && o < pl.hi {
 			continue
 		}
-		o0 := iw + p.PadW // output column of tap 0; tap k reads o0 - k·d
+		iw0 := o*s - p.PadW
+		if iw0 > p.W-1 {
+			continue
+		}
+		k0 := 0
+		if iw0 < 0 {
+			k0 = (-iw0 + d - 1) / d
+		}
+		if k1 := min(p.KW, (p.W-1-iw0)/d+1); k0 < k1 {
+			pl.border = append(pl.border, dwBorderCol{o, k0, k1, iw0 + k0*d})
+		}
+	}
+	return pl
+}
+
+// dwBackwardDataPlan plans input columns for StrideW == 1: column iw, tap k reads
+// output column iw + PadW - k·DilW, valid inside [0, ow).
+func dwBackwardDataPlan(p ConvParams, ow int) dwColPlan {
+	d := p.DilW
+	pl := dwColPlan{lo: max(0, (p.KW-1)*d-p.PadW), hi: min(p.W, ow-p.PadW)}
+	if pl.lo >= pl.hi {
+		pl.lo, pl.hi = 0, 0
+	}
+	pl.in = pl.lo + p.PadW
+	pl.border = make([]dwBorderCol, 0, p.W-(pl.hi-pl.lo))
+	for iw := 0; iw < p.W; iw++ {
+		if iw >= pl.lo && iw < pl.hi {
+			continue
+		}
+		o0 := iw + p.PadW
 		k0 := 0
 		if o0 > ow-1 {
 			k0 = (o0 - (ow - 1) + d - 1) / d
 		}
-		k1 := min(p.KW, o0/d+1)
-		if k0 < k1 {
-			dwRow(dxrow[iw*C:], C, dyrow, (o0-k0*d)*C, C, wrow[k0*C:], -d*C, C, 1, k1-k0)
+		if k1 := min(p.KW, o0/d+1); k0 < k1 {
+			pl.border = append(pl.border, dwBorderCol{iw, k0, k1, o0 - k0*d})
 		}
 	}
+	return pl
 }
 
 func depthwiseBackwardFilter(p ConvParams, x, dy, dw []float32) {
@@ -177,6 +215,7 @@ func depthwiseBackwardFilter(p ConvParams, x, dy, dw []float32) {
 	C, kk := p.C, p.KH*p.KW
 	rows := p.N * oh
 	nb := min(convReduceBlocks, rows)
+	plan := dwForwardPlan(p, ow)
 	partBuf := getConvScratch(nb * kk * C)
 	part := *partBuf
 	clear(part)
@@ -192,14 +231,14 @@ func depthwiseBackwardFilter(p ConvParams, x, dy, dw []float32) {
 						continue
 					}
 					xrow := x[(n*p.H+ih)*p.W*C : (n*p.H+ih+1)*p.W*C]
-					for kw := 0; kw < p.KW; kw++ {
-						lo, hi := dwTapRange(p.W, ow, p.StrideW, p.PadW, kw*p.DilW)
-						if lo >= hi {
-							continue
-						}
-						iw := lo*p.StrideW - p.PadW + kw*p.DilW
-						t := kh*p.KW + kw
-						dwDotAdd(acc[t*C:(t+1)*C], xrow[iw*C:], p.StrideW*C, dyrow[lo*C:], C, hi-lo)
+					arow := acc[kh*p.KW*C : (kh+1)*p.KW*C]
+					if plan.lo < plan.hi {
+						dwRowDot(arow, xrow, plan.in*C, p.StrideW*C, dyrow[plan.lo*C:], C,
+							p.DilW*C, C, plan.hi-plan.lo, p.KW)
+					}
+					for _, bc := range plan.border {
+						dwRowDot(arow[bc.k0*C:], xrow, bc.in*C, C, dyrow[bc.col*C:], C,
+							p.DilW*C, C, 1, bc.k1-bc.k0)
 					}
 				}
 			}
@@ -275,11 +314,31 @@ type convKernels struct {
 	//   y[j·ys + i] += Σ_{k<kw} x[x0 + j·xs + k·xk + i]·w[k·c + i]
 	// (xk may be negative).
 	row func(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int)
+	// rowDot accumulates the filter gradient of several taps of a kernel row:
+	// for k < kw, i < c,
+	//   acc[k·c + i] += Σ_{j<count} x[x0 + j·xs + k·xk + i]·dy[j·ys + i]
+	// (xk >= 0).
+	rowDot func(acc []float32, x []float32, x0, xs int, dy []float32, ys, xk, c, count, kw int)
+}
+
+// rowDotFromTaps builds a rowDot kernel from a per-tap dotAdd kernel.
+func rowDotFromTaps(dotAdd func(acc []float32, a []float32, sa int, b []float32, sb int, count int)) func(acc []float32, x []float32, x0, xs int, dy []float32, ys, xk, c, count, kw int) {
+	return func(acc []float32, x []float32, x0, xs int, dy []float32, ys, xk, c, count, kw int) {
+		rowDotByTaps(dotAdd, acc, x, x0, xs, dy, ys, xk, c, count, kw, 0)
+	}
+}
+
+// rowDotByTaps does the rowDot work of channels [c0, c) tap by tap.
+func rowDotByTaps(dotAdd func(acc []float32, a []float32, sa int, b []float32, sb int, count int),
+	acc []float32, x []float32, x0, xs int, dy []float32, ys, xk, c, count, kw, c0 int) {
+	for k := 0; k < kw; k++ {
+		dotAdd(acc[k*c+c0:k*c+c], x[x0+k*xk+c0:], xs, dy[c0:], ys, count)
+	}
 }
 
 // convKernelSets lists the kernel implementations this CPU can run, portable first
 // and fastest last. Assembly files append theirs at init and select the last.
-var convKernelSets = []convKernels{{"go", dwMulAddGo, dwDotAddGo, convAddGo, dwRowGo}}
+var convKernelSets = []convKernels{{"go", dwMulAddGo, dwDotAddGo, convAddGo, dwRowGo, rowDotFromTaps(dwDotAddGo)}}
 
 // The inner kernels in use.
 var (
@@ -287,12 +346,13 @@ var (
 	dwDotAdd    = dwDotAddGo
 	convAddImpl = convAddGo
 	dwRow       = dwRowGo
+	dwRowDot    = rowDotFromTaps(dwDotAddGo)
 )
 
 // useConvKernels selects the inner kernels and returns the previous selection.
 func useConvKernels(k convKernels) (previous convKernels) {
-	previous = convKernels{"", dwMulAdd, dwDotAdd, convAddImpl, dwRow}
-	dwMulAdd, dwDotAdd, convAddImpl, dwRow = k.mulAdd, k.dotAdd, k.add, k.row
+	previous = convKernels{"", dwMulAdd, dwDotAdd, convAddImpl, dwRow, dwRowDot}
+	dwMulAdd, dwDotAdd, convAddImpl, dwRow, dwRowDot = k.mulAdd, k.dotAdd, k.add, k.row, k.rowDot
 	return previous
 }
 

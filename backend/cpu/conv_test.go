@@ -416,6 +416,42 @@ func TestDepthwiseRowKernel(t *testing.T) {
 	}
 }
 
+// TestDepthwiseRowDotKernel checks the filter-gradient row kernels against a
+// float64 loop, and that nothing outside the kw tap rows of acc is written.
+func TestDepthwiseRowDotKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	const guard = 40
+	for _, k := range convKernelSets {
+		for _, c := range []int{1, 5, 16, 17, 40, 64, 65, 130, 192, 257} {
+			for _, kw := range []int{1, 3, 4, 5} {
+				for _, count := range []int{1, 2, 7} {
+					xs, ys, xk, x0 := 2*c+1, c+3, c+2, 5
+					x := convRandSlice(rng, x0+(count-1)*xs+(kw-1)*xk+c)
+					dy := convRandSlice(rng, (count-1)*ys+c)
+					acc := convRandSlice(rng, kw*c+guard)
+					want := make([]float64, len(acc))
+					for i := range acc {
+						want[i] = float64(acc[i])
+					}
+					for q := 0; q < kw; q++ {
+						for i := 0; i < c; i++ {
+							for j := 0; j < count; j++ {
+								want[q*c+i] += float64(x[x0+j*xs+q*xk+i]) * float64(dy[j*ys+i])
+							}
+						}
+					}
+					k.rowDot(acc[:kw*c], x, x0, xs, dy, ys, xk, c, count, kw)
+					for i := range acc {
+						if math.Abs(float64(acc[i])-want[i]) > 1e-5*(1+math.Abs(want[i])) {
+							t.Fatalf("%s c=%d kw=%d count=%d: acc[%d] = %g, want %g", k.name, c, kw, count, i, acc[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestConvAdd checks each vector add against the portable one, and that it writes
 // nothing past the end of dst.
 func TestConvAdd(t *testing.T) {
