@@ -173,8 +173,9 @@ func Conv2DBackwardFilter(p ConvParams, x, dy, dw, dbias []float32) {
 // few steps); each class keeps at most convScratchKeep buffers, so what it retains
 // is bounded by the largest number of buffers of a class ever in use at once.
 var convScratch struct {
-	mu   sync.Mutex
-	free [48][]*[]float32
+	mu     sync.Mutex
+	free   [48][]*[]float32
+	allocs int // buffers made so far (tests check steady state makes none)
 }
 
 const convScratchKeep = 4
@@ -194,6 +195,7 @@ func getConvScratch(n int) *[]float32 {
 		*b = (*b)[:n]
 		return b
 	}
+	convScratch.allocs++
 	convScratch.mu.Unlock()
 	b := make([]float32, n, 1<<class)
 	return &b
@@ -215,14 +217,15 @@ func putConvScratch(b *[]float32) {
 // ---------------------------------------------------------------------------
 // Shared helpers.
 
-// convReduceBlocks is the fixed number of row blocks that reductions over rows split
-// into; fixed (not the worker count) so results do not depend on GOMAXPROCS.
-const convReduceBlocks = 16
+// convReduceBlocks returns how many row blocks a reduction over rows splits into,
+// each with its own partial sums, added in block order at the end. It is at least
+// 16 whatever the worker count, so results do not change with GOMAXPROCS up to 16.
+func convReduceBlocks() int { return max(16, Workers()) }
 
 // convColumnSums adds the column sums of the rows×cols row-major matrix a
 // into out.
 func convColumnSums(a []float32, rows, cols int, out []float32) {
-	nb := min(convReduceBlocks, max(1, rows/64))
+	nb := min(convReduceBlocks(), max(1, rows/64))
 	if nb == 1 {
 		for r := 0; r < rows; r++ {
 			convAddTo(out[:cols], a[r*cols:(r+1)*cols])

@@ -214,7 +214,7 @@ func depthwiseBackwardFilter(p ConvParams, x, dy, dw []float32) {
 	oh, ow := p.OutHW()
 	C, kk := p.C, p.KH*p.KW
 	rows := p.N * oh
-	nb := min(convReduceBlocks, rows)
+	nb := min(convReduceBlocks(), rows)
 	plan := dwForwardPlan(p, ow)
 	partBuf := getConvScratch(nb * kk * C)
 	part := *partBuf

@@ -524,3 +524,41 @@ func TestDepthwiseKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestConvScratchReuse checks that once warmed up, repeated convolutions take all
+// their scratch buffers from the free list.
+func TestConvScratchReuse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, tc := range []convCase{
+		{"dense", convP(2, 9, 9, 8, 8, 3, 3, 1, 1, 1, 1)},
+		{"grouped", convP(2, 9, 9, 8, 8, 3, 3, 2, 1, 1, 4)},
+		{"depthwise", convP(2, 9, 9, 32, 32, 5, 5, 1, 2, 1, 32)},
+		{"1x1 stride2", convP(2, 9, 9, 8, 8, 1, 1, 2, 0, 1, 1)},
+	} {
+		p := tc.p
+		oh, ow := p.OutHW()
+		x := convRandSlice(rng, p.N*p.H*p.W*p.C)
+		w := convRandSlice(rng, p.K*p.KH*p.KW*p.C/p.Groups)
+		b := convRandSlice(rng, p.K)
+		y := make([]float32, p.N*oh*ow*p.K)
+		dx, dw, db := make([]float32, len(x)), make([]float32, len(w)), make([]float32, len(b))
+		step := func() {
+			Conv2DForward(p, x, w, b, y)
+			Conv2DBackwardData(p, y, w, dx)
+			Conv2DBackwardFilter(p, x, y, dw, db)
+		}
+		step()
+		convScratch.mu.Lock()
+		before := convScratch.allocs
+		convScratch.mu.Unlock()
+		for i := 0; i < 5; i++ {
+			step()
+		}
+		convScratch.mu.Lock()
+		after := convScratch.allocs
+		convScratch.mu.Unlock()
+		if after != before {
+			t.Errorf("%s: %d scratch buffers made in steady state, want 0", tc.name, after-before)
+		}
+	}
+}
