@@ -1,5 +1,20 @@
 package cpu
 
+// 2-D convolutions over NHWC activations and OHWI weights. Three paths:
+//
+//   - 1×1, stride 1, no padding (any groups): GEMMs straight over the [N·H·W, C]
+//     tensors with row strides, no copies (conv.go).
+//   - Everything else except depthwise: im2col into a reused scratch buffer, chunked
+//     by output rows, then Sgemm per group; backward-data is a GEMM into columns and
+//     a gather-form col2im; backward-filter is im2col then a GEMM accumulating into
+//     dw (conv_im2col.go).
+//   - Depthwise (Groups == C == K): direct kernels vectorised over channels, with
+//     AVX-512 and AVX2 assembly where the CPU has it (conv_depthwise.go,
+//     conv_amd64.s).
+//
+// Sgemm is never called from inside a Parallel loop: it parallelises itself, and
+// nested Parallel calls from every worker at once could fill the pool's queue.
+
 import (
 	"errors"
 	"fmt"
