@@ -4,9 +4,13 @@ package cpu
 // contiguous channel dimension of NHWC. The OHWI weight [C,KH,KW,1] is transposed
 // into a [KH·KW, C] scratch so that one kernel tap is a contiguous channel vector.
 //
-// Every kernel works tap by tap over a whole row of output pixels: for tap (kh, kw)
-// the pixels ow in [owLo, owHi) read input pixels ow·StrideW - PadW + kw·DilW, a
-// strided run, so one call of the inner kernel does count×C multiply-adds.
+// The passes run over rows: forward over output rows, backward-data over input rows
+// (gather form, so no two workers write the same row) and backward-filter over
+// blocks of output rows with per-block partial sums. Within a row, one call of a
+// row kernel sums all KW taps of a kernel row over the interior columns (where
+// every tap is inside the image); each border column gets its own call with its
+// range of valid taps (see dwColPlan). Backward-data with StrideW > 1 goes tap by
+// tap over strided runs instead.
 
 // dwTapRange returns the output columns [lo, hi) whose input column
 // ow·stride - pad + off falls inside [0, w).
