@@ -360,27 +360,33 @@ func useConvKernels(k convKernels) (previous convKernels) {
 	return previous
 }
 
-// dwRowGo is the portable row kernel; see convKernels.row.
+// dwRowGo is the portable row kernel; see convKernels.row. Four channels at a time
+// are summed over the taps in registers.
 func dwRowGo(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int) {
 	for j := 0; j < count; j++ {
 		yv := y[j*ys : j*ys+c]
-		for k := 0; k < kw; k++ {
-			off := x0 + j*xs + k*xk
-			xv := x[off : off+c]
-			wv := w[k*c : k*c+c]
-			i := 0
-			for ; i+4 <= c; i += 4 {
-				yy := yv[i : i+4 : i+4]
-				xx := xv[i : i+4 : i+4]
-				ww := wv[i : i+4 : i+4]
-				yy[0] += xx[0] * ww[0]
-				yy[1] += xx[1] * ww[1]
-				yy[2] += xx[2] * ww[2]
-				yy[3] += xx[3] * ww[3]
+		xj := x0 + j*xs
+		i := 0
+		for ; i+4 <= c; i += 4 {
+			yy := yv[i : i+4 : i+4]
+			s0, s1, s2, s3 := yy[0], yy[1], yy[2], yy[3]
+			for k := 0; k < kw; k++ {
+				off := xj + k*xk + i
+				xx := x[off : off+4 : off+4]
+				ww := w[k*c+i : k*c+i+4 : k*c+i+4]
+				s0 += xx[0] * ww[0]
+				s1 += xx[1] * ww[1]
+				s2 += xx[2] * ww[2]
+				s3 += xx[3] * ww[3]
 			}
-			for ; i < c; i++ {
-				yv[i] += xv[i] * wv[i]
+			yy[0], yy[1], yy[2], yy[3] = s0, s1, s2, s3
+		}
+		for ; i < c; i++ {
+			s := yv[i]
+			for k := 0; k < kw; k++ {
+				s += x[xj+k*xk+i] * w[k*c+i]
 			}
+			yv[i] = s
 		}
 	}
 }
