@@ -1,6 +1,6 @@
 module github.com/nvae-go/nvae
 
-go 1.26
+go 1.26.0
 
 require github.com/nlpodyssey/gopickle v0.2.0
 
@@ -16,3 +16,5 @@ require (
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/text v0.28.0 // indirect
 )
+
+require golang.org/x/sys v0.50.0

@@ -76,7 +76,14 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 			hi = n
 		}
 		pending.Add(1)
-		poolTasks <- task{fn: fn, lo: lo, hi: hi, pending: &pending}
+		t := task{fn: fn, lo: lo, hi: hi, pending: &pending}
+		select {
+		case poolTasks <- t:
+		default:
+			// The queue is full (nested parallel loops on every worker): run the
+			// chunk here rather than block, so the pool can never deadlock.
+			t.run()
+		}
 		lo = hi
 	}
 	fn(0, min(step, n))

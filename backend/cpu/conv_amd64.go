@@ -1,0 +1,181 @@
+package cpu
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/cpu"
+)
+
+// Assembly kernels (conv_amd64.s). Strides and lengths are in float32 elements.
+
+//go:noescape
+func dwMulAddAVX512(dst *float32, ds int, src *float32, ss int, w *float32, c int, count int)
+
+//go:noescape
+func dwDotAddAVX512(acc *float32, a *float32, sa int, b *float32, sb int, c int, count int)
+
+//go:noescape
+func convAddAVX512(dst *float32, src *float32, n int)
+
+//go:noescape
+func dwRowAVX512(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int, kw int)
+
+//go:noescape
+func dwRow5AVX512(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int)
+
+//go:noescape
+func dwRow3AVX512(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int)
+
+// checkRow panics unless the extents a row kernel touches lie inside the slices.
+// x[x0] is the input of pixel 0, tap 0.
+func checkRow(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int) {
+	lo, hi := x0, x0+(count-1)*xs+c
+	if xk < 0 {
+		lo += (kw - 1) * xk
+	} else {
+		hi += (kw - 1) * xk
+	}
+	if lo < 0 || hi > len(x) || len(y) < (count-1)*ys+c || len(w) < (kw-1)*c+c || xs < 0 {
+		panic(fmt.Sprintf("cpu: depthwise row kernel out of range: c=%d count=%d kw=%d ys=%d len(y)=%d x0=%d xs=%d xk=%d len(x)=%d len(w)=%d",
+			c, count, kw, ys, len(y), x0, xs, xk, len(x), len(w)))
+	}
+}
+
+// dwRowAVX512Checked runs the row kernels after checking extents: the
+// register-resident-weight kernels for 3 or 5 taps on whole blocks of 64 channels,
+// the general one on the rest.
+func dwRowAVX512Checked(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int) {
+	if count <= 0 || c == 0 || kw <= 0 {
+		return
+	}
+	checkRow(y, ys, x, x0, xs, w, xk, c, count, kw)
+	full := 0
+	switch kw {
+	case 5:
+		if full = c &^ 63; full > 0 {
+			dwRow5AVX512(&y[0], ys, &x[x0], xs, &w[0], c, xk, full, count)
+		}
+	case 3:
+		if full = c &^ 63; full > 0 {
+			dwRow3AVX512(&y[0], ys, &x[x0], xs, &w[0], c, xk, full, count)
+		}
+	}
+	if full < c {
+		dwRowAVX512(&y[full], ys, &x[x0+full], xs, &w[full], c, xk, c-full, count, kw)
+	}
+}
+
+//go:noescape
+func dwRowDot5AVX512(acc *float32, ws int, x *float32, xs int, dy *float32, ys int, xk int, c int, count int)
+
+//go:noescape
+func dwRowDot3AVX512(acc *float32, ws int, x *float32, xs int, dy *float32, ys int, xk int, c int, count int)
+
+// dwRowDotAVX512Checked runs the register-resident-accumulator kernels for 3 or 5
+// taps on whole blocks of 64 channels and the per-tap kernel on the rest.
+func dwRowDotAVX512Checked(acc []float32, x []float32, x0, xs int, dy []float32, ys, xk, c, count, kw int) {
+	if count <= 0 || c == 0 || kw <= 0 {
+		return
+	}
+	full := 0
+	if kw == 5 || kw == 3 {
+		full = c &^ 63
+	}
+	if full > 0 {
+		// Extents: x from x0 to the last pixel's last tap, dy and acc rows.
+		if x0 < 0 || xk < 0 || xs < 0 || x0+(count-1)*xs+(kw-1)*xk+c > len(x) ||
+			(count-1)*ys+c > len(dy) || kw*c > len(acc) {
+			panic(fmt.Sprintf("cpu: depthwise filter kernel out of range: c=%d count=%d kw=%d x0=%d xs=%d xk=%d len(x)=%d ys=%d len(dy)=%d len(acc)=%d",
+				c, count, kw, x0, xs, xk, len(x), ys, len(dy), len(acc)))
+		}
+		if kw == 5 {
+			dwRowDot5AVX512(&acc[0], c, &x[x0], xs, &dy[0], ys, xk, full, count)
+		} else {
+			dwRowDot3AVX512(&acc[0], c, &x[x0], xs, &dy[0], ys, xk, full, count)
+		}
+	}
+	if full < c {
+		rowDotByTaps(dwDotAddAVX512Checked, acc, x, x0, xs, dy, ys, xk, c, count, kw, full)
+	}
+}
+
+//go:noescape
+func dwRowAVX2(y *float32, ys int, x *float32, xs int, w *float32, ws int, xk int, c int, count int, kw int)
+
+func dwRowAVX2Checked(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int) {
+	if count <= 0 || c == 0 || kw <= 0 {
+		return
+	}
+	checkRow(y, ys, x, x0, xs, w, xk, c, count, kw)
+	dwRowAVX2(&y[0], ys, &x[x0], xs, &w[0], c, xk, c, count, kw)
+}
+
+//go:noescape
+func dwMulAddAVX2(dst *float32, ds int, src *float32, ss int, w *float32, c int, count int)
+
+//go:noescape
+func dwDotAddAVX2(acc *float32, a *float32, sa int, b *float32, sb int, c int, count int)
+
+//go:noescape
+func convAddAVX2(dst *float32, src *float32, n int)
+
+// dwDotAddAVX512Checked is the checked AVX-512 per-tap filter kernel.
+var dwDotAddAVX512Checked func(acc []float32, a []float32, sa int, b []float32, sb int, count int)
+
+// asmKernels wraps raw assembly kernels with the extent checks that keep them
+// memory safe.
+func asmKernels(name string,
+	mulAdd func(dst *float32, ds int, src *float32, ss int, w *float32, c int, count int),
+	dotAdd func(acc *float32, a *float32, sa int, b *float32, sb int, c int, count int),
+	add func(dst *float32, src *float32, n int)) convKernels {
+	k := convKernels{
+		name: name,
+		mulAdd: func(dst []float32, ds int, src []float32, ss int, w []float32, count int) {
+			c := len(w)
+			if count <= 0 || c == 0 {
+				return
+			}
+			if len(dst) < (count-1)*ds+c || len(src) < (count-1)*ss+c {
+				panic(fmt.Sprintf("cpu: depthwise kernel out of range: c=%d count=%d ds=%d len(dst)=%d ss=%d len(src)=%d",
+					c, count, ds, len(dst), ss, len(src)))
+			}
+			mulAdd(&dst[0], ds, &src[0], ss, &w[0], c, count)
+		},
+		dotAdd: func(acc []float32, a []float32, sa int, b []float32, sb int, count int) {
+			c := len(acc)
+			if count <= 0 || c == 0 {
+				return
+			}
+			if len(a) < (count-1)*sa+c || len(b) < (count-1)*sb+c {
+				panic(fmt.Sprintf("cpu: depthwise kernel out of range: c=%d count=%d sa=%d len(a)=%d sb=%d len(b)=%d",
+					c, count, sa, len(a), sb, len(b)))
+			}
+			dotAdd(&acc[0], &a[0], sa, &b[0], sb, c, count)
+		},
+		add: func(dst, src []float32) {
+			if len(dst) == 0 {
+				return
+			}
+			src = src[:len(dst)]
+			add(&dst[0], &src[0], len(dst))
+		},
+	}
+	k.rowDot = rowDotFromTaps(k.dotAdd)
+	return k
+}
+
+func init() {
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		k := asmKernels("avx2", dwMulAddAVX2, dwDotAddAVX2, convAddAVX2)
+		k.row = dwRowAVX2Checked
+		convKernelSets = append(convKernelSets, k)
+	}
+	if cpu.X86.HasAVX512F {
+		k := asmKernels("avx512", dwMulAddAVX512, dwDotAddAVX512, convAddAVX512)
+		dwDotAddAVX512Checked = k.dotAdd
+		k.row = dwRowAVX512Checked
+		k.rowDot = dwRowDotAVX512Checked
+		convKernelSets = append(convKernelSets, k)
+	}
+	useConvKernels(convKernelSets[len(convKernelSets)-1])
+}
