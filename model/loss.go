@@ -2,6 +2,7 @@ package model
 
 import (
 	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/dist"
 	"github.com/nvae-go/nvae/tensor"
 )
 
@@ -37,7 +38,7 @@ func (m *Model) ReconLoss(tp *ad.Tape, out *Output, x *tensor.Tensor) *ad.Var {
 // from noise) and the BN regulariser Σ max|γ|, the last two weighted by wdnCoeff.
 func (m *Model) Loss(tp *ad.Tape, out *Output, x *tensor.Tensor, klCoeff, wdnCoeff float32, noise Noise) *Loss {
 	recon := m.ReconLoss(tp, out, x)
-	bal, coeffs, vals := klBalance(tp, out.KLAll, klCoeff, m.alpha)
+	bal, coeffs, vals := dist.KLBalance(tp, out.KLAll, klCoeff, m.alpha)
 	nelbo := tp.Add(recon, bal)
 	main := tp.Mean(nelbo, false)
 
