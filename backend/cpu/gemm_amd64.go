@@ -1,0 +1,40 @@
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+//go:generate sh -c "go run gemm_asmgen.go > gemm_amd64.s"
+
+// sgemmKernelAVX512 computes one 14×32 tile with AVX-512 (see gemm_asmgen.go).
+//
+//go:noescape
+func sgemmKernelAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelAVX2 computes one 6×16 tile with AVX2 and FMA (see gemm_asmgen.go).
+//
+//go:noescape
+func sgemmKernelAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
+
+func init() {
+	if cpu.X86.HasAVX512F {
+		registerVariant(&gemmVariant{
+			name: "avx512", mr: 14, nr: 32, kcMax: 256, mcMax: 14 * 24, ncMax: 32 * 64,
+			kernel: func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+				_ = a[14*kc-1]
+				_ = b[32*kc-1]
+				_ = c[13*ldc+31]
+				sgemmKernelAVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+			},
+		})
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		registerVariant(&gemmVariant{
+			name: "avx2", mr: 6, nr: 16, kcMax: 256, mcMax: 6 * 32, ncMax: 16 * 128,
+			kernel: func(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+				_ = a[6*kc-1]
+				_ = b[16*kc-1]
+				_ = c[5*ldc+15]
+				sgemmKernelAVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+			},
+		})
+	}
+}
