@@ -20,6 +20,10 @@ type gemmVariant struct {
 	// is a packed A micro-panel (kc groups of mr values), b a packed B micro-panel (kc
 	// groups of nr values); beta == 0 does not read c.
 	kernel func(kc int, a, b, c []float32, ldc int, alpha, beta float32)
+	// direct, if not nil, is kernel reading mr rows of a row-major A with stride lda
+	// in place of a packed micro-panel; it spares packing A when few B panels would
+	// share the packed copy.
+	direct func(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32)
 }
 
 // variantRank orders the variants from the most to the least preferred.
@@ -153,6 +157,7 @@ type gemm struct {
 	beta           float32
 	c              []float32
 	ldc            int
+	directA        bool // full A panels are read in place by v.direct
 }
 
 // bufPool recycles packing buffers.
@@ -219,51 +224,78 @@ func (g *gemm) runSplitK(w int) {
 	})
 }
 
+// directMaxN is the widest C for which full panels of a non-transposed A are read
+// in place rather than packed.
+const directMaxN = 128
+
+// packedBMax bounds the packed copy of op(B) (floats): wider or deeper products
+// are done in column blocks and slabs of k.
+const packedBMax = 4 << 20
+
 // run computes the product, on the worker pool when par is set.
+//
+// Loop structure: op(B) is packed one block of nc columns and a slab of k rows at a
+// time (cooperatively). The rows of C are then split over the workers; each takes
+// blocks of mc rows and, for every depth block of kc in the slab, packs that piece
+// of op(A) and runs the microkernel over all its MR×NR tiles: the B micro-panel of
+// a tile column stays in L1 while the A micro-panels stream through it. In parallel
+// the slab spans all of k when it fits in packedBMax, so that there are only two
+// barriers per column block and an mc×nc block of C stays in L2 while it
+// accumulates; serially (also within split-k) a slab is one kc block, which keeps
+// the packed B in L2.
 func (g *gemm) run(par bool) {
 	v := g.v
 	mr, nr := v.mr, v.nr
 	// Equal-sized k blocks no deeper than kcMax.
 	kBlocks := (g.k + v.kcMax - 1) / v.kcMax
-	kc0 := (g.k + kBlocks - 1) / kBlocks
-	ncMax := v.ncMax
-	bbuf := getBuf(kc0 * ncMax)
-	defer bufPool.Put(bbuf)
+	kc := (g.k + kBlocks - 1) / kBlocks
 	w := 1
 	if par {
 		w = Workers()
 	}
+	ncMax := v.ncMax
+	slab := kc
+	if w > 1 {
+		// Deep slabs, as wide as fit.
+		ncMax = max(nr, min(ncMax, packedBMax/g.k/nr*nr))
+		nb := min(ncMax, (g.n+nr-1)/nr*nr)
+		slab = max(kc, packedBMax/nb/kc*kc)
+	}
+	nb := min(ncMax, (g.n+nr-1)/nr*nr)
+	bbuf := getBuf(min(slab, g.k) * nb)
+	defer bufPool.Put(bbuf)
+	mPanels := (g.m + mr - 1) / mr
+	g.directA = v.direct != nil && !g.transA && g.n <= directMaxN
 	for jc := 0; jc < g.n; jc += ncMax {
 		nc := min(ncMax, g.n-jc)
 		nPanels := (nc + nr - 1) / nr
-		for pc := 0; pc < g.k; pc += kc0 {
-			kc := min(kc0, g.k-pc)
-			beta := g.beta
-			if pc > 0 {
-				beta = 1
-			}
-			bp := (*bbuf)[:nPanels*nr*kc]
-			packB := func(lo, hi int) {
-				for jp := lo; jp < hi; jp++ {
-					g.packB(bp[jp*nr*kc:(jp+1)*nr*kc], pc, kc, jc+jp*nr, min(nr, jc+nc-jc-jp*nr))
-				}
-			}
-			mPanels := (g.m + mr - 1) / mr
+		for k0 := 0; k0 < g.k; k0 += slab {
+			k1 := min(g.k, k0+slab)
+			blk := packedB{buf: (*bbuf)[:(k1-k0)*nPanels*nr], k0: k0, k1: k1, kc: kc, width: nPanels * nr}
 			if w == 1 {
-				packB(0, nPanels)
-				g.macro(bp, 0, mPanels, jc, nc, 0, nPanels, pc, kc, beta)
+				g.packB(blk, jc, nc, k0, k1, 0, nPanels)
+				g.compute(blk, 0, mPanels, jc, nc, 0, nPanels)
 				continue
 			}
-			Parallel(nPanels, max(1, 8192/(nr*kc)), packB)
+			if g.transB {
+				Parallel(nPanels, max(1, 16384/(nr*(k1-k0))), func(lo, hi int) {
+					g.packB(blk, jc, nc, k0, k1, lo, hi)
+				})
+			} else {
+				Parallel(k1-k0, max(1, 16384/nc), func(lo, hi int) {
+					g.packB(blk, jc, nc, k0+lo, k0+hi, 0, nPanels)
+				})
+			}
 			// Split the tiles of C over the workers along whichever of m and n
-			// balances better; with ties, m (each worker packs its own A rows).
+			// balances better; with ties, m (each worker packs only its own rows
+			// of A).
 			if balance(mPanels, w) >= balance(nPanels, w) {
 				Parallel(mPanels, 1, func(lo, hi int) {
-					g.macro(bp, lo, hi, jc, nc, 0, nPanels, pc, kc, beta)
+					g.compute(blk, lo, hi, jc, nc, 0, nPanels)
 				})
 			} else {
 				Parallel(nPanels, 1, func(lo, hi int) {
-					g.macro(bp, 0, mPanels, jc, nc, lo, hi, pc, kc, beta)
+					g.compute(blk, 0, mPanels, jc, nc, lo, hi)
 				})
 			}
 		}
@@ -276,45 +308,82 @@ func balance(n, w int) float64 {
 	return float64(n) / float64(per*w)
 }
 
-// macro multiplies the rows of op(A) in MR-panels [ip0, ip1), depth [pc, pc+kc), by
-// the packed B panels [jp0, jp1) of the block at column jc (nc wide), into C.
-func (g *gemm) macro(bp []float32, ip0, ip1, jc, nc, jp0, jp1, pc, kc int, beta float32) {
+// packedB is op(B)[k0:k1, jc:jc+nc] packed: depth blocks of kc rows (the last one
+// possibly shorter) one after the other, each holding width/NR micro-panels of kc
+// groups of NR values. k0 is a multiple of kc.
+type packedB struct {
+	buf    []float32
+	k0, k1 int
+	kc     int
+	width  int // nc rounded up to a multiple of NR
+}
+
+// panel returns the micro-panel jp of the depth block starting at row pc, and its depth.
+func (b packedB) panel(pc, jp, nr int) ([]float32, int) {
+	kc := min(b.kc, b.k1-pc)
+	off := (pc-b.k0)*b.width + jp*nr*kc
+	return b.buf[off : off+nr*kc], kc
+}
+
+// compute accumulates the tiles of C in MR-panels [ip0, ip1) and NR-panels [jp0, jp1)
+// of the column block at jc (nc wide) over all of k, packing A as it goes.
+func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int) {
 	v := g.v
 	mr, nr := v.mr, v.nr
-	mcPanels := v.mcMax / mr
-	abuf := getBuf(min(mcPanels, ip1-ip0)*mr*kc + mr*nr)
+	// mc rows: the mc×nc block of C should stay in L2 (≈512 KiB) across k.
+	mcPanels := max(1, min(v.mcMax/mr, (128<<10)/(mr*max(nc, 1))))
+	mcPanels = min(mcPanels, ip1-ip0)
+	abuf := getBuf(mcPanels*mr*bp.kc + mr*nr)
 	defer bufPool.Put(abuf)
 	tile := (*abuf)[len(*abuf)-mr*nr:] // scratch for edge tiles
 	for ib := ip0; ib < ip1; ib += mcPanels {
 		ie := min(ip1, ib+mcPanels)
-		ap := (*abuf)[:(ie-ib)*mr*kc]
-		for ip := ib; ip < ie; ip++ {
-			i := ip * mr
-			g.packA(ap[(ip-ib)*mr*kc:(ip-ib+1)*mr*kc], pc, kc, i, min(mr, g.m-i))
-		}
-		for jp := jp0; jp < jp1; jp++ {
-			j := jc + jp*nr
-			nw := min(nr, jc+nc-j)
-			b := bp[jp*nr*kc : (jp+1)*nr*kc]
+		for pc := bp.k0; pc < bp.k1; pc += bp.kc {
+			kc := min(bp.kc, bp.k1-pc)
+			beta := g.beta
+			if pc > 0 {
+				beta = 1
+			}
+			ap := (*abuf)[:(ie-ib)*mr*kc]
 			for ip := ib; ip < ie; ip++ {
 				i := ip * mr
-				mh := min(mr, g.m-i)
-				a := ap[(ip-ib)*mr*kc : (ip-ib+1)*mr*kc]
-				if mh == mr && nw == nr {
-					v.kernel(kc, a, b, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
+				if g.directA && i+mr <= g.m {
 					continue
 				}
-				// Edge tile: compute the full tile aside, then merge its valid part.
-				t := tile
-				v.kernel(kc, a, b, t, nr, g.alpha, 0)
-				for r := range mh {
-					crow := g.c[(i+r)*g.ldc+j : (i+r)*g.ldc+j+nw]
-					trow := t[r*nr : r*nr+nw]
-					if beta == 0 {
-						copy(crow, trow)
+				g.packA(ap[(ip-ib)*mr*kc:(ip-ib+1)*mr*kc], pc, kc, i, min(mr, g.m-i))
+			}
+			for jp := jp0; jp < jp1; jp++ {
+				j := jc + jp*nr
+				nw := min(nr, jc+nc-j)
+				b, _ := bp.panel(pc, jp, nr)
+				for ip := ib; ip < ie; ip++ {
+					i := ip * mr
+					mh := min(mr, g.m-i)
+					a := ap[(ip-ib)*mr*kc : (ip-ib+1)*mr*kc]
+					direct := g.directA && mh == mr
+					if mh == mr && nw == nr {
+						if direct {
+							v.direct(kc, g.a[i*g.lda+pc:], g.lda, b, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
+						} else {
+							v.kernel(kc, a, b, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
+						}
+						continue
+					}
+					// Edge tile: compute the full tile aside, then merge its valid part.
+					if direct {
+						v.direct(kc, g.a[i*g.lda+pc:], g.lda, b, tile, nr, g.alpha, 0)
 					} else {
-						for q, x := range trow {
-							crow[q] = x + beta*crow[q]
+						v.kernel(kc, a, b, tile, nr, g.alpha, 0)
+					}
+					for r := range mh {
+						crow := g.c[(i+r)*g.ldc+j : (i+r)*g.ldc+j+nw]
+						trow := tile[r*nr : r*nr+nw]
+						if beta == 0 {
+							copy(crow, trow)
+						} else {
+							for q, x := range trow {
+								crow[q] = x + beta*crow[q]
+							}
 						}
 					}
 				}
@@ -333,6 +402,12 @@ func (g *gemm) packA(dst []float32, pc, kc, i, rows int) {
 	}
 	if g.transA {
 		// op(A)[i+r, p] = a[p*lda + i + r]: each p gives MR consecutive values.
+		if rows == mr {
+			for p := range kc {
+				copyPanel(dst[p*mr:], g.a[(pc+p)*g.lda+i:], mr)
+			}
+			return
+		}
 		for p := range kc {
 			src := g.a[(pc+p)*g.lda+i : (pc+p)*g.lda+i+rows]
 			copy(dst[p*mr:p*mr+rows], src)
@@ -348,27 +423,65 @@ func (g *gemm) packA(dst []float32, pc, kc, i, rows int) {
 	}
 }
 
-// packB stores op(B)[pc:pc+kc, j:j+cols] into dst as kc groups of NR values, padding
-// columns beyond the matrix with zeros.
-func (g *gemm) packB(dst []float32, pc, kc, j, cols int) {
+// packB packs rows [p0, p1) of op(B)[:, jc:jc+nc] into bp (for the transposed
+// case p0 and p1 must be multiples of the block depth, or bp.k1) for the micro-panels [jp0, jp1) into bp, padding columns beyond nc
+// with zeros.
+func (g *gemm) packB(bp packedB, jc, nc, p0, p1, jp0, jp1 int) {
 	nr := g.v.nr
-	dst = dst[:nr*kc]
-	if cols < nr {
-		clear(dst)
-	}
 	if !g.transB {
-		// op(B)[p, j+q] = b[p*ldb + j + q]: each p gives NR consecutive values.
-		for p := range kc {
-			src := g.b[(pc+p)*g.ldb+j : (pc+p)*g.ldb+j+cols]
-			copy(dst[p*nr:p*nr+cols], src)
+		// op(B)[p, j] = b[p*ldb + j]: walk each row of B once, scattering NR-wide
+		// pieces into the panels.
+		for p := p0; p < p1; p++ {
+			pc := p / bp.kc * bp.kc
+			kc := min(bp.kc, bp.k1-pc)
+			base := (pc-bp.k0)*bp.width + (p-pc)*nr
+			row := g.b[p*g.ldb+jc : p*g.ldb+jc+nc]
+			for jp := jp0; jp < jp1; jp++ {
+				dst := bp.buf[base+jp*nr*kc : base+jp*nr*kc+nr]
+				if (jp+1)*nr <= nc {
+					copyPanel(dst, row[jp*nr:], nr)
+				} else {
+					n := copy(dst, row[jp*nr:])
+					clear(dst[n:])
+				}
+			}
 		}
 		return
 	}
-	// op(B)[p, j+q] = b[(j+q)*ldb + p]: gather each row of B into a column.
-	for q := range cols {
-		src := g.b[(j+q)*g.ldb+pc : (j+q)*g.ldb+pc+kc]
-		for p, x := range src {
-			dst[p*nr+q] = x
+	// op(B)[p, j] = b[j*ldb + p]: each stored row of B is a column of op(B).
+	for jp := jp0; jp < jp1; jp++ {
+		cols := min(nr, nc-jp*nr)
+		for pc := p0; pc < p1; pc += bp.kc {
+			dst, kc := bp.panel(pc, jp, nr)
+			if cols < nr {
+				clear(dst)
+			}
+			for q := range cols {
+				j := jc + jp*nr + q
+				src := g.b[j*g.ldb+pc : j*g.ldb+pc+kc]
+				for p, x := range src {
+					dst[p*nr+q] = x
+				}
+			}
 		}
+	}
+}
+
+// copyPanel copies n values from src to dst, with fixed-size copies for the panel
+// widths of the microkernels.
+func copyPanel(dst, src []float32, n int) {
+	switch n {
+	case 32:
+		*(*[32]float32)(dst) = *(*[32]float32)(src)
+	case 16:
+		*(*[16]float32)(dst) = *(*[16]float32)(src)
+	case 14:
+		*(*[14]float32)(dst) = *(*[14]float32)(src)
+	case 6:
+		*(*[6]float32)(dst) = *(*[6]float32)(src)
+	case 4:
+		*(*[4]float32)(dst) = *(*[4]float32)(src)
+	default:
+		copy(dst[:n], src[:n])
 	}
 }

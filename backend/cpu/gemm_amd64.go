@@ -14,6 +14,18 @@ func sgemmKernelAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 //go:noescape
 func sgemmKernelAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
 
+// sgemmKernelDirectAVX512 is sgemmKernelAVX512 reading 14 rows of a row-major A
+// (stride lda) instead of a packed micro-panel.
+//
+//go:noescape
+func sgemmKernelDirectAVX512(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+
+// sgemmKernelDirectAVX2 is sgemmKernelAVX2 reading 6 rows of a row-major A (stride
+// lda) instead of a packed micro-panel.
+//
+//go:noescape
+func sgemmKernelDirectAVX2(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+
 func init() {
 	if cpu.X86.HasAVX512F {
 		registerVariant(&gemmVariant{
@@ -23,6 +35,12 @@ func init() {
 				_ = b[32*kc-1]
 				_ = c[13*ldc+31]
 				sgemmKernelAVX512(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+			},
+			direct: func(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
+				_ = a[13*lda+kc-1]
+				_ = b[32*kc-1]
+				_ = c[13*ldc+31]
+				sgemmKernelDirectAVX512(kc, &a[0], lda, &b[0], &c[0], ldc, alpha, beta)
 			},
 		})
 	}
@@ -34,6 +52,12 @@ func init() {
 				_ = b[16*kc-1]
 				_ = c[5*ldc+15]
 				sgemmKernelAVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+			},
+			direct: func(kc int, a []float32, lda int, b, c []float32, ldc int, alpha, beta float32) {
+				_ = a[5*lda+kc-1]
+				_ = b[16*kc-1]
+				_ = c[5*ldc+15]
+				sgemmKernelDirectAVX2(kc, &a[0], lda, &b[0], &c[0], ldc, alpha, beta)
 			},
 		})
 	}

@@ -25,6 +25,10 @@ type kernel struct {
 	width  int    // float32 lanes per vector register
 	reg    string // register prefix: "Z" or "Y"
 	zero   string // instruction that zeroes a register with itself
+	unroll int    // k steps per loop iteration
+	// direct reads A unpacked, as mr rows of a row-major matrix with stride lda,
+	// instead of from a packed micro-panel.
+	direct bool
 }
 
 var out strings.Builder
@@ -36,6 +40,19 @@ func (k kernel) vecs() int { return k.nr / k.width }
 // acc is the accumulator register of row r, vector v.
 func (k kernel) acc(r, v int) string { return fmt.Sprintf("%s%d", k.reg, r*k.vecs()+v) }
 
+// aAddr is the address of A[r][s] for the k step s of the current loop iteration.
+// Packed: AX walks the panel. Direct: rows 0-4, 5-9 and 10-13 are addressed from the
+// row pointers AX, R10 and R11 with the offsets 0, lda, 2·lda, 3·lda and 4·lda (R8
+// holds lda in bytes and R9 3·lda).
+func (k kernel) aAddr(r, s int) string {
+	if !k.direct {
+		return fmt.Sprintf("%d(AX)", (s*k.mr+r)*4)
+	}
+	base := []string{"AX", "R10", "R11"}[r/5]
+	idx := []string{"", "(R8*1)", "(R8*2)", "(R9*1)", "(R8*4)"}[r%5]
+	return fmt.Sprintf("%d(%s)%s", s*4, base, idx)
+}
+
 func (k kernel) emit() {
 	nv := k.vecs()
 	nacc := k.mr * nv
@@ -44,14 +61,30 @@ func (k kernel) emit() {
 	alphaReg, betaReg := aReg(0), aReg(1)
 	vbytes := k.width * 4
 
-	p("// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32)", k.name)
-	p("// %d×%d tile, %d accumulators.", k.mr, k.nr, nacc)
-	p("TEXT ·%s(SB), NOSPLIT, $0-48", k.name)
+	argB, argC, argLdc, argAlpha, argBeta, frame := 16, 24, 32, 40, 44, 48
+	if k.direct {
+		argB, argC, argLdc, argAlpha, argBeta, frame = 24, 32, 40, 48, 52, 56
+		p("// func %s(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)", k.name)
+		p("// %d×%d tile from %d unpacked rows of A, %d accumulators.", k.mr, k.nr, k.mr, nacc)
+	} else {
+		p("// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32)", k.name)
+		p("// %d×%d tile from a packed A micro-panel, %d accumulators.", k.mr, k.nr, nacc)
+	}
+	p("TEXT ·%s(SB), NOSPLIT, $0-%d", k.name, frame)
 	p("\tMOVQ kc+0(FP), CX")
 	p("\tMOVQ a+8(FP), AX")
-	p("\tMOVQ b+16(FP), BX")
-	p("\tMOVQ c+24(FP), DI")
-	p("\tMOVQ ldc+32(FP), DX")
+	if k.direct {
+		p("\tMOVQ lda+16(FP), R8")
+		p("\tSHLQ $2, R8")
+		p("\tLEAQ (R8)(R8*2), R9")
+		p("\tLEAQ (AX)(R8*4), R10")
+		p("\tADDQ R8, R10")
+		p("\tLEAQ (R10)(R8*4), R11")
+		p("\tADDQ R8, R11")
+	}
+	p("\tMOVQ b+%d(FP), BX", argB)
+	p("\tMOVQ c+%d(FP), DI", argC)
+	p("\tMOVQ ldc+%d(FP), DX", argLdc)
 	p("\tSHLQ $2, DX")
 	// Prefetch the C tile so that the epilogue does not wait for it.
 	p("\tMOVQ DI, SI")
@@ -67,36 +100,52 @@ func (k kernel) emit() {
 		r := fmt.Sprintf("%s%d", k.reg, i)
 		p("\t%s %s, %s, %s", k.zero, r, r, r)
 	}
-	step := func(kofs int) {
+	step := func(s int) {
 		for v := 0; v < nv; v++ {
-			p("\tVMOVUPS %d(BX), %s", kofs*k.nr*4+v*vbytes, bReg(v))
+			p("\tVMOVUPS %d(BX), %s", s*k.nr*4+v*vbytes, bReg(v))
 		}
 		for r := 0; r < k.mr; r++ {
-			p("\tVBROADCASTSS %d(AX), %s", (kofs*k.mr+r)*4, aReg(r))
+			p("\tVBROADCASTSS %s, %s", k.aAddr(r, s), aReg(r))
 			for v := 0; v < nv; v++ {
 				p("\tVFMADD231PS %s, %s, %s", aReg(r), bReg(v), k.acc(r, v))
 			}
 		}
 	}
-	p("\tMOVQ CX, R9")
-	p("\tSHRQ $1, CX")
-	p("\tJZ %s_tail", k.name)
+	advance := func(steps int) {
+		if k.direct {
+			p("\tADDQ $%d, AX", steps*4)
+			p("\tADDQ $%d, R10", steps*4)
+			p("\tADDQ $%d, R11", steps*4)
+		} else {
+			p("\tADDQ $%d, AX", steps*k.mr*4)
+		}
+		p("\tADDQ $%d, BX", steps*k.nr*4)
+	}
+	u := k.unroll
+	p("\tCMPQ CX, $%d", u)
+	p("\tJLT %s_tail", k.name)
 	p("%s_loop:", k.name)
-	p("\tPREFETCHT0 %d(BX)", 8*k.nr*4)
-	step(0)
-	step(1)
-	p("\tADDQ $%d, AX", 2*k.mr*4)
-	p("\tADDQ $%d, BX", 2*k.nr*4)
-	p("\tDECQ CX")
-	p("\tJNZ %s_loop", k.name)
+	for s := 0; s < u; s++ {
+		if (s*k.nr*4)%128 == 0 {
+			p("\tPREFETCHT0 %d(BX)", 8*k.nr*4+s*k.nr*4)
+		}
+		step(s)
+	}
+	advance(u)
+	p("\tSUBQ $%d, CX", u)
+	p("\tCMPQ CX, $%d", u)
+	p("\tJGE %s_loop", k.name)
 	p("%s_tail:", k.name)
-	p("\tANDQ $1, R9")
+	p("\tTESTQ CX, CX")
 	p("\tJZ %s_store", k.name)
 	step(0)
+	advance(1)
+	p("\tDECQ CX")
+	p("\tJMP %s_tail", k.name)
 	p("%s_store:", k.name)
-	p("\tVBROADCASTSS alpha+40(FP), %s", alphaReg)
-	p("\tVBROADCASTSS beta+44(FP), %s", betaReg)
-	p("\tMOVL beta+44(FP), R8")
+	p("\tVBROADCASTSS alpha+%d(FP), %s", argAlpha, alphaReg)
+	p("\tVBROADCASTSS beta+%d(FP), %s", argBeta, betaReg)
+	p("\tMOVL beta+%d(FP), R8", argBeta)
 	p("\tANDL $0x7fffffff, R8")
 	p("\tJZ %s_beta0", k.name)
 	for r := 0; r < k.mr; r++ {
@@ -135,7 +184,13 @@ func main() {
 	p("")
 	p("#include \"textflag.h\"")
 	p("")
-	kernel{name: "sgemmKernelAVX512", mr: 14, nr: 32, width: 16, reg: "Z", zero: "VPXORD"}.emit()
-	kernel{name: "sgemmKernelAVX2", mr: 6, nr: 16, width: 8, reg: "Y", zero: "VXORPS"}.emit()
+	avx512 := kernel{name: "sgemmKernelAVX512", mr: 14, nr: 32, width: 16, reg: "Z", zero: "VPXORD", unroll: 2}
+	avx2 := kernel{name: "sgemmKernelAVX2", mr: 6, nr: 16, width: 8, reg: "Y", zero: "VXORPS", unroll: 2}
+	avx512.emit()
+	avx2.emit()
+	avx512.name, avx512.direct = "sgemmKernelDirectAVX512", true
+	avx2.name, avx2.direct = "sgemmKernelDirectAVX2", true
+	avx512.emit()
+	avx2.emit()
 	os.Stdout.WriteString(out.String())
 }
