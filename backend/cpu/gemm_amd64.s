@@ -4,14 +4,16 @@
 
 #include "textflag.h"
 
-// func sgemmKernelAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-// 14×32 tile from a packed A micro-panel, 28 accumulators.
-TEXT ·sgemmKernelAVX512(SB), NOSPLIT, $0-48
+// func sgemmKernelAVX512(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+// 14×32 tile from a packed A micro-panel (lda unused), 28 accumulators.
+TEXT ·sgemmKernelAVX512(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
-	MOVQ b+16(FP), BX
-	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), DX
+	MOVQ b+24(FP), BX
+	MOVQ ldb+32(FP), R12
+	SHLQ $2, R12
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
 	MOVQ DI, SI
 	PREFETCHT0 0(SI)
@@ -86,7 +88,6 @@ TEXT ·sgemmKernelAVX512(SB), NOSPLIT, $0-48
 	CMPQ CX, $2
 	JLT sgemmKernelAVX512_tail
 sgemmKernelAVX512_loop:
-	PREFETCHT0 1024(BX)
 	VMOVUPS 0(BX), Z28
 	VMOVUPS 64(BX), Z29
 	VBROADCASTSS 0(AX), Z30
@@ -131,9 +132,8 @@ sgemmKernelAVX512_loop:
 	VBROADCASTSS 52(AX), Z31
 	VFMADD231PS Z31, Z28, Z26
 	VFMADD231PS Z31, Z29, Z27
-	PREFETCHT0 1152(BX)
-	VMOVUPS 128(BX), Z28
-	VMOVUPS 192(BX), Z29
+	VMOVUPS 0(BX)(R12*1), Z28
+	VMOVUPS 64(BX)(R12*1), Z29
 	VBROADCASTSS 56(AX), Z30
 	VFMADD231PS Z30, Z28, Z0
 	VFMADD231PS Z30, Z29, Z1
@@ -177,7 +177,8 @@ sgemmKernelAVX512_loop:
 	VFMADD231PS Z31, Z28, Z26
 	VFMADD231PS Z31, Z29, Z27
 	ADDQ $112, AX
-	ADDQ $256, BX
+	ADDQ R12, BX
+	ADDQ R12, BX
 	SUBQ $2, CX
 	CMPQ CX, $2
 	JGE sgemmKernelAVX512_loop
@@ -229,13 +230,13 @@ sgemmKernelAVX512_tail:
 	VFMADD231PS Z31, Z28, Z26
 	VFMADD231PS Z31, Z29, Z27
 	ADDQ $56, AX
-	ADDQ $128, BX
+	ADDQ R12, BX
 	DECQ CX
 	JMP sgemmKernelAVX512_tail
 sgemmKernelAVX512_store:
-	VBROADCASTSS alpha+40(FP), Z30
-	VBROADCASTSS beta+44(FP), Z31
-	MOVL beta+44(FP), R8
+	VBROADCASTSS alpha+56(FP), Z30
+	VBROADCASTSS beta+60(FP), Z31
+	MOVL beta+60(FP), R8
 	ANDL $0x7fffffff, R8
 	JZ sgemmKernelAVX512_beta0
 	VMULPS Z30, Z0, Z0
@@ -410,14 +411,16 @@ sgemmKernelAVX512_beta0:
 	VZEROUPPER
 	RET
 
-// func sgemmKernelAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32)
-// 6×16 tile from a packed A micro-panel, 12 accumulators.
-TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-48
+// func sgemmKernelAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+// 6×16 tile from a packed A micro-panel (lda unused), 12 accumulators.
+TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
-	MOVQ b+16(FP), BX
-	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), DX
+	MOVQ b+24(FP), BX
+	MOVQ ldb+32(FP), R12
+	SHLQ $2, R12
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
 	MOVQ DI, SI
 	PREFETCHT0 0(SI)
@@ -446,7 +449,6 @@ TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-48
 	CMPQ CX, $2
 	JLT sgemmKernelAVX2_tail
 sgemmKernelAVX2_loop:
-	PREFETCHT0 512(BX)
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -467,8 +469,8 @@ sgemmKernelAVX2_loop:
 	VBROADCASTSS 20(AX), Y15
 	VFMADD231PS Y15, Y12, Y10
 	VFMADD231PS Y15, Y13, Y11
-	VMOVUPS 64(BX), Y12
-	VMOVUPS 96(BX), Y13
+	VMOVUPS 0(BX)(R12*1), Y12
+	VMOVUPS 32(BX)(R12*1), Y13
 	VBROADCASTSS 24(AX), Y14
 	VFMADD231PS Y14, Y12, Y0
 	VFMADD231PS Y14, Y13, Y1
@@ -488,7 +490,8 @@ sgemmKernelAVX2_loop:
 	VFMADD231PS Y15, Y12, Y10
 	VFMADD231PS Y15, Y13, Y11
 	ADDQ $48, AX
-	ADDQ $128, BX
+	ADDQ R12, BX
+	ADDQ R12, BX
 	SUBQ $2, CX
 	CMPQ CX, $2
 	JGE sgemmKernelAVX2_loop
@@ -516,13 +519,13 @@ sgemmKernelAVX2_tail:
 	VFMADD231PS Y15, Y12, Y10
 	VFMADD231PS Y15, Y13, Y11
 	ADDQ $24, AX
-	ADDQ $64, BX
+	ADDQ R12, BX
 	DECQ CX
 	JMP sgemmKernelAVX2_tail
 sgemmKernelAVX2_store:
-	VBROADCASTSS alpha+40(FP), Y14
-	VBROADCASTSS beta+44(FP), Y15
-	MOVL beta+44(FP), R8
+	VBROADCASTSS alpha+56(FP), Y14
+	VBROADCASTSS beta+60(FP), Y15
+	MOVL beta+60(FP), R8
 	ANDL $0x7fffffff, R8
 	JZ sgemmKernelAVX2_beta0
 	VMULPS Y14, Y0, Y0
@@ -601,9 +604,9 @@ sgemmKernelAVX2_beta0:
 	VZEROUPPER
 	RET
 
-// func sgemmKernelDirectAVX512(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+// func sgemmKernelDirectAVX512(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 // 14×32 tile from 14 unpacked rows of A, 28 accumulators.
-TEXT ·sgemmKernelDirectAVX512(SB), NOSPLIT, $0-56
+TEXT ·sgemmKernelDirectAVX512(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -614,8 +617,10 @@ TEXT ·sgemmKernelDirectAVX512(SB), NOSPLIT, $0-56
 	LEAQ (R10)(R8*4), R11
 	ADDQ R8, R11
 	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ ldb+32(FP), R12
+	SHLQ $2, R12
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
 	MOVQ DI, SI
 	PREFETCHT0 0(SI)
@@ -690,7 +695,6 @@ TEXT ·sgemmKernelDirectAVX512(SB), NOSPLIT, $0-56
 	CMPQ CX, $2
 	JLT sgemmKernelDirectAVX512_tail
 sgemmKernelDirectAVX512_loop:
-	PREFETCHT0 1024(BX)
 	VMOVUPS 0(BX), Z28
 	VMOVUPS 64(BX), Z29
 	VBROADCASTSS 0(AX), Z30
@@ -735,9 +739,8 @@ sgemmKernelDirectAVX512_loop:
 	VBROADCASTSS 0(R11)(R9*1), Z31
 	VFMADD231PS Z31, Z28, Z26
 	VFMADD231PS Z31, Z29, Z27
-	PREFETCHT0 1152(BX)
-	VMOVUPS 128(BX), Z28
-	VMOVUPS 192(BX), Z29
+	VMOVUPS 0(BX)(R12*1), Z28
+	VMOVUPS 64(BX)(R12*1), Z29
 	VBROADCASTSS 4(AX), Z30
 	VFMADD231PS Z30, Z28, Z0
 	VFMADD231PS Z30, Z29, Z1
@@ -783,7 +786,8 @@ sgemmKernelDirectAVX512_loop:
 	ADDQ $8, AX
 	ADDQ $8, R10
 	ADDQ $8, R11
-	ADDQ $256, BX
+	ADDQ R12, BX
+	ADDQ R12, BX
 	SUBQ $2, CX
 	CMPQ CX, $2
 	JGE sgemmKernelDirectAVX512_loop
@@ -837,13 +841,13 @@ sgemmKernelDirectAVX512_tail:
 	ADDQ $4, AX
 	ADDQ $4, R10
 	ADDQ $4, R11
-	ADDQ $128, BX
+	ADDQ R12, BX
 	DECQ CX
 	JMP sgemmKernelDirectAVX512_tail
 sgemmKernelDirectAVX512_store:
-	VBROADCASTSS alpha+48(FP), Z30
-	VBROADCASTSS beta+52(FP), Z31
-	MOVL beta+52(FP), R8
+	VBROADCASTSS alpha+56(FP), Z30
+	VBROADCASTSS beta+60(FP), Z31
+	MOVL beta+60(FP), R8
 	ANDL $0x7fffffff, R8
 	JZ sgemmKernelDirectAVX512_beta0
 	VMULPS Z30, Z0, Z0
@@ -1018,9 +1022,9 @@ sgemmKernelDirectAVX512_beta0:
 	VZEROUPPER
 	RET
 
-// func sgemmKernelDirectAVX2(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)
+// func sgemmKernelDirectAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 // 6×16 tile from 6 unpacked rows of A, 12 accumulators.
-TEXT ·sgemmKernelDirectAVX2(SB), NOSPLIT, $0-56
+TEXT ·sgemmKernelDirectAVX2(SB), NOSPLIT, $0-64
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -1031,8 +1035,10 @@ TEXT ·sgemmKernelDirectAVX2(SB), NOSPLIT, $0-56
 	LEAQ (R10)(R8*4), R11
 	ADDQ R8, R11
 	MOVQ b+24(FP), BX
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ ldb+32(FP), R12
+	SHLQ $2, R12
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
 	MOVQ DI, SI
 	PREFETCHT0 0(SI)
@@ -1061,7 +1067,6 @@ TEXT ·sgemmKernelDirectAVX2(SB), NOSPLIT, $0-56
 	CMPQ CX, $2
 	JLT sgemmKernelDirectAVX2_tail
 sgemmKernelDirectAVX2_loop:
-	PREFETCHT0 512(BX)
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -1082,8 +1087,8 @@ sgemmKernelDirectAVX2_loop:
 	VBROADCASTSS 0(R10), Y15
 	VFMADD231PS Y15, Y12, Y10
 	VFMADD231PS Y15, Y13, Y11
-	VMOVUPS 64(BX), Y12
-	VMOVUPS 96(BX), Y13
+	VMOVUPS 0(BX)(R12*1), Y12
+	VMOVUPS 32(BX)(R12*1), Y13
 	VBROADCASTSS 4(AX), Y14
 	VFMADD231PS Y14, Y12, Y0
 	VFMADD231PS Y14, Y13, Y1
@@ -1105,7 +1110,8 @@ sgemmKernelDirectAVX2_loop:
 	ADDQ $8, AX
 	ADDQ $8, R10
 	ADDQ $8, R11
-	ADDQ $128, BX
+	ADDQ R12, BX
+	ADDQ R12, BX
 	SUBQ $2, CX
 	CMPQ CX, $2
 	JGE sgemmKernelDirectAVX2_loop
@@ -1135,13 +1141,13 @@ sgemmKernelDirectAVX2_tail:
 	ADDQ $4, AX
 	ADDQ $4, R10
 	ADDQ $4, R11
-	ADDQ $64, BX
+	ADDQ R12, BX
 	DECQ CX
 	JMP sgemmKernelDirectAVX2_tail
 sgemmKernelDirectAVX2_store:
-	VBROADCASTSS alpha+48(FP), Y14
-	VBROADCASTSS beta+52(FP), Y15
-	MOVL beta+52(FP), R8
+	VBROADCASTSS alpha+56(FP), Y14
+	VBROADCASTSS beta+60(FP), Y15
+	MOVL beta+60(FP), R8
 	ANDL $0x7fffffff, R8
 	JZ sgemmKernelDirectAVX2_beta0
 	VMULPS Y14, Y0, Y0

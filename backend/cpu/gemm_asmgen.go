@@ -61,16 +61,13 @@ func (k kernel) emit() {
 	alphaReg, betaReg := aReg(0), aReg(1)
 	vbytes := k.width * 4
 
-	argB, argC, argLdc, argAlpha, argBeta, frame := 16, 24, 32, 40, 44, 48
+	p("// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)", k.name)
 	if k.direct {
-		argB, argC, argLdc, argAlpha, argBeta, frame = 24, 32, 40, 48, 52, 56
-		p("// func %s(kc int, a *float32, lda int, b, c *float32, ldc int, alpha, beta float32)", k.name)
 		p("// %d×%d tile from %d unpacked rows of A, %d accumulators.", k.mr, k.nr, k.mr, nacc)
 	} else {
-		p("// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32)", k.name)
-		p("// %d×%d tile from a packed A micro-panel, %d accumulators.", k.mr, k.nr, nacc)
+		p("// %d×%d tile from a packed A micro-panel (lda unused), %d accumulators.", k.mr, k.nr, nacc)
 	}
-	p("TEXT ·%s(SB), NOSPLIT, $0-%d", k.name, frame)
+	p("TEXT ·%s(SB), NOSPLIT, $0-64", k.name)
 	p("\tMOVQ kc+0(FP), CX")
 	p("\tMOVQ a+8(FP), AX")
 	if k.direct {
@@ -82,9 +79,11 @@ func (k kernel) emit() {
 		p("\tLEAQ (R10)(R8*4), R11")
 		p("\tADDQ R8, R11")
 	}
-	p("\tMOVQ b+%d(FP), BX", argB)
-	p("\tMOVQ c+%d(FP), DI", argC)
-	p("\tMOVQ ldc+%d(FP), DX", argLdc)
+	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ ldb+32(FP), R12")
+	p("\tSHLQ $2, R12")
+	p("\tMOVQ c+40(FP), DI")
+	p("\tMOVQ ldc+48(FP), DX")
 	p("\tSHLQ $2, DX")
 	// Prefetch the C tile so that the epilogue does not wait for it.
 	p("\tMOVQ DI, SI")
@@ -100,9 +99,14 @@ func (k kernel) emit() {
 		r := fmt.Sprintf("%s%d", k.reg, i)
 		p("\t%s %s, %s, %s", k.zero, r, r, r)
 	}
+	// The B values of k step s (0 or 1 within an iteration) are at s·ldb(BX).
 	step := func(s int) {
 		for v := 0; v < nv; v++ {
-			p("\tVMOVUPS %d(BX), %s", s*k.nr*4+v*vbytes, bReg(v))
+			if s == 0 {
+				p("\tVMOVUPS %d(BX), %s", v*vbytes, bReg(v))
+			} else {
+				p("\tVMOVUPS %d(BX)(R12*1), %s", v*vbytes, bReg(v))
+			}
 		}
 		for r := 0; r < k.mr; r++ {
 			p("\tVBROADCASTSS %s, %s", k.aAddr(r, s), aReg(r))
@@ -119,16 +123,18 @@ func (k kernel) emit() {
 		} else {
 			p("\tADDQ $%d, AX", steps*k.mr*4)
 		}
-		p("\tADDQ $%d, BX", steps*k.nr*4)
+		for range steps {
+			p("\tADDQ R12, BX")
+		}
 	}
 	u := k.unroll
+	if u > 2 {
+		panic("unroll > 2 needs more B addressing")
+	}
 	p("\tCMPQ CX, $%d", u)
 	p("\tJLT %s_tail", k.name)
 	p("%s_loop:", k.name)
 	for s := 0; s < u; s++ {
-		if (s*k.nr*4)%128 == 0 {
-			p("\tPREFETCHT0 %d(BX)", 8*k.nr*4+s*k.nr*4)
-		}
 		step(s)
 	}
 	advance(u)
@@ -143,9 +149,9 @@ func (k kernel) emit() {
 	p("\tDECQ CX")
 	p("\tJMP %s_tail", k.name)
 	p("%s_store:", k.name)
-	p("\tVBROADCASTSS alpha+%d(FP), %s", argAlpha, alphaReg)
-	p("\tVBROADCASTSS beta+%d(FP), %s", argBeta, betaReg)
-	p("\tMOVL beta+%d(FP), R8", argBeta)
+	p("\tVBROADCASTSS alpha+56(FP), %s", alphaReg)
+	p("\tVBROADCASTSS beta+60(FP), %s", betaReg)
+	p("\tMOVL beta+60(FP), R8")
 	p("\tANDL $0x7fffffff, R8")
 	p("\tJZ %s_beta0", k.name)
 	for r := 0; r < k.mr; r++ {

@@ -8,17 +8,18 @@ func init() {
 }
 
 // sgemmKernelGo is the portable 4×4 microkernel: c (a 4×4 tile with row stride ldc) =
-// alpha·Σ_p a[4p:4p+4]ᵀ·b[4p:4p+4] + beta·c, where beta == 0 does not read c.
-func sgemmKernelGo(kc int, a, b, c []float32, ldc int, alpha, beta float32) {
+// alpha·Σ_p a[4p:4p+4]ᵀ·b[p·ldb:p·ldb+4] + beta·c, where beta == 0 does not read c
+// (lda is unused: A is a packed micro-panel).
+func sgemmKernelGo(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
 	var c30, c31, c32, c33 float32
 	a = a[:4*kc]
-	b = b[:4*kc]
-	for p := 0; p+3 < len(a) && p+3 < len(b); p += 4 {
+	for p := 0; p+3 < len(a); p += 4 {
 		a0, a1, a2, a3 := a[p], a[p+1], a[p+2], a[p+3]
-		b0, b1, b2, b3 := b[p], b[p+1], b[p+2], b[p+3]
+		bp := b[p/4*ldb : p/4*ldb+4]
+		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 		c00 += a0 * b0
 		c01 += a0 * b1
 		c02 += a0 * b2
