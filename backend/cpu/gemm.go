@@ -236,8 +236,8 @@ const packedBMax = 4 << 20
 // Loop structure: op(B) is packed one block of nc columns and a slab of k rows at a
 // time (cooperatively). The rows of C are then split over the workers; each takes
 // blocks of mc rows and, for every depth block of kc in the slab, packs that piece
-// of op(A) and runs the microkernel over all its MR×NR tiles: the B micro-panel of
-// a tile column stays in L1 while the A micro-panels stream through it. In parallel
+// of op(A) (unless it is read in place) and runs the microkernel over all its MR×NR
+// tiles, row panel by row panel. In parallel
 // the slab spans all of k when it fits in packedBMax, so that there are only two
 // barriers per column block and an mc×nc block of C stays in L2 while it
 // accumulates; serially (also within split-k) a slab is one kc block, which keeps
@@ -351,41 +351,50 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int) {
 				}
 				g.packA(ap[(ip-ib)*mr*kc:(ip-ib+1)*mr*kc], pc, kc, i, min(mr, g.m-i))
 			}
-			for jp := jp0; jp < jp1; jp++ {
-				j := jc + jp*nr
-				nw := min(nr, jc+nc-j)
-				b, _ := bp.panel(pc, jp, nr)
-				for ip := ib; ip < ie; ip++ {
-					i := ip * mr
-					mh := min(mr, g.m-i)
-					a := ap[(ip-ib)*mr*kc : (ip-ib+1)*mr*kc]
-					direct := g.directA && mh == mr
-					if mh == mr && nw == nr {
-						if direct {
-							v.direct(kc, g.a[i*g.lda+pc:], g.lda, b, nr, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
-						} else {
-							v.kernel(kc, a, 0, b, nr, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
-						}
-						continue
-					}
-					// Edge tile: compute the full tile aside, then merge its valid part.
-					if direct {
-						v.direct(kc, g.a[i*g.lda+pc:], g.lda, b, nr, tile, nr, g.alpha, 0)
-					} else {
-						v.kernel(kc, a, 0, b, nr, tile, nr, g.alpha, 0)
-					}
-					for r := range mh {
-						crow := g.c[(i+r)*g.ldc+j : (i+r)*g.ldc+j+nw]
-						trow := tile[r*nr : r*nr+nw]
-						if beta == 0 {
-							copy(crow, trow)
-						} else {
-							for q, x := range trow {
-								crow[q] = x + beta*crow[q]
-							}
-						}
-					}
+			// The A micro-panel stays in L1 while the B micro-panels stream
+			// through from L2 (measured faster than the opposite order).
+			for ip := ib; ip < ie; ip++ {
+				a := ap[(ip-ib)*mr*kc : (ip-ib+1)*mr*kc]
+				for jp := jp0; jp < jp1; jp++ {
+					b, _ := bp.panel(pc, jp, nr)
+					g.tile(a, b, ip*mr, jc+jp*nr, jc+nc, pc, kc, beta, tile)
 				}
+			}
+		}
+	}
+}
+
+// tile runs the microkernel for the tile of C at row i, column j (columns end at
+// jEnd), depth block pc (kc deep), with the packed A micro-panel a (unused when A is
+// read in place) and the packed B micro-panel b. Edge tiles go through the scratch
+// tile and only their valid part is merged into C.
+func (g *gemm) tile(a, b []float32, i, j, jEnd, pc, kc int, beta float32, tile []float32) {
+	v := g.v
+	mr, nr := v.mr, v.nr
+	mh := min(mr, g.m-i)
+	nw := min(nr, jEnd-j)
+	direct := g.directA && mh == mr
+	if mh == mr && nw == nr {
+		if direct {
+			v.direct(kc, g.a[i*g.lda+pc:], g.lda, b, nr, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
+		} else {
+			v.kernel(kc, a, 0, b, nr, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
+		}
+		return
+	}
+	if direct {
+		v.direct(kc, g.a[i*g.lda+pc:], g.lda, b, nr, tile, nr, g.alpha, 0)
+	} else {
+		v.kernel(kc, a, 0, b, nr, tile, nr, g.alpha, 0)
+	}
+	for r := range mh {
+		crow := g.c[(i+r)*g.ldc+j : (i+r)*g.ldc+j+nw]
+		trow := tile[r*nr : r*nr+nw]
+		if beta == 0 {
+			copy(crow, trow)
+		} else {
+			for q, x := range trow {
+				crow[q] = x + beta*crow[q]
 			}
 		}
 	}
