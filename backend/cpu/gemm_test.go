@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // refGemm is a naive float64 C = alpha·op(A)·op(B) + beta·C.
@@ -175,11 +176,18 @@ func benchSgemm(b *testing.B, transA, transB bool, m, n, k int) {
 		br, bc = n, k
 	}
 	a, bm, c := randSlice(r, ar*ac), randSlice(r, br*bc), make([]float32, m*n)
-	b.ResetTimer()
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	var best time.Duration
 	for b.Loop() {
+		t0 := time.Now()
 		Sgemm(transA, transB, m, n, k, 1, a, ac, bm, bc, 0, c, n)
+		if d := time.Since(t0); best == 0 || d < best {
+			best = d
+		}
 	}
-	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	// The fastest single call: a steadier figure when other processes share the CPU.
+	b.ReportMetric(flops/best.Seconds()/1e9, "best-GFLOP/s")
 }
 
 func BenchmarkSgemm1024(b *testing.B) {
