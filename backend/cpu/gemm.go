@@ -20,10 +20,11 @@ type gemmVariant struct {
 	// is a packed A micro-panel (kc groups of mr values; lda is unused) and b holds kc
 	// rows of nr values, ldb apart (ldb = nr for a packed B micro-panel); beta == 0
 	// does not read c.
-	kernel func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	// On the way it may prefetch the lines of pf into L2, at most kc/2 of them.
+	kernel func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32)
 	// direct, if not nil, is kernel reading mr rows of a row-major A with stride lda
 	// in place of a packed micro-panel.
-	direct func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	direct func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32)
 }
 
 // variantRank orders the variants from the most to the least preferred.
@@ -273,7 +274,15 @@ func (g *gemm) run(par bool) {
 			blk := packedB{buf: (*bbuf)[:(k1-k0)*nPanels*nr], k0: k0, k1: k1, kc: kc, width: nPanels * nr}
 			if w == 1 {
 				g.packB(blk, jc, nc, k0, k1, 0, nPanels)
-				g.compute(blk, 0, mPanels, jc, nc, 0, nPanels)
+				// While this slab is multiplied, fetch the next one of B from
+				// memory, so that packing it finds it in L2.
+				var next pfRegion
+				if k1 < g.k {
+					next = g.bRegion(jc, nc, k1, min(g.k, k1+slab))
+				} else if jc+ncMax < g.n {
+					next = g.bRegion(jc+ncMax, min(ncMax, g.n-jc-ncMax), 0, min(g.k, slab))
+				}
+				g.compute(blk, 0, mPanels, jc, nc, 0, nPanels, next)
 				continue
 			}
 			if g.transB {
@@ -290,11 +299,11 @@ func (g *gemm) run(par bool) {
 			// of A).
 			if balance(mPanels, w) >= balance(nPanels, w) {
 				Parallel(mPanels, 1, func(lo, hi int) {
-					g.compute(blk, lo, hi, jc, nc, 0, nPanels)
+					g.compute(blk, lo, hi, jc, nc, 0, nPanels, pfRegion{})
 				})
 			} else {
 				Parallel(nPanels, 1, func(lo, hi int) {
-					g.compute(blk, 0, mPanels, jc, nc, lo, hi)
+					g.compute(blk, 0, mPanels, jc, nc, lo, hi, pfRegion{})
 				})
 			}
 		}
@@ -325,12 +334,14 @@ func (b packedB) panel(pc, jp, nr int) ([]float32, int) {
 }
 
 // compute accumulates the tiles of C in MR-panels [ip0, ip1) and NR-panels [jp0, jp1)
-// of the column block at jc (nc wide) over all of k, packing A as it goes.
-func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int) {
+// of the column block at jc (nc wide) over the depth of the slab bp, packing A as it
+// goes (or reading it in place). The microkernels prefetch the next panel of A read
+// in place, then the region bg.
+func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) {
 	v := g.v
 	mr, nr := v.mr, v.nr
 	// mc rows: the mc×nc block of C should stay in L2 (≈512 KiB) across k.
-	mcPanels := max(1, min(v.mcMax/mr, (128<<10)/(mr*max(nc, 1))))
+	mcPanels := max(1, min(v.mcMax/mr, cBlockFloats/(mr*max(nc, 1))))
 	mcPanels = min(mcPanels, ip1-ip0)
 	abuf := getBuf(mcPanels*mr*bp.kc + mr*nr)
 	defer bufPool.Put(abuf)
@@ -355,9 +366,29 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int) {
 			// through from L2 (measured faster than the opposite order).
 			for ip := ib; ip < ie; ip++ {
 				a := ap[(ip-ib)*mr*kc : (ip-ib+1)*mr*kc]
+				var next pfRegion // the next panel of A, if read in place
+				if g.directA {
+					ni, npc, nkc := ip+1, pc, kc
+					if ni == ie {
+						ni = ib
+						npc += kc
+						if npc >= bp.k1 {
+							ni, npc = ie, bp.k0
+						}
+						nkc = min(bp.kc, bp.k1-npc)
+					}
+					if ni < ip1 && (ni+1)*mr <= g.m {
+						next = pfRegion{base: g.a[ni*mr*g.lda+npc:], lines: (nkc + 15) / 16, ld: g.lda, rows: mr}
+					}
+				}
 				for jp := jp0; jp < jp1; jp++ {
 					b, _ := bp.panel(pc, jp, nr)
-					g.tile(a, b, ip*mr, jc+jp*nr, jc+nc, pc, kc, beta, tile)
+					budget := kc / 2
+					pf := next.take(budget)
+					if pf.rows == 0 {
+						pf = bg.take(budget)
+					}
+					g.tile(a, b, ip*mr, jc+jp*nr, jc+nc, pc, kc, beta, tile, pf)
 				}
 			}
 		}
@@ -368,7 +399,7 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int) {
 // jEnd), depth block pc (kc deep), with the packed A micro-panel a (unused when A is
 // read in place) and the packed B micro-panel b. Edge tiles go through the scratch
 // tile and only their valid part is merged into C.
-func (g *gemm) tile(a, b []float32, i, j, jEnd, pc, kc int, beta float32, tile []float32) {
+func (g *gemm) tile(a, b []float32, i, j, jEnd, pc, kc int, beta float32, tile []float32, pf pfChunk) {
 	v := g.v
 	mr, nr := v.mr, v.nr
 	mh := min(mr, g.m-i)
@@ -376,16 +407,16 @@ func (g *gemm) tile(a, b []float32, i, j, jEnd, pc, kc int, beta float32, tile [
 	direct := g.directA && mh == mr
 	if mh == mr && nw == nr {
 		if direct {
-			v.direct(kc, g.a[i*g.lda+pc:], g.lda, b, nr, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
+			v.direct(kc, g.a[i*g.lda+pc:], g.lda, b, nr, g.c[i*g.ldc+j:], g.ldc, pf, g.alpha, beta)
 		} else {
-			v.kernel(kc, a, 0, b, nr, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
+			v.kernel(kc, a, 0, b, nr, g.c[i*g.ldc+j:], g.ldc, pf, g.alpha, beta)
 		}
 		return
 	}
 	if direct {
-		v.direct(kc, g.a[i*g.lda+pc:], g.lda, b, nr, tile, nr, g.alpha, 0)
+		v.direct(kc, g.a[i*g.lda+pc:], g.lda, b, nr, tile, nr, pf, g.alpha, 0)
 	} else {
-		v.kernel(kc, a, 0, b, nr, tile, nr, g.alpha, 0)
+		v.kernel(kc, a, 0, b, nr, tile, nr, pf, g.alpha, 0)
 	}
 	for r := range mh {
 		crow := g.c[(i+r)*g.ldc+j : (i+r)*g.ldc+j+nw]
@@ -398,6 +429,51 @@ func (g *gemm) tile(a, b []float32, i, j, jEnd, pc, kc int, beta float32, tile [
 			}
 		}
 	}
+}
+
+// pfChunk is the part of a prefetch stream handed to one microkernel call: rows rows
+// of lines cache lines each, ld floats apart, from p. Prefetching only hints the
+// hardware; the addresses need not be valid.
+type pfChunk struct {
+	p               *float32
+	lines, ld, rows int
+}
+
+// pfRegion is a matrix region (rows rows of lines cache lines, ld floats apart, from
+// base[0]) to prefetch over several microkernel calls.
+type pfRegion struct {
+	base            []float32
+	lines, ld, rows int
+	row, line       int // progress
+}
+
+// take hands out the next part of r of at most budget lines.
+func (r *pfRegion) take(budget int) pfChunk {
+	if r.row >= r.rows || budget <= 0 {
+		return pfChunk{}
+	}
+	if r.line > 0 || r.lines > budget {
+		n := min(budget, r.lines-r.line)
+		c := pfChunk{p: &r.base[r.row*r.ld+r.line*16], lines: n, ld: r.ld, rows: 1}
+		r.line += n
+		if r.line == r.lines {
+			r.line = 0
+			r.row++
+		}
+		return c
+	}
+	rows := min(r.rows-r.row, budget/r.lines)
+	c := pfChunk{p: &r.base[r.row*r.ld], lines: r.lines, ld: r.ld, rows: rows}
+	r.row += rows
+	return c
+}
+
+// bRegion is the region of the stored B that holds op(B)[k0:k1, jc:jc+nc].
+func (g *gemm) bRegion(jc, nc, k0, k1 int) pfRegion {
+	if g.transB {
+		return pfRegion{base: g.b[jc*g.ldb+k0:], lines: (k1 - k0 + 15) / 16, ld: g.ldb, rows: nc}
+	}
+	return pfRegion{base: g.b[k0*g.ldb+jc:], lines: (nc + 15) / 16, ld: g.ldb, rows: k1 - k0}
 }
 
 // packA stores op(A)[i:i+rows, pc:pc+kc] into dst as kc groups of MR values, padding
@@ -493,3 +569,5 @@ func copyPanel(dst, src []float32, n int) {
 		copy(dst[:n], src[:n])
 	}
 }
+
+var cBlockFloats = 128 << 10

@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func sgemmKernelAVX512(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+// func sgemmKernelAVX512(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
 // 14×32 tile from a packed A micro-panel (lda unused), 28 accumulators.
-TEXT ·sgemmKernelAVX512(SB), NOSPLIT, $0-64
+TEXT ·sgemmKernelAVX512(SB), NOSPLIT, $0-96
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+24(FP), BX
@@ -57,6 +57,13 @@ TEXT ·sgemmKernelAVX512(SB), NOSPLIT, $0-64
 	ADDQ DX, SI
 	PREFETCHT0 0(SI)
 	PREFETCHT0 64(SI)
+	XORQ R13, R13
+	XORQ SI, SI
+	CMPQ pfRows+80(FP), $0
+	JLE sgemmKernelAVX512_pfoff
+	MOVQ pf+56(FP), SI
+	SHLQ $6, pfLines+64(FP)
+sgemmKernelAVX512_pfoff:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -88,6 +95,18 @@ TEXT ·sgemmKernelAVX512(SB), NOSPLIT, $0-64
 	CMPQ CX, $2
 	JLT sgemmKernelAVX512_tail
 sgemmKernelAVX512_loop:
+	TESTQ SI, SI
+	JZ sgemmKernelAVX512_nopf
+	PREFETCHT1 (SI)(R13*1)
+	ADDQ $64, R13
+	CMPQ R13, pfLines+64(FP)
+	JLT sgemmKernelAVX512_nopf
+	XORQ R13, R13
+	ADDQ pfLd+72(FP), SI
+	DECQ pfRows+80(FP)
+	JNZ sgemmKernelAVX512_nopf
+	XORQ SI, SI
+sgemmKernelAVX512_nopf:
 	VMOVUPS 0(BX), Z28
 	VMOVUPS 64(BX), Z29
 	VBROADCASTSS 0(AX), Z30
@@ -234,9 +253,9 @@ sgemmKernelAVX512_tail:
 	DECQ CX
 	JMP sgemmKernelAVX512_tail
 sgemmKernelAVX512_store:
-	VBROADCASTSS alpha+56(FP), Z30
-	VBROADCASTSS beta+60(FP), Z31
-	MOVL beta+60(FP), R8
+	VBROADCASTSS alpha+88(FP), Z30
+	VBROADCASTSS beta+92(FP), Z31
+	MOVL beta+92(FP), R8
 	ANDL $0x7fffffff, R8
 	JZ sgemmKernelAVX512_beta0
 	VMULPS Z30, Z0, Z0
@@ -411,9 +430,9 @@ sgemmKernelAVX512_beta0:
 	VZEROUPPER
 	RET
 
-// func sgemmKernelAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+// func sgemmKernelAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
 // 6×16 tile from a packed A micro-panel (lda unused), 12 accumulators.
-TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-64
+TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-96
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ b+24(FP), BX
@@ -434,6 +453,13 @@ TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-64
 	PREFETCHT0 0(SI)
 	ADDQ DX, SI
 	PREFETCHT0 0(SI)
+	XORQ R13, R13
+	XORQ SI, SI
+	CMPQ pfRows+80(FP), $0
+	JLE sgemmKernelAVX2_pfoff
+	MOVQ pf+56(FP), SI
+	SHLQ $6, pfLines+64(FP)
+sgemmKernelAVX2_pfoff:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -449,6 +475,18 @@ TEXT ·sgemmKernelAVX2(SB), NOSPLIT, $0-64
 	CMPQ CX, $2
 	JLT sgemmKernelAVX2_tail
 sgemmKernelAVX2_loop:
+	TESTQ SI, SI
+	JZ sgemmKernelAVX2_nopf
+	PREFETCHT1 (SI)(R13*1)
+	ADDQ $64, R13
+	CMPQ R13, pfLines+64(FP)
+	JLT sgemmKernelAVX2_nopf
+	XORQ R13, R13
+	ADDQ pfLd+72(FP), SI
+	DECQ pfRows+80(FP)
+	JNZ sgemmKernelAVX2_nopf
+	XORQ SI, SI
+sgemmKernelAVX2_nopf:
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -523,9 +561,9 @@ sgemmKernelAVX2_tail:
 	DECQ CX
 	JMP sgemmKernelAVX2_tail
 sgemmKernelAVX2_store:
-	VBROADCASTSS alpha+56(FP), Y14
-	VBROADCASTSS beta+60(FP), Y15
-	MOVL beta+60(FP), R8
+	VBROADCASTSS alpha+88(FP), Y14
+	VBROADCASTSS beta+92(FP), Y15
+	MOVL beta+92(FP), R8
 	ANDL $0x7fffffff, R8
 	JZ sgemmKernelAVX2_beta0
 	VMULPS Y14, Y0, Y0
@@ -604,9 +642,9 @@ sgemmKernelAVX2_beta0:
 	VZEROUPPER
 	RET
 
-// func sgemmKernelDirectAVX512(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+// func sgemmKernelDirectAVX512(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
 // 14×32 tile from 14 unpacked rows of A, 28 accumulators.
-TEXT ·sgemmKernelDirectAVX512(SB), NOSPLIT, $0-64
+TEXT ·sgemmKernelDirectAVX512(SB), NOSPLIT, $0-96
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -664,6 +702,13 @@ TEXT ·sgemmKernelDirectAVX512(SB), NOSPLIT, $0-64
 	ADDQ DX, SI
 	PREFETCHT0 0(SI)
 	PREFETCHT0 64(SI)
+	XORQ R13, R13
+	XORQ SI, SI
+	CMPQ pfRows+80(FP), $0
+	JLE sgemmKernelDirectAVX512_pfoff
+	MOVQ pf+56(FP), SI
+	SHLQ $6, pfLines+64(FP)
+sgemmKernelDirectAVX512_pfoff:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -695,6 +740,18 @@ TEXT ·sgemmKernelDirectAVX512(SB), NOSPLIT, $0-64
 	CMPQ CX, $2
 	JLT sgemmKernelDirectAVX512_tail
 sgemmKernelDirectAVX512_loop:
+	TESTQ SI, SI
+	JZ sgemmKernelDirectAVX512_nopf
+	PREFETCHT1 (SI)(R13*1)
+	ADDQ $64, R13
+	CMPQ R13, pfLines+64(FP)
+	JLT sgemmKernelDirectAVX512_nopf
+	XORQ R13, R13
+	ADDQ pfLd+72(FP), SI
+	DECQ pfRows+80(FP)
+	JNZ sgemmKernelDirectAVX512_nopf
+	XORQ SI, SI
+sgemmKernelDirectAVX512_nopf:
 	VMOVUPS 0(BX), Z28
 	VMOVUPS 64(BX), Z29
 	VBROADCASTSS 0(AX), Z30
@@ -845,9 +902,9 @@ sgemmKernelDirectAVX512_tail:
 	DECQ CX
 	JMP sgemmKernelDirectAVX512_tail
 sgemmKernelDirectAVX512_store:
-	VBROADCASTSS alpha+56(FP), Z30
-	VBROADCASTSS beta+60(FP), Z31
-	MOVL beta+60(FP), R8
+	VBROADCASTSS alpha+88(FP), Z30
+	VBROADCASTSS beta+92(FP), Z31
+	MOVL beta+92(FP), R8
 	ANDL $0x7fffffff, R8
 	JZ sgemmKernelDirectAVX512_beta0
 	VMULPS Z30, Z0, Z0
@@ -1022,9 +1079,9 @@ sgemmKernelDirectAVX512_beta0:
 	VZEROUPPER
 	RET
 
-// func sgemmKernelDirectAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+// func sgemmKernelDirectAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
 // 6×16 tile from 6 unpacked rows of A, 12 accumulators.
-TEXT ·sgemmKernelDirectAVX2(SB), NOSPLIT, $0-64
+TEXT ·sgemmKernelDirectAVX2(SB), NOSPLIT, $0-96
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
 	MOVQ lda+16(FP), R8
@@ -1052,6 +1109,13 @@ TEXT ·sgemmKernelDirectAVX2(SB), NOSPLIT, $0-64
 	PREFETCHT0 0(SI)
 	ADDQ DX, SI
 	PREFETCHT0 0(SI)
+	XORQ R13, R13
+	XORQ SI, SI
+	CMPQ pfRows+80(FP), $0
+	JLE sgemmKernelDirectAVX2_pfoff
+	MOVQ pf+56(FP), SI
+	SHLQ $6, pfLines+64(FP)
+sgemmKernelDirectAVX2_pfoff:
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -1067,6 +1131,18 @@ TEXT ·sgemmKernelDirectAVX2(SB), NOSPLIT, $0-64
 	CMPQ CX, $2
 	JLT sgemmKernelDirectAVX2_tail
 sgemmKernelDirectAVX2_loop:
+	TESTQ SI, SI
+	JZ sgemmKernelDirectAVX2_nopf
+	PREFETCHT1 (SI)(R13*1)
+	ADDQ $64, R13
+	CMPQ R13, pfLines+64(FP)
+	JLT sgemmKernelDirectAVX2_nopf
+	XORQ R13, R13
+	ADDQ pfLd+72(FP), SI
+	DECQ pfRows+80(FP)
+	JNZ sgemmKernelDirectAVX2_nopf
+	XORQ SI, SI
+sgemmKernelDirectAVX2_nopf:
 	VMOVUPS 0(BX), Y12
 	VMOVUPS 32(BX), Y13
 	VBROADCASTSS 0(AX), Y14
@@ -1145,9 +1221,9 @@ sgemmKernelDirectAVX2_tail:
 	DECQ CX
 	JMP sgemmKernelDirectAVX2_tail
 sgemmKernelDirectAVX2_store:
-	VBROADCASTSS alpha+56(FP), Y14
-	VBROADCASTSS beta+60(FP), Y15
-	MOVL beta+60(FP), R8
+	VBROADCASTSS alpha+88(FP), Y14
+	VBROADCASTSS beta+92(FP), Y15
+	MOVL beta+92(FP), R8
 	ANDL $0x7fffffff, R8
 	JZ sgemmKernelDirectAVX2_beta0
 	VMULPS Y14, Y0, Y0

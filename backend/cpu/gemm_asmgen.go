@@ -61,13 +61,13 @@ func (k kernel) emit() {
 	alphaReg, betaReg := aReg(0), aReg(1)
 	vbytes := k.width * 4
 
-	p("// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)", k.name)
+	p("// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)", k.name)
 	if k.direct {
 		p("// %d×%d tile from %d unpacked rows of A, %d accumulators.", k.mr, k.nr, k.mr, nacc)
 	} else {
 		p("// %d×%d tile from a packed A micro-panel (lda unused), %d accumulators.", k.mr, k.nr, nacc)
 	}
-	p("TEXT ·%s(SB), NOSPLIT, $0-64", k.name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-96", k.name)
 	p("\tMOVQ kc+0(FP), CX")
 	p("\tMOVQ a+8(FP), AX")
 	if k.direct {
@@ -84,6 +84,7 @@ func (k kernel) emit() {
 	p("\tSHLQ $2, R12")
 	p("\tMOVQ c+40(FP), DI")
 	p("\tMOVQ ldc+48(FP), DX")
+
 	p("\tSHLQ $2, DX")
 	// Prefetch the C tile so that the epilogue does not wait for it.
 	p("\tMOVQ DI, SI")
@@ -95,6 +96,16 @@ func (k kernel) emit() {
 			p("\tADDQ DX, SI")
 		}
 	}
+	// Prefetch stream: pfRows rows of pfLines cache lines, pfLd bytes apart, from
+	// pf; one line per loop iteration into L2. SI walks the rows (0 when done), R13
+	// is the byte offset within the row, and pfLines+64(FP) is turned into bytes.
+	p("\tXORQ R13, R13")
+	p("\tXORQ SI, SI")
+	p("\tCMPQ pfRows+80(FP), $0")
+	p("\tJLE %s_pfoff", k.name)
+	p("\tMOVQ pf+56(FP), SI")
+	p("\tSHLQ $6, pfLines+64(FP)")
+	p("%s_pfoff:", k.name)
 	for i := 0; i < nacc; i++ {
 		r := fmt.Sprintf("%s%d", k.reg, i)
 		p("\t%s %s, %s, %s", k.zero, r, r, r)
@@ -134,6 +145,18 @@ func (k kernel) emit() {
 	p("\tCMPQ CX, $%d", u)
 	p("\tJLT %s_tail", k.name)
 	p("%s_loop:", k.name)
+	p("\tTESTQ SI, SI")
+	p("\tJZ %s_nopf", k.name)
+	p("\tPREFETCHT1 (SI)(R13*1)")
+	p("\tADDQ $64, R13")
+	p("\tCMPQ R13, pfLines+64(FP)")
+	p("\tJLT %s_nopf", k.name)
+	p("\tXORQ R13, R13")
+	p("\tADDQ pfLd+72(FP), SI")
+	p("\tDECQ pfRows+80(FP)")
+	p("\tJNZ %s_nopf", k.name)
+	p("\tXORQ SI, SI")
+	p("%s_nopf:", k.name)
 	for s := 0; s < u; s++ {
 		step(s)
 	}
@@ -149,9 +172,9 @@ func (k kernel) emit() {
 	p("\tDECQ CX")
 	p("\tJMP %s_tail", k.name)
 	p("%s_store:", k.name)
-	p("\tVBROADCASTSS alpha+56(FP), %s", alphaReg)
-	p("\tVBROADCASTSS beta+60(FP), %s", betaReg)
-	p("\tMOVL beta+60(FP), R8")
+	p("\tVBROADCASTSS alpha+88(FP), %s", alphaReg)
+	p("\tVBROADCASTSS beta+92(FP), %s", betaReg)
+	p("\tMOVL beta+92(FP), R8")
 	p("\tANDL $0x7fffffff, R8")
 	p("\tJZ %s_beta0", k.name)
 	for r := 0; r < k.mr; r++ {

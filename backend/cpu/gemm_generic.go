@@ -9,8 +9,8 @@ func init() {
 
 // sgemmKernelGo is the portable 4×4 microkernel: c (a 4×4 tile with row stride ldc) =
 // alpha·Σ_p a[4p:4p+4]ᵀ·b[p·ldb:p·ldb+4] + beta·c, where beta == 0 does not read c
-// (lda is unused: A is a packed micro-panel).
-func sgemmKernelGo(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+// (lda is unused: A is a packed micro-panel; nor is the prefetch hint pf).
+func sgemmKernelGo(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
 	var c00, c01, c02, c03 float32
 	var c10, c11, c12, c13 float32
 	var c20, c21, c22, c23 float32
