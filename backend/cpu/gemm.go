@@ -520,14 +520,14 @@ func (g *gemm) packB(bp packedB, jc, nc, p0, p1, jp0, jp1 int) {
 			kc := min(bp.kc, bp.k1-pc)
 			base := (pc-bp.k0)*bp.width + (p-pc)*nr
 			row := g.b[p*g.ldb+jc : p*g.ldb+jc+nc]
-			for jp := jp0; jp < jp1; jp++ {
+			full := min(jp1, nc/nr) // panels [jp0, full) are full
+			if full > jp0 {
+				packRows(bp.buf[base+jp0*nr*kc:], nr*kc, row[jp0*nr:], full-jp0, nr)
+			}
+			for jp := max(jp0, full); jp < jp1; jp++ {
 				dst := bp.buf[base+jp*nr*kc : base+jp*nr*kc+nr]
-				if (jp+1)*nr <= nc {
-					copyPanel(dst, row[jp*nr:], nr)
-				} else {
-					n := copy(dst, row[jp*nr:])
-					clear(dst[n:])
-				}
+				n := copy(dst, row[jp*nr:])
+				clear(dst[n:])
 			}
 		}
 		return
@@ -548,6 +548,16 @@ func (g *gemm) packB(bp packedB, jc, nc, p0, p1, jp0, jp1 int) {
 				}
 			}
 		}
+	}
+}
+
+// packRows copies n pieces of width consecutive floats from src to dst, dstStride
+// floats apart there (assembly on amd64).
+var packRows = packRowsGo
+
+func packRowsGo(dst []float32, dstStride int, src []float32, n, width int) {
+	for i := range n {
+		copyPanel(dst[i*dstStride:], src[i*width:], width)
 	}
 }
 

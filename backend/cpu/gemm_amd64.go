@@ -30,7 +30,27 @@ func sgemmKernelDirectAVX512(kc int, a *float32, lda int, b *float32, ldb int, c
 //go:noescape
 func sgemmKernelDirectAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
 
+// packRowsAVX copies n pieces of width (16 or 32) floats from src to dst, dstStride
+// floats apart there (see gemm_asmgen.go).
+//
+//go:noescape
+func packRowsAVX(dst *float32, dstStride int, src *float32, n, width int)
+
 func init() {
+	if cpu.X86.HasAVX2 {
+		packRows = func(dst []float32, dstStride int, src []float32, n, width int) {
+			if n == 0 {
+				return
+			}
+			if width != 16 && width != 32 {
+				packRowsGo(dst, dstStride, src, n, width)
+				return
+			}
+			_ = dst[(n-1)*dstStride+width-1]
+			_ = src[n*width-1]
+			packRowsAVX(&dst[0], dstStride, &src[0], n, width)
+		}
+	}
 	if cpu.X86.HasAVX512F {
 		registerVariant(&gemmVariant{
 			name: "avx512", mr: 14, nr: 32, kcMax: 256, mcMax: 14 * 24, ncMax: 32 * 64,

@@ -1302,3 +1302,40 @@ sgemmKernelDirectAVX2_beta0:
 	VZEROUPPER
 	RET
 
+// func packRowsAVX(dst *float32, dstStride int, src *float32, n, width int)
+TEXT ·packRowsAVX(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), DX
+	SHLQ $2, DX
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+	TESTQ CX, CX
+	JZ packRows_done
+	CMPQ width+32(FP), $32
+	JEQ packRows_w32
+packRows_w16:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ packRows_w16
+	JMP packRows_done
+packRows_w32:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ packRows_w32
+packRows_done:
+	VZEROUPPER
+	RET
