@@ -230,7 +230,7 @@ func (g *gemm) runSplitK(w int) {
 
 // packedBMax bounds the packed copy of op(B) (floats): wider or deeper products
 // are done in column blocks and slabs of k.
-const packedBMax = 4 << 20
+var packedBMax = 4 << 20
 
 // run computes the product, on the worker pool when par is set.
 //

@@ -71,10 +71,55 @@ func gemmCases() []gemmCase {
 		gemmCase{29, 65, 1},     // k = 1
 		gemmCase{40, 70, 2100},  // deep: split-k path
 		gemmCase{300, 2100, 20}, // several column blocks
+		gemmCase{3, 5, 700},     // serial, several slabs of k
 	)
 }
 
 func TestSgemmVariants(t *testing.T) {
+	checkVariants(t, gemmCases())
+}
+
+// TestSgemmSmallSlabs shrinks the packed-B budget so that parallel products run in
+// several column blocks and slabs of k.
+func TestSgemmSmallSlabs(t *testing.T) {
+	old := packedBMax
+	packedBMax = 16 << 10
+	defer func() { packedBMax = old }()
+	checkVariants(t, []gemmCase{{100, 300, 900}, {257, 65, 700}, {64, 100, 1000}})
+}
+
+// TestSgemmConcurrent runs products from several goroutines at once (each also
+// using the worker pool).
+func TestSgemmConcurrent(t *testing.T) {
+	const m, n, k = 70, 90, 300
+	r := rand.New(rand.NewPCG(5, 6))
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	want := refGemm(false, false, m, n, k, 1, a, k, b, n, 0, nil, n)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			c := make([]float32, m*n)
+			for range 5 {
+				Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+				for i, x := range c {
+					if d := math.Abs(float64(x) - want[i]); d > 1e-3 {
+						errs <- fmt.Errorf("C[%d] = %v, want %v", i, x, want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func checkVariants(t *testing.T, cases []gemmCase) {
+	t.Helper()
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, name := range GemmVariants() {
 		restore, err := SetGemmVariant(name)
@@ -84,7 +129,7 @@ func TestSgemmVariants(t *testing.T) {
 		if got := GemmVariant(); got != name {
 			t.Fatalf("GemmVariant() = %q after SetGemmVariant(%q)", got, name)
 		}
-		for _, tc := range gemmCases() {
+		for _, tc := range cases {
 			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 				for _, beta := range []float32{0, 1, 0.5} {
 					transA, transB := tr[0], tr[1]
