@@ -343,6 +343,9 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 	// mc rows: the mc×nc block of C should stay in L2 (≈512 KiB) across k.
 	mcPanels := max(1, min(v.mcMax/mr, cBlockFloats/(mr*max(nc, 1))))
 	mcPanels = min(mcPanels, ip1-ip0)
+	// Equal blocks: a short last block would stream the B slab for little work.
+	nBlocks := (ip1 - ip0 + mcPanels - 1) / mcPanels
+	mcPanels = (ip1 - ip0 + nBlocks - 1) / nBlocks
 	abuf := getBuf(mcPanels*mr*bp.kc + mr*nr)
 	defer bufPool.Put(abuf)
 	tile := (*abuf)[len(*abuf)-mr*nr:] // scratch for edge tiles
