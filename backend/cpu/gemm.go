@@ -229,8 +229,12 @@ func (g *gemm) runSplitK(w int) {
 }
 
 // packedBMax bounds the packed copy of op(B) (floats): wider or deeper products
-// are done in column blocks and slabs of k.
+// are done in column blocks and slabs of k. A variable so that tests can shrink it.
 var packedBMax = 4 << 20
+
+// cBlockFloats is the size of the block of C (mc×nc floats, 512 KiB) that a worker
+// accumulates over k, meant to stay in its L2.
+const cBlockFloats = 128 << 10
 
 // run computes the product, on the worker pool when par is set.
 //
@@ -238,11 +242,11 @@ var packedBMax = 4 << 20
 // time (cooperatively). The rows of C are then split over the workers; each takes
 // blocks of mc rows and, for every depth block of kc in the slab, packs that piece
 // of op(A) (unless it is read in place) and runs the microkernel over all its MR×NR
-// tiles, row panel by row panel. In parallel
-// the slab spans all of k when it fits in packedBMax, so that there are only two
-// barriers per column block and an mc×nc block of C stays in L2 while it
-// accumulates; serially (also within split-k) a slab is one kc block, which keeps
-// the packed B in L2.
+// tiles, row panel by row panel. In parallel the slab spans all of k when it fits
+// in packedBMax, so that there are only two barriers per column block and an mc×nc
+// block of C stays in L2 while it accumulates; serially (also within split-k) a
+// slab is one kc block, which keeps the packed B in L2, and the next slab is
+// prefetched from memory while the current one is multiplied.
 func (g *gemm) run(par bool) {
 	v := g.v
 	mr, nr := v.mr, v.nr
@@ -582,5 +586,3 @@ func copyPanel(dst, src []float32, n int) {
 		copy(dst[:n], src[:n])
 	}
 }
-
-var cBlockFloats = 128 << 10
