@@ -76,9 +76,11 @@ func SetGemmVariant(name string) (restore func(), err error) {
 // contents, even NaN, are ignored).
 //
 // The product is cache-blocked: op(B) is packed into panels of NR columns and op(A)
-// into panels of MR rows, and an assembly microkernel (AVX-512 or AVX2 on amd64, Go
-// elsewhere) multiplies them, in parallel on the worker pool. Slices too short for
-// the given sizes and strides make it panic.
+// into panels of MR rows (a non-transposed A is read in place), and an assembly
+// microkernel (AVX-512 or AVX2 on amd64, Go elsewhere) multiplies them. On the
+// worker pool, C is split into one band of rows or columns per worker, or, for deep
+// products with a small C, k is split and the partial products are summed. Slices
+// too short for the given sizes and strides make it panic.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("cpu.Sgemm: negative size m=%d n=%d k=%d", m, n, k))
@@ -105,7 +107,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	w := Workers()
 	if w == 1 || float64(m)*float64(n)*float64(k) < 1<<17 {
-		g.run(false)
+		g.run()
 		return
 	}
 	// Deep products with a small C (weight gradients of convolutions) split k: each
@@ -114,7 +116,57 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		g.runSplitK(w)
 		return
 	}
-	g.run(true)
+	g.runRegions(w)
+}
+
+// runRegions splits C into w bands of whole tile columns or tile rows and multiplies
+// each band serially on its own worker: no barrier but the final join, and each
+// worker packs its own B slabs (prefetching the next while multiplying). Bands of
+// columns repeat the reading (and, for a transposed A, the packing) of A in every
+// worker, bands of rows that of B; the cheaper one is chosen, unless the other
+// balances the work clearly better.
+func (g *gemm) runRegions(w int) {
+	mr, nr := g.v.mr, g.v.nr
+	mPanels := (g.m + mr - 1) / mr
+	nPanels := (g.n + nr - 1) / nr
+	bm, bn := balance(mPanels, w), balance(nPanels, w)
+	byCols := g.m <= g.n
+	if bn > bm+0.1 {
+		byCols = true
+	} else if bm > bn+0.1 {
+		byCols = false
+	}
+	Parallel(w, 1, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			s := *g
+			if byCols {
+				j0, j1 := t*nPanels/w*nr, min(g.n, (t+1)*nPanels/w*nr)
+				if j0 >= j1 {
+					continue
+				}
+				s.n = j1 - j0
+				if g.transB {
+					s.b = g.b[j0*g.ldb:]
+				} else {
+					s.b = g.b[j0:]
+				}
+				s.c = g.c[j0:]
+			} else {
+				i0, i1 := t*mPanels/w*mr, min(g.m, (t+1)*mPanels/w*mr)
+				if i0 >= i1 {
+					continue
+				}
+				s.m = i1 - i0
+				if g.transA {
+					s.a = g.a[i0:]
+				} else {
+					s.a = g.a[i0*g.lda:]
+				}
+				s.c = g.c[i0*g.ldc:]
+			}
+			s.run()
+		}
+	})
 }
 
 // checkMatrix panics unless x holds a rows×cols matrix with row stride ld.
@@ -211,7 +263,7 @@ func (g *gemm) runSplitK(w int) {
 				s.c = (*scratch)[(t-1)*mn : t*mn]
 				s.ldc = g.n
 			}
-			s.run(false)
+			s.run()
 		}
 	})
 	sc := *scratch
@@ -228,88 +280,46 @@ func (g *gemm) runSplitK(w int) {
 	})
 }
 
-// packedBMax bounds the packed copy of op(B) (floats): wider or deeper products
-// are done in column blocks and slabs of k. A variable so that tests can shrink it.
-var packedBMax = 4 << 20
-
-// cBlockFloats is the size of the block of C (mc×nc floats, 512 KiB) that a worker
-// accumulates over k, meant to stay in its L2.
+// cBlockFloats is the size of the block of C (mc×nc floats, 512 KiB) that is
+// accumulated over k, meant to stay in L2.
 const cBlockFloats = 128 << 10
 
-// run computes the product, on the worker pool when par is set.
+// run computes the product serially (runRegions and runSplitK run it on parts).
 //
-// Loop structure: op(B) is packed one block of nc columns and a slab of k rows at a
-// time (cooperatively). The rows of C are then split over the workers; each takes
-// blocks of mc rows and, for every depth block of kc in the slab, packs that piece
-// of op(A) (unless it is read in place) and runs the microkernel over all its MR×NR
-// tiles, row panel by row panel. In parallel the slab spans all of k when it fits
-// in packedBMax, so that there are only two barriers per column block and an mc×nc
-// block of C stays in L2 while it accumulates; serially (also within split-k) a
-// slab is one kc block, which keeps the packed B in L2, and the next slab is
-// prefetched from memory while the current one is multiplied.
-func (g *gemm) run(par bool) {
+// Loop structure: op(B) is packed one block of nc columns by kc rows at a time (it
+// stays in L2), while the microkernels prefetch the next such block from memory.
+// The rows of C are taken in blocks of mc; for each, the piece of op(A) is packed
+// (unless it is read in place) and the microkernel runs over all the MR×NR tiles,
+// row panel by row panel: the A micro-panel stays in L1 while the B micro-panels
+// stream through it from L2.
+func (g *gemm) run() {
 	v := g.v
 	mr, nr := v.mr, v.nr
 	// Equal-sized k blocks no deeper than kcMax.
 	kBlocks := (g.k + v.kcMax - 1) / v.kcMax
 	kc := (g.k + kBlocks - 1) / kBlocks
-	w := 1
-	if par {
-		w = Workers()
-	}
 	ncMax := v.ncMax
-	slab := kc
-	if w > 1 {
-		// Deep slabs, as wide as fit.
-		ncMax = max(nr, min(ncMax, packedBMax/g.k/nr*nr))
-		nb := min(ncMax, (g.n+nr-1)/nr*nr)
-		slab = max(kc, packedBMax/nb/kc*kc)
-	}
 	nb := min(ncMax, (g.n+nr-1)/nr*nr)
-	bbuf := getBuf(min(slab, g.k) * nb)
+	bbuf := getBuf(kc * nb)
 	defer bufPool.Put(bbuf)
 	mPanels := (g.m + mr - 1) / mr
 	g.directA = v.direct != nil && !g.transA
 	for jc := 0; jc < g.n; jc += ncMax {
 		nc := min(ncMax, g.n-jc)
 		nPanels := (nc + nr - 1) / nr
-		for k0 := 0; k0 < g.k; k0 += slab {
-			k1 := min(g.k, k0+slab)
+		for k0 := 0; k0 < g.k; k0 += kc {
+			k1 := min(g.k, k0+kc)
 			blk := packedB{buf: (*bbuf)[:(k1-k0)*nPanels*nr], k0: k0, k1: k1, kc: kc, width: nPanels * nr}
-			if w == 1 {
-				g.packB(blk, jc, nc, k0, k1, 0, nPanels)
-				// While this slab is multiplied, fetch the next one of B from
-				// memory, so that packing it finds it in L2.
-				var next pfRegion
-				if k1 < g.k {
-					next = g.bRegion(jc, nc, k1, min(g.k, k1+slab))
-				} else if jc+ncMax < g.n {
-					next = g.bRegion(jc+ncMax, min(ncMax, g.n-jc-ncMax), 0, min(g.k, slab))
-				}
-				g.compute(blk, 0, mPanels, jc, nc, 0, nPanels, next)
-				continue
+			g.packB(blk, jc, nc, k0, k1, 0, nPanels)
+			// While this block is multiplied, fetch the next one of B from
+			// memory, so that packing it finds it in L2.
+			var next pfRegion
+			if k1 < g.k {
+				next = g.bRegion(jc, nc, k1, min(g.k, k1+kc))
+			} else if jc+ncMax < g.n {
+				next = g.bRegion(jc+ncMax, min(ncMax, g.n-jc-ncMax), 0, min(g.k, kc))
 			}
-			if g.transB {
-				Parallel(nPanels, max(1, 16384/(nr*(k1-k0))), func(lo, hi int) {
-					g.packB(blk, jc, nc, k0, k1, lo, hi)
-				})
-			} else {
-				Parallel(k1-k0, max(1, 16384/nc), func(lo, hi int) {
-					g.packB(blk, jc, nc, k0+lo, k0+hi, 0, nPanels)
-				})
-			}
-			// Split the tiles of C over the workers along whichever of m and n
-			// balances better; with ties, m (each worker packs only its own rows
-			// of A).
-			if balance(mPanels, w) >= balance(nPanels, w) {
-				Parallel(mPanels, 1, func(lo, hi int) {
-					g.compute(blk, lo, hi, jc, nc, 0, nPanels, pfRegion{})
-				})
-			} else {
-				Parallel(nPanels, 1, func(lo, hi int) {
-					g.compute(blk, 0, mPanels, jc, nc, lo, hi, pfRegion{})
-				})
-			}
+			g.compute(blk, 0, mPanels, jc, nc, 0, nPanels, next)
 		}
 	}
 }
@@ -322,7 +332,8 @@ func balance(n, w int) float64 {
 
 // packedB is op(B)[k0:k1, jc:jc+nc] packed: depth blocks of kc rows (the last one
 // possibly shorter) one after the other, each holding width/NR micro-panels of kc
-// groups of NR values. k0 is a multiple of kc.
+// groups of NR values. k0 is a multiple of kc. (run packs one depth block at a
+// time; the layout allows deeper slabs.)
 type packedB struct {
 	buf    []float32
 	k0, k1 int

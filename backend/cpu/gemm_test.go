@@ -79,15 +79,6 @@ func TestSgemmVariants(t *testing.T) {
 	checkVariants(t, gemmCases())
 }
 
-// TestSgemmSmallSlabs shrinks the packed-B budget so that parallel products run in
-// several column blocks and slabs of k.
-func TestSgemmSmallSlabs(t *testing.T) {
-	old := packedBMax
-	packedBMax = 16 << 10
-	defer func() { packedBMax = old }()
-	checkVariants(t, []gemmCase{{100, 300, 900}, {257, 65, 700}, {64, 100, 1000}})
-}
-
 // TestSgemmConcurrent runs products from several goroutines at once (each also
 // using the worker pool).
 func TestSgemmConcurrent(t *testing.T) {
