@@ -53,7 +53,7 @@ func init() {
 	}
 	if cpu.X86.HasAVX512F {
 		registerVariant(&gemmVariant{
-			name: "avx512", mr: 14, nr: 32, kcMax: 256, mcMax: 14 * 24, ncMax: 32 * 64,
+			name: "avx512", mr: 14, nr: 32, kcMax: 384, mcMax: 14 * 24, ncMax: 32 * 64,
 			kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
 				_ = a[14*kc-1]
 				_ = b[(kc-1)*ldb+31]
