@@ -18,7 +18,7 @@ func timeIt(d time.Duration, fn func()) float64 {
 	return time.Since(start).Seconds() / float64(n)
 }
 
-func randSlice(n int, seed uint64) []float32 {
+func benchData(n int, seed uint64) []float32 {
 	r := rand.New(rand.NewPCG(seed, 1))
 	s := make([]float32, n)
 	for i := range s {
@@ -29,7 +29,7 @@ func randSlice(n int, seed uint64) []float32 {
 
 // BenchSgemm times an n×n×n SGEMM and returns GFLOP/s (2n³ flops per call).
 func BenchSgemm(n int, d time.Duration) float64 {
-	a, b, c := randSlice(n*n, 1), randSlice(n*n, 2), make([]float32, n*n)
+	a, b, c := benchData(n*n, 1), benchData(n*n, 2), make([]float32, n*n)
 	s := timeIt(d, func() { Sgemm(false, false, n, n, n, 1, a, n, b, n, 0, c, n) })
 	return 2 * float64(n) * float64(n) * float64(n) / s / 1e9
 }
@@ -38,11 +38,11 @@ func BenchSgemm(n int, d time.Duration) float64 {
 // returns GFLOP/s, counting 3 × 2·N·OH·OW·K·(C/groups)·KH·KW flops per iteration.
 func BenchConv(p ConvParams, d time.Duration) float64 {
 	oh, ow := p.OutHW()
-	x := randSlice(p.N*p.H*p.W*p.C, 1)
-	w := randSlice(p.K*p.KH*p.KW*p.C/p.Groups, 2)
-	bias := randSlice(p.K, 3)
+	x := benchData(p.N*p.H*p.W*p.C, 1)
+	w := benchData(p.K*p.KH*p.KW*p.C/p.Groups, 2)
+	bias := benchData(p.K, 3)
 	y := make([]float32, p.N*oh*ow*p.K)
-	dy := randSlice(len(y), 4)
+	dy := benchData(len(y), 4)
 	dx := make([]float32, len(x))
 	dw := make([]float32, len(w))
 	db := make([]float32, p.K)
@@ -61,9 +61,9 @@ func BenchConv(p ConvParams, d time.Duration) float64 {
 // and writes dx).
 func BenchBNSwish(m, c int, d time.Duration) float64 {
 	p := BNParams{M: m, C: c, Eps: 1e-5, Swish: true}
-	x, dy := randSlice(m*c, 1), randSlice(m*c, 2)
+	x, dy := benchData(m*c, 1), benchData(m*c, 2)
 	y, dx := make([]float32, m*c), make([]float32, m*c)
-	gamma, beta := randSlice(c, 3), randSlice(c, 4)
+	gamma, beta := benchData(c, 3), benchData(c, 4)
 	mean, variance := make([]float32, c), make([]float32, c)
 	gg, gb := make([]float32, c), make([]float32, c)
 	s := timeIt(d, func() {

@@ -1,42 +1,599 @@
 package cpu
 
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// gemmVariant is one SGEMM implementation: a microkernel for MR×NR tiles of C and the
+// cache blocking that suits it.
+type gemmVariant struct {
+	name   string
+	mr, nr int
+	// kcMax bounds the depth of a packed block (the B micro-panel, kc×nr, should stay
+	// in L1), mcMax the rows of a packed A block (kept in L2) and ncMax the columns
+	// of a packed B block. mcMax is a multiple of mr and ncMax of nr.
+	kcMax, mcMax, ncMax int
+	// kernel sets the mr×nr tile at c (row stride ldc) to alpha·a·b + beta·c, where a
+	// is a packed A micro-panel (kc groups of mr values; lda is unused) and b holds kc
+	// rows of nr values, ldb apart (ldb = nr for a packed B micro-panel); beta == 0
+	// does not read c.
+	// On the way it may prefetch the lines of pf into L2, at most kc/2 of them.
+	kernel func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32)
+	// direct, if not nil, is kernel reading mr rows of a row-major A with stride lda
+	// in place of a packed micro-panel.
+	direct func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32)
+}
+
+// variantRank orders the variants from the most to the least preferred.
+var variantRank = map[string]int{"avx512": 0, "avx2": 1, "go": 2}
+
+var (
+	gemmVariants []*gemmVariant // supported here, most preferred first
+	gemmCurrent  atomic.Pointer[gemmVariant]
+)
+
+// registerVariant records a variant the machine supports (called from init).
+func registerVariant(v *gemmVariant) {
+	gemmVariants = append(gemmVariants, v)
+	slices.SortStableFunc(gemmVariants, func(x, y *gemmVariant) int {
+		return variantRank[x.name] - variantRank[y.name]
+	})
+	gemmCurrent.Store(gemmVariants[0])
+}
+
+// GemmVariants lists the SGEMM implementations this machine supports, the default
+// (fastest) first: a subset of "avx512", "avx2" and "go".
+func GemmVariants() []string {
+	names := make([]string, len(gemmVariants))
+	for i, v := range gemmVariants {
+		names[i] = v.name
+	}
+	return names
+}
+
+// GemmVariant reports the name of the SGEMM implementation in use.
+func GemmVariant() string { return gemmCurrent.Load().name }
+
+// SetGemmVariant makes Sgemm use the named implementation (one of GemmVariants) and
+// returns a function that restores the previous one. It is meant for tests and
+// benchmarks; calls of Sgemm running concurrently may use either implementation.
+func SetGemmVariant(name string) (restore func(), err error) {
+	for _, v := range gemmVariants {
+		if v.name == name {
+			old := gemmCurrent.Swap(v)
+			return func() { gemmCurrent.Store(old) }, nil
+		}
+	}
+	return nil, fmt.Errorf("set gemm variant %q: not supported here (have %v)", name, GemmVariants())
+}
+
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where op(X) is X
 // or its transpose. op(A) is m×k, op(B) is k×n and C is m×n; lda, ldb and ldc are the
 // row strides of A, B and C as stored. With beta == 0, C is overwritten (its old
 // contents, even NaN, are ignored).
+//
+// The product is cache-blocked: op(B) is packed into panels of NR columns and op(A)
+// into panels of MR rows (a non-transposed A is read in place), and an assembly
+// microkernel (AVX-512 or AVX2 on amd64, Go elsewhere) multiplies them. On the
+// worker pool, C is split into one band of rows or columns per worker, or, for deep
+// products with a small C, k is split and the partial products are summed. Slices
+// too short for the given sizes and strides make it panic.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("cpu.Sgemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
 	if m == 0 || n == 0 {
 		return
 	}
-	Parallel(m, 4, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			crow := c[i*ldc : i*ldc+n]
-			if beta == 0 {
-				clear(crow)
-			} else if beta != 1 {
-				for j := range crow {
-					crow[j] *= beta
+	checkMatrix("C", c, m, n, ldc)
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	if transA {
+		checkMatrix("A", a, k, m, lda)
+	} else {
+		checkMatrix("A", a, m, k, lda)
+	}
+	if transB {
+		checkMatrix("B", b, n, k, ldb)
+	} else {
+		checkMatrix("B", b, k, n, ldb)
+	}
+	g := gemm{v: gemmCurrent.Load(), transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	w := Workers()
+	if w == 1 || float64(m)*float64(n)*float64(k) < 1<<17 {
+		g.run()
+		return
+	}
+	// Deep products with a small C (weight gradients of convolutions) split k: each
+	// worker computes a partial C over its range of k, and the partial sums are added.
+	if k >= 2*w*g.v.kcMax && k >= 4*max(m, n) {
+		g.runSplitK(w)
+		return
+	}
+	g.runRegions(w)
+}
+
+// runRegions splits C into w bands of whole tile columns or tile rows and multiplies
+// each band serially on its own worker: no barrier but the final join, and each
+// worker packs its own B slabs (prefetching the next while multiplying). Bands of
+// columns repeat the reading (and, for a transposed A, the packing) of A in every
+// worker, bands of rows that of B; the cheaper one is chosen, unless the other
+// balances the work clearly better.
+func (g *gemm) runRegions(w int) {
+	mr, nr := g.v.mr, g.v.nr
+	mPanels := (g.m + mr - 1) / mr
+	nPanels := (g.n + nr - 1) / nr
+	bm, bn := balance(mPanels, w), balance(nPanels, w)
+	byCols := g.m <= g.n
+	if bn > bm+0.1 {
+		byCols = true
+	} else if bm > bn+0.1 {
+		byCols = false
+	}
+	Parallel(w, 1, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			s := *g
+			if byCols {
+				j0, j1 := t*nPanels/w*nr, min(g.n, (t+1)*nPanels/w*nr)
+				if j0 >= j1 {
+					continue
 				}
+				s.n = j1 - j0
+				if g.transB {
+					s.b = g.b[j0*g.ldb:]
+				} else {
+					s.b = g.b[j0:]
+				}
+				s.c = g.c[j0:]
+			} else {
+				i0, i1 := t*mPanels/w*mr, min(g.m, (t+1)*mPanels/w*mr)
+				if i0 >= i1 {
+					continue
+				}
+				s.m = i1 - i0
+				if g.transA {
+					s.a = g.a[i0:]
+				} else {
+					s.a = g.a[i0*g.lda:]
+				}
+				s.c = g.c[i0*g.ldc:]
 			}
-			for p := 0; p < k; p++ {
-				var av float32
-				if transA {
-					av = a[p*lda+i]
-				} else {
-					av = a[i*lda+p]
-				}
-				av *= alpha
-				if transB {
-					for j := range crow {
-						crow[j] += av * b[j*ldb+p]
-					}
-				} else {
-					brow := b[p*ldb : p*ldb+n]
-					for j, bv := range brow {
-						crow[j] += av * bv
-					}
+			s.run()
+		}
+	})
+}
+
+// checkMatrix panics unless x holds a rows×cols matrix with row stride ld.
+func checkMatrix(name string, x []float32, rows, cols, ld int) {
+	if ld < max(cols, 1) {
+		panic(fmt.Sprintf("cpu.Sgemm: leading dimension of %s is %d, want ≥ %d", name, ld, cols))
+	}
+	if rows > 0 && cols > 0 && len(x) < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("cpu.Sgemm: %s has %d elements, want ≥ %d for %d×%d with stride %d",
+			name, len(x), (rows-1)*ld+cols, rows, cols, ld))
+	}
+}
+
+// scaleC sets C = beta·C, where beta == 0 clears C.
+func scaleC(m, n int, beta float32, c []float32, ldc int) {
+	if beta == 1 {
+		return
+	}
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+		} else {
+			for j := range row {
+				row[j] *= beta
+			}
+		}
+	}
+}
+
+// gemm is one product in flight.
+type gemm struct {
+	v              *gemmVariant
+	transA, transB bool
+	m, n, k        int
+	alpha          float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	beta           float32
+	c              []float32
+	ldc            int
+	// directA: full MR-row panels of a non-transposed A are read in place by
+	// v.direct instead of being packed. Measured faster at all shapes tried: the
+	// gathering pack of A costs more than the strided reads it saves.
+	directA bool
+}
+
+// bufPool recycles packing buffers.
+var bufPool sync.Pool
+
+func getBuf(n int) *[]float32 {
+	if p, ok := bufPool.Get().(*[]float32); ok {
+		if cap(*p) >= n {
+			*p = (*p)[:n]
+			return p
+		}
+	}
+	s := make([]float32, n, n+n/4)
+	return &s
+}
+
+// runSplitK splits the depth k into w ranges computed concurrently: the first range
+// goes straight into C (with beta), the others into zeroed scratch matrices that are
+// then added to C.
+func (g *gemm) runSplitK(w int) {
+	kc := g.v.kcMax
+	// Ranges are whole multiples of kc (except the last), so no block is short.
+	blocks := (g.k + kc - 1) / kc
+	per := (blocks + w - 1) / w
+	parts := (blocks + per - 1) / per
+	mn := g.m * g.n
+	scratch := getBuf((parts - 1) * mn)
+	defer bufPool.Put(scratch)
+	Parallel(parts, 1, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			k0 := t * per * kc
+			k1 := min(g.k, k0+per*kc)
+			s := *g
+			s.k = k1 - k0
+			if g.transA {
+				s.a = g.a[k0*g.lda:]
+			} else {
+				s.a = g.a[k0:]
+			}
+			if g.transB {
+				s.b = g.b[k0:]
+			} else {
+				s.b = g.b[k0*g.ldb:]
+			}
+			if t > 0 {
+				s.beta = 0
+				s.c = (*scratch)[(t-1)*mn : t*mn]
+				s.ldc = g.n
+			}
+			s.run()
+		}
+	})
+	sc := *scratch
+	Parallel(g.m, max(1, 4096/g.n), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := g.c[i*g.ldc : i*g.ldc+g.n]
+			for t := 1; t < parts; t++ {
+				part := sc[(t-1)*mn+i*g.n : (t-1)*mn+(i+1)*g.n]
+				for j, x := range part {
+					row[j] += x
 				}
 			}
 		}
 	})
+}
+
+// cBlockFloats is the size of the block of C (mc×nc floats, 512 KiB) that is
+// accumulated over k, meant to stay in L2.
+const cBlockFloats = 128 << 10
+
+// run computes the product serially (runRegions and runSplitK run it on parts).
+//
+// Loop structure: op(B) is packed one block of nc columns by kc rows at a time (it
+// stays in L2), while the microkernels prefetch the next such block from memory.
+// The rows of C are taken in blocks of mc; for each, the piece of op(A) is packed
+// (unless it is read in place) and the microkernel runs over all the MR×NR tiles,
+// row panel by row panel: the A micro-panel stays in L1 while the B micro-panels
+// stream through it from L2.
+func (g *gemm) run() {
+	v := g.v
+	mr, nr := v.mr, v.nr
+	// Equal-sized k blocks no deeper than kcMax.
+	kBlocks := (g.k + v.kcMax - 1) / v.kcMax
+	kc := (g.k + kBlocks - 1) / kBlocks
+	ncMax := v.ncMax
+	nb := min(ncMax, (g.n+nr-1)/nr*nr)
+	bbuf := getBuf(kc * nb)
+	defer bufPool.Put(bbuf)
+	mPanels := (g.m + mr - 1) / mr
+	g.directA = v.direct != nil && !g.transA
+	for jc := 0; jc < g.n; jc += ncMax {
+		nc := min(ncMax, g.n-jc)
+		nPanels := (nc + nr - 1) / nr
+		for k0 := 0; k0 < g.k; k0 += kc {
+			k1 := min(g.k, k0+kc)
+			blk := packedB{buf: (*bbuf)[:(k1-k0)*nPanels*nr], k0: k0, k1: k1, kc: kc, width: nPanels * nr}
+			g.packB(blk, jc, nc, k0, k1, 0, nPanels)
+			// While this block is multiplied, fetch the next one of B from
+			// memory, so that packing it finds it in L2.
+			var next pfRegion
+			if k1 < g.k {
+				next = g.bRegion(jc, nc, k1, min(g.k, k1+kc))
+			} else if jc+ncMax < g.n {
+				next = g.bRegion(jc+ncMax, min(ncMax, g.n-jc-ncMax), 0, min(g.k, kc))
+			}
+			g.compute(blk, 0, mPanels, jc, nc, 0, nPanels, next)
+		}
+	}
+}
+
+// balance is the fraction of w workers kept busy when n equal items are split evenly.
+func balance(n, w int) float64 {
+	per := (n + w - 1) / w
+	return float64(n) / float64(per*w)
+}
+
+// packedB is op(B)[k0:k1, jc:jc+nc] packed: depth blocks of kc rows (the last one
+// possibly shorter) one after the other, each holding width/NR micro-panels of kc
+// groups of NR values. k0 is a multiple of kc. (run packs one depth block at a
+// time; the layout allows deeper slabs.)
+type packedB struct {
+	buf    []float32
+	k0, k1 int
+	kc     int
+	width  int // nc rounded up to a multiple of NR
+}
+
+// panel returns the micro-panel jp of the depth block starting at row pc, and its depth.
+func (b packedB) panel(pc, jp, nr int) ([]float32, int) {
+	kc := min(b.kc, b.k1-pc)
+	off := (pc-b.k0)*b.width + jp*nr*kc
+	return b.buf[off : off+nr*kc], kc
+}
+
+// compute accumulates the tiles of C in MR-panels [ip0, ip1) and NR-panels [jp0, jp1)
+// of the column block at jc (nc wide) over the depth of the slab bp, packing A as it
+// goes (or reading it in place). The microkernels prefetch the next panel of A read
+// in place, then the region bg.
+func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) {
+	v := g.v
+	mr, nr := v.mr, v.nr
+	// mc rows: the mc×nc block of C should stay in L2 (≈512 KiB) across k.
+	mcPanels := max(1, min(v.mcMax/mr, cBlockFloats/(mr*max(nc, 1))))
+	mcPanels = min(mcPanels, ip1-ip0)
+	// Equal blocks: a short last block would stream the B slab for little work.
+	nBlocks := (ip1 - ip0 + mcPanels - 1) / mcPanels
+	mcPanels = (ip1 - ip0 + nBlocks - 1) / nBlocks
+	abuf := getBuf(mcPanels*mr*bp.kc + mr*nr)
+	defer bufPool.Put(abuf)
+	tile := (*abuf)[len(*abuf)-mr*nr:] // scratch for edge tiles
+	for ib := ip0; ib < ip1; ib += mcPanels {
+		ie := min(ip1, ib+mcPanels)
+		for pc := bp.k0; pc < bp.k1; pc += bp.kc {
+			kc := min(bp.kc, bp.k1-pc)
+			beta := g.beta
+			if pc > 0 {
+				beta = 1
+			}
+			ap := (*abuf)[:(ie-ib)*mr*kc]
+			for ip := ib; ip < ie; ip++ {
+				i := ip * mr
+				if g.directA && i+mr <= g.m {
+					continue
+				}
+				g.packA(ap[(ip-ib)*mr*kc:(ip-ib+1)*mr*kc], pc, kc, i, min(mr, g.m-i))
+			}
+			// The A micro-panel stays in L1 while the B micro-panels stream
+			// through from L2 (measured faster than the opposite order).
+			for ip := ib; ip < ie; ip++ {
+				a := ap[(ip-ib)*mr*kc : (ip-ib+1)*mr*kc]
+				var next pfRegion // the next panel of A, if read in place
+				if g.directA {
+					ni, npc, nkc := ip+1, pc, kc
+					if ni == ie {
+						ni = ib
+						npc += kc
+						if npc >= bp.k1 {
+							ni, npc = ie, bp.k0
+						}
+						nkc = min(bp.kc, bp.k1-npc)
+					}
+					if ni < ip1 && (ni+1)*mr <= g.m {
+						next = pfRegion{base: g.a[ni*mr*g.lda+npc:], lines: (nkc + 15) / 16, ld: g.lda, rows: mr}
+					}
+				}
+				for jp := jp0; jp < jp1; jp++ {
+					b, _ := bp.panel(pc, jp, nr)
+					budget := kc / 2
+					pf := next.take(budget)
+					if pf.rows == 0 {
+						pf = bg.take(budget)
+					}
+					g.tile(a, b, ip*mr, jc+jp*nr, jc+nc, pc, kc, beta, tile, pf)
+				}
+			}
+		}
+	}
+}
+
+// tile runs the microkernel for the tile of C at row i, column j (columns end at
+// jEnd), depth block pc (kc deep), with the packed A micro-panel a (unused when A is
+// read in place) and the packed B micro-panel b. Edge tiles go through the scratch
+// tile and only their valid part is merged into C.
+func (g *gemm) tile(a, b []float32, i, j, jEnd, pc, kc int, beta float32, tile []float32, pf pfChunk) {
+	v := g.v
+	mr, nr := v.mr, v.nr
+	mh := min(mr, g.m-i)
+	nw := min(nr, jEnd-j)
+	direct := g.directA && mh == mr
+	if mh == mr && nw == nr {
+		if direct {
+			v.direct(kc, g.a[i*g.lda+pc:], g.lda, b, nr, g.c[i*g.ldc+j:], g.ldc, pf, g.alpha, beta)
+		} else {
+			v.kernel(kc, a, 0, b, nr, g.c[i*g.ldc+j:], g.ldc, pf, g.alpha, beta)
+		}
+		return
+	}
+	if direct {
+		v.direct(kc, g.a[i*g.lda+pc:], g.lda, b, nr, tile, nr, pf, g.alpha, 0)
+	} else {
+		v.kernel(kc, a, 0, b, nr, tile, nr, pf, g.alpha, 0)
+	}
+	for r := range mh {
+		crow := g.c[(i+r)*g.ldc+j : (i+r)*g.ldc+j+nw]
+		trow := tile[r*nr : r*nr+nw]
+		if beta == 0 {
+			copy(crow, trow)
+		} else {
+			for q, x := range trow {
+				crow[q] = x + beta*crow[q]
+			}
+		}
+	}
+}
+
+// pfChunk is the part of a prefetch stream handed to one microkernel call: rows rows
+// of lines cache lines each, ld floats apart, from p. Prefetching only hints the
+// hardware; the addresses need not be valid.
+type pfChunk struct {
+	p               *float32
+	lines, ld, rows int
+}
+
+// pfRegion is a matrix region (rows rows of lines cache lines, ld floats apart, from
+// base[0]) to prefetch over several microkernel calls.
+type pfRegion struct {
+	base            []float32
+	lines, ld, rows int
+	row, line       int // progress
+}
+
+// take hands out the next part of r of at most budget lines.
+func (r *pfRegion) take(budget int) pfChunk {
+	if r.row >= r.rows || budget <= 0 {
+		return pfChunk{}
+	}
+	if r.line > 0 || r.lines > budget {
+		n := min(budget, r.lines-r.line)
+		c := pfChunk{p: &r.base[r.row*r.ld+r.line*16], lines: n, ld: r.ld, rows: 1}
+		r.line += n
+		if r.line == r.lines {
+			r.line = 0
+			r.row++
+		}
+		return c
+	}
+	rows := min(r.rows-r.row, budget/r.lines)
+	c := pfChunk{p: &r.base[r.row*r.ld], lines: r.lines, ld: r.ld, rows: rows}
+	r.row += rows
+	return c
+}
+
+// bRegion is the region of the stored B that holds op(B)[k0:k1, jc:jc+nc].
+func (g *gemm) bRegion(jc, nc, k0, k1 int) pfRegion {
+	if g.transB {
+		return pfRegion{base: g.b[jc*g.ldb+k0:], lines: (k1 - k0 + 15) / 16, ld: g.ldb, rows: nc}
+	}
+	return pfRegion{base: g.b[k0*g.ldb+jc:], lines: (nc + 15) / 16, ld: g.ldb, rows: k1 - k0}
+}
+
+// packA stores op(A)[i:i+rows, pc:pc+kc] into dst as kc groups of MR values, padding
+// rows beyond the matrix with zeros.
+func (g *gemm) packA(dst []float32, pc, kc, i, rows int) {
+	mr := g.v.mr
+	dst = dst[:mr*kc]
+	if rows < mr {
+		clear(dst)
+	}
+	if g.transA {
+		// op(A)[i+r, p] = a[p*lda + i + r]: each p gives MR consecutive values.
+		if rows == mr {
+			for p := range kc {
+				copyPanel(dst[p*mr:], g.a[(pc+p)*g.lda+i:], mr)
+			}
+			return
+		}
+		for p := range kc {
+			src := g.a[(pc+p)*g.lda+i : (pc+p)*g.lda+i+rows]
+			copy(dst[p*mr:p*mr+rows], src)
+		}
+		return
+	}
+	// op(A)[i+r, p] = a[(i+r)*lda + p]: gather each row into a column of the panel.
+	for r := range rows {
+		src := g.a[(i+r)*g.lda+pc : (i+r)*g.lda+pc+kc]
+		for p, x := range src {
+			dst[p*mr+r] = x
+		}
+	}
+}
+
+// packB packs rows [p0, p1) of op(B)[:, jc:jc+nc] into bp (for the transposed
+// case p0 and p1 must be multiples of the block depth, or bp.k1) for the micro-panels [jp0, jp1) into bp, padding columns beyond nc
+// with zeros.
+func (g *gemm) packB(bp packedB, jc, nc, p0, p1, jp0, jp1 int) {
+	nr := g.v.nr
+	if !g.transB {
+		// op(B)[p, j] = b[p*ldb + j]: walk each row of B once, scattering NR-wide
+		// pieces into the panels.
+		for p := p0; p < p1; p++ {
+			pc := p / bp.kc * bp.kc
+			kc := min(bp.kc, bp.k1-pc)
+			base := (pc-bp.k0)*bp.width + (p-pc)*nr
+			row := g.b[p*g.ldb+jc : p*g.ldb+jc+nc]
+			full := min(jp1, nc/nr) // panels [jp0, full) are full
+			if full > jp0 {
+				packRows(bp.buf[base+jp0*nr*kc:], nr*kc, row[jp0*nr:], full-jp0, nr)
+			}
+			for jp := max(jp0, full); jp < jp1; jp++ {
+				dst := bp.buf[base+jp*nr*kc : base+jp*nr*kc+nr]
+				n := copy(dst, row[jp*nr:])
+				clear(dst[n:])
+			}
+		}
+		return
+	}
+	// op(B)[p, j] = b[j*ldb + p]: each stored row of B is a column of op(B).
+	for jp := jp0; jp < jp1; jp++ {
+		cols := min(nr, nc-jp*nr)
+		for pc := p0; pc < p1; pc += bp.kc {
+			dst, kc := bp.panel(pc, jp, nr)
+			if cols < nr {
+				clear(dst)
+			}
+			for q := range cols {
+				j := jc + jp*nr + q
+				src := g.b[j*g.ldb+pc : j*g.ldb+pc+kc]
+				for p, x := range src {
+					dst[p*nr+q] = x
+				}
+			}
+		}
+	}
+}
+
+// packRows copies n pieces of width consecutive floats from src to dst, dstStride
+// floats apart there (assembly on amd64).
+var packRows = packRowsGo
+
+func packRowsGo(dst []float32, dstStride int, src []float32, n, width int) {
+	for i := range n {
+		copyPanel(dst[i*dstStride:], src[i*width:], width)
+	}
+}
+
+// copyPanel copies n values from src to dst, with fixed-size copies for the panel
+// widths of the microkernels.
+func copyPanel(dst, src []float32, n int) {
+	switch n {
+	case 32:
+		*(*[32]float32)(dst) = *(*[32]float32)(src)
+	case 16:
+		*(*[16]float32)(dst) = *(*[16]float32)(src)
+	case 14:
+		*(*[14]float32)(dst) = *(*[14]float32)(src)
+	case 6:
+		*(*[6]float32)(dst) = *(*[6]float32)(src)
+	case 4:
+		*(*[4]float32)(dst) = *(*[4]float32)(src)
+	default:
+		copy(dst[:n], src[:n])
+	}
 }

@@ -1,0 +1,88 @@
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+//go:generate sh -c "go run gemm_asmgen.go > gemm_amd64.s"
+
+// sgemmKernelAVX512 computes one 14×32 tile with AVX-512 from a packed A micro-panel
+// (lda is unused) and 32-wide rows of B ldb apart, prefetching pfRows rows of pfLines
+// cache lines pfLd bytes apart from pf into L2 on the way (see gemm_asmgen.go).
+//
+//go:noescape
+func sgemmKernelAVX512(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
+
+// sgemmKernelAVX2 computes one 6×16 tile with AVX2 and FMA from a packed A
+// micro-panel (lda is unused) and 16-wide rows of B ldb apart, prefetching like
+// sgemmKernelAVX512 (see gemm_asmgen.go).
+//
+//go:noescape
+func sgemmKernelAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
+
+// sgemmKernelDirectAVX512 is sgemmKernelAVX512 reading 14 rows of a row-major A
+// (stride lda) instead of a packed micro-panel.
+//
+//go:noescape
+func sgemmKernelDirectAVX512(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
+
+// sgemmKernelDirectAVX2 is sgemmKernelAVX2 reading 6 rows of a row-major A (stride
+// lda) instead of a packed micro-panel.
+//
+//go:noescape
+func sgemmKernelDirectAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
+
+// packRowsAVX copies n pieces of width (16 or 32) floats from src to dst, dstStride
+// floats apart there (see gemm_asmgen.go).
+//
+//go:noescape
+func packRowsAVX(dst *float32, dstStride int, src *float32, n, width int)
+
+func init() {
+	if cpu.X86.HasAVX2 {
+		packRows = func(dst []float32, dstStride int, src []float32, n, width int) {
+			if n == 0 {
+				return
+			}
+			if width != 16 && width != 32 {
+				packRowsGo(dst, dstStride, src, n, width)
+				return
+			}
+			_ = dst[(n-1)*dstStride+width-1]
+			_ = src[n*width-1]
+			packRowsAVX(&dst[0], dstStride, &src[0], n, width)
+		}
+	}
+	if cpu.X86.HasAVX512F {
+		registerVariant(&gemmVariant{
+			name: "avx512", mr: 14, nr: 32, kcMax: 384, mcMax: 14 * 24, ncMax: 32 * 64,
+			kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
+				_ = a[14*kc-1]
+				_ = b[(kc-1)*ldb+31]
+				_ = c[13*ldc+31]
+				sgemmKernelAVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
+			},
+			direct: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
+				_ = a[13*lda+kc-1]
+				_ = b[(kc-1)*ldb+31]
+				_ = c[13*ldc+31]
+				sgemmKernelDirectAVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
+			},
+		})
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		registerVariant(&gemmVariant{
+			name: "avx2", mr: 6, nr: 16, kcMax: 256, mcMax: 6 * 32, ncMax: 16 * 128,
+			kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
+				_ = a[6*kc-1]
+				_ = b[(kc-1)*ldb+15]
+				_ = c[5*ldc+15]
+				sgemmKernelAVX2(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
+			},
+			direct: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
+				_ = a[5*lda+kc-1]
+				_ = b[(kc-1)*ldb+15]
+				_ = c[5*ldc+15]
+				sgemmKernelDirectAVX2(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
+			},
+		})
+	}
+}

@@ -1,0 +1,267 @@
+//go:build ignore
+
+// This program writes gemm_amd64.s, the SGEMM microkernels for amd64. Run it with
+//
+//	go run gemm_asmgen.go > gemm_amd64.s
+//
+// (or `go generate` in this directory). Each kernel computes one MR×NR tile
+//
+//	C[r][c] = alpha·Σ_p A[p][r]·B[p][c] + beta·C[r][c]     (beta == 0: C is not read)
+//
+// from a packed A micro-panel (kc groups of MR consecutive values) and a packed B
+// micro-panel (kc groups of NR consecutive values). The accumulators stay in vector
+// registers for the whole kc loop; one broadcast of an A value feeds NR/width FMAs.
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+type kernel struct {
+	name   string
+	mr, nr int
+	width  int    // float32 lanes per vector register
+	reg    string // register prefix: "Z" or "Y"
+	zero   string // instruction that zeroes a register with itself
+	unroll int    // k steps per loop iteration
+	// direct reads A unpacked, as mr rows of a row-major matrix with stride lda,
+	// instead of from a packed micro-panel.
+	direct bool
+}
+
+var out strings.Builder
+
+func p(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
+
+func (k kernel) vecs() int { return k.nr / k.width }
+
+// acc is the accumulator register of row r, vector v.
+func (k kernel) acc(r, v int) string { return fmt.Sprintf("%s%d", k.reg, r*k.vecs()+v) }
+
+// aAddr is the address of A[r][s] for the k step s of the current loop iteration.
+// Packed: AX walks the panel. Direct: rows 0-4, 5-9 and 10-13 are addressed from the
+// row pointers AX, R10 and R11 with the offsets 0, lda, 2·lda, 3·lda and 4·lda (R8
+// holds lda in bytes and R9 3·lda).
+func (k kernel) aAddr(r, s int) string {
+	if !k.direct {
+		return fmt.Sprintf("%d(AX)", (s*k.mr+r)*4)
+	}
+	base := []string{"AX", "R10", "R11"}[r/5]
+	idx := []string{"", "(R8*1)", "(R8*2)", "(R9*1)", "(R8*4)"}[r%5]
+	return fmt.Sprintf("%d(%s)%s", s*4, base, idx)
+}
+
+func (k kernel) emit() {
+	nv := k.vecs()
+	nacc := k.mr * nv
+	bReg := func(v int) string { return fmt.Sprintf("%s%d", k.reg, nacc+v) }
+	aReg := func(r int) string { return fmt.Sprintf("%s%d", k.reg, nacc+nv+r%2) }
+	alphaReg, betaReg := aReg(0), aReg(1)
+	vbytes := k.width * 4
+
+	p("// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)", k.name)
+	if k.direct {
+		p("// %d×%d tile from %d unpacked rows of A, %d accumulators.", k.mr, k.nr, k.mr, nacc)
+	} else {
+		p("// %d×%d tile from a packed A micro-panel (lda unused), %d accumulators.", k.mr, k.nr, nacc)
+	}
+	p("TEXT ·%s(SB), NOSPLIT, $0-96", k.name)
+	p("\tMOVQ kc+0(FP), CX")
+	p("\tMOVQ a+8(FP), AX")
+	if k.direct {
+		p("\tMOVQ lda+16(FP), R8")
+		p("\tSHLQ $2, R8")
+		p("\tLEAQ (R8)(R8*2), R9")
+		p("\tLEAQ (AX)(R8*4), R10")
+		p("\tADDQ R8, R10")
+		p("\tLEAQ (R10)(R8*4), R11")
+		p("\tADDQ R8, R11")
+	}
+	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ ldb+32(FP), R12")
+	p("\tSHLQ $2, R12")
+	p("\tMOVQ c+40(FP), DI")
+	p("\tMOVQ ldc+48(FP), DX")
+
+	p("\tSHLQ $2, DX")
+	// Prefetch the C tile so that the epilogue does not wait for it.
+	p("\tMOVQ DI, SI")
+	for r := 0; r < k.mr; r++ {
+		for off := 0; off < k.nr*4; off += 64 {
+			p("\tPREFETCHT0 %d(SI)", off)
+		}
+		if r < k.mr-1 {
+			p("\tADDQ DX, SI")
+		}
+	}
+	// Prefetch stream: pfRows rows of pfLines cache lines, pfLd bytes apart, from
+	// pf; one line per loop iteration into L2. SI walks the rows (0 when done), R13
+	// is the byte offset within the row, and pfLines+64(FP) is turned into bytes.
+	p("\tXORQ R13, R13")
+	p("\tXORQ SI, SI")
+	p("\tCMPQ pfRows+80(FP), $0")
+	p("\tJLE %s_pfoff", k.name)
+	p("\tMOVQ pf+56(FP), SI")
+	p("\tSHLQ $6, pfLines+64(FP)")
+	p("%s_pfoff:", k.name)
+	for i := 0; i < nacc; i++ {
+		r := fmt.Sprintf("%s%d", k.reg, i)
+		p("\t%s %s, %s, %s", k.zero, r, r, r)
+	}
+	// The B values of k step s (0 or 1 within an iteration) are at s·ldb(BX).
+	step := func(s int) {
+		for v := 0; v < nv; v++ {
+			if s == 0 {
+				p("\tVMOVUPS %d(BX), %s", v*vbytes, bReg(v))
+			} else {
+				p("\tVMOVUPS %d(BX)(R12*1), %s", v*vbytes, bReg(v))
+			}
+		}
+		for r := 0; r < k.mr; r++ {
+			p("\tVBROADCASTSS %s, %s", k.aAddr(r, s), aReg(r))
+			for v := 0; v < nv; v++ {
+				p("\tVFMADD231PS %s, %s, %s", aReg(r), bReg(v), k.acc(r, v))
+			}
+		}
+	}
+	advance := func(steps int) {
+		if k.direct {
+			p("\tADDQ $%d, AX", steps*4)
+			p("\tADDQ $%d, R10", steps*4)
+			p("\tADDQ $%d, R11", steps*4)
+		} else {
+			p("\tADDQ $%d, AX", steps*k.mr*4)
+		}
+		for range steps {
+			p("\tADDQ R12, BX")
+		}
+	}
+	u := k.unroll
+	if u > 2 {
+		panic("unroll > 2 needs more B addressing")
+	}
+	p("\tCMPQ CX, $%d", u)
+	p("\tJLT %s_tail", k.name)
+	p("%s_loop:", k.name)
+	p("\tTESTQ SI, SI")
+	p("\tJZ %s_nopf", k.name)
+	p("\tPREFETCHT1 (SI)(R13*1)")
+	p("\tADDQ $64, R13")
+	p("\tCMPQ R13, pfLines+64(FP)")
+	p("\tJLT %s_nopf", k.name)
+	p("\tXORQ R13, R13")
+	p("\tADDQ pfLd+72(FP), SI")
+	p("\tDECQ pfRows+80(FP)")
+	p("\tJNZ %s_nopf", k.name)
+	p("\tXORQ SI, SI")
+	p("%s_nopf:", k.name)
+	for s := 0; s < u; s++ {
+		step(s)
+	}
+	advance(u)
+	p("\tSUBQ $%d, CX", u)
+	p("\tCMPQ CX, $%d", u)
+	p("\tJGE %s_loop", k.name)
+	p("%s_tail:", k.name)
+	p("\tTESTQ CX, CX")
+	p("\tJZ %s_store", k.name)
+	step(0)
+	advance(1)
+	p("\tDECQ CX")
+	p("\tJMP %s_tail", k.name)
+	p("%s_store:", k.name)
+	p("\tVBROADCASTSS alpha+88(FP), %s", alphaReg)
+	p("\tVBROADCASTSS beta+92(FP), %s", betaReg)
+	p("\tMOVL beta+92(FP), R8")
+	p("\tANDL $0x7fffffff, R8")
+	p("\tJZ %s_beta0", k.name)
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < nv; v++ {
+			a := k.acc(r, v)
+			p("\tVMULPS %s, %s, %s", alphaReg, a, a)
+			p("\tVFMADD231PS %d(DI), %s, %s", v*vbytes, betaReg, a)
+			p("\tVMOVUPS %s, %d(DI)", a, v*vbytes)
+		}
+		if r < k.mr-1 {
+			p("\tADDQ DX, DI")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("%s_beta0:", k.name)
+	for r := 0; r < k.mr; r++ {
+		for v := 0; v < nv; v++ {
+			a := k.acc(r, v)
+			p("\tVMULPS %s, %s, %s", alphaReg, a, a)
+			p("\tVMOVUPS %s, %d(DI)", a, v*vbytes)
+		}
+		if r < k.mr-1 {
+			p("\tADDQ DX, DI")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
+func main() {
+	p("// Code generated by gemm_asmgen.go; DO NOT EDIT.")
+	p("")
+	p("//go:build amd64")
+	p("")
+	p("#include \"textflag.h\"")
+	p("")
+	avx512 := kernel{name: "sgemmKernelAVX512", mr: 14, nr: 32, width: 16, reg: "Z", zero: "VPXORD", unroll: 2}
+	avx2 := kernel{name: "sgemmKernelAVX2", mr: 6, nr: 16, width: 8, reg: "Y", zero: "VXORPS", unroll: 2}
+	avx512.emit()
+	avx2.emit()
+	avx512.name, avx512.direct = "sgemmKernelDirectAVX512", true
+	avx2.name, avx2.direct = "sgemmKernelDirectAVX2", true
+	avx512.emit()
+	avx2.emit()
+	out.WriteString(packRows)
+	os.Stdout.WriteString(out.String())
+}
+
+// packRows copies n pieces of width (16 or 32) consecutive floats from src to dst,
+// dstStride floats apart there: one row of B into the B micro-panels.
+const packRows = `// func packRowsAVX(dst *float32, dstStride int, src *float32, n, width int)
+TEXT ·packRowsAVX(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), DX
+	SHLQ $2, DX
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+	TESTQ CX, CX
+	JZ packRows_done
+	CMPQ width+32(FP), $32
+	JEQ packRows_w32
+packRows_w16:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ packRows_w16
+	JMP packRows_done
+packRows_w32:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ packRows_w32
+packRows_done:
+	VZEROUPPER
+	RET
+`

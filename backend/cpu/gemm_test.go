@@ -1,0 +1,260 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// refGemm is a naive float64 C = alpha·op(A)·op(B) + beta·C.
+func refGemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) []float64 {
+	out := make([]float64, m*n)
+	for i := range m {
+		for j := range n {
+			var s float64
+			for p := range k {
+				var av, bv float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += float64(av) * float64(bv)
+			}
+			s *= float64(alpha)
+			if beta != 0 {
+				s += float64(beta) * float64(c[i*ldc+j])
+			}
+			out[i*n+j] = s
+		}
+	}
+	return out
+}
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(r.NormFloat64())
+	}
+	return s
+}
+
+func maxAbs(s []float32) float64 {
+	var m float64
+	for _, x := range s {
+		if x == x { // skip NaN
+			m = max(m, math.Abs(float64(x)))
+		}
+	}
+	return m
+}
+
+type gemmCase struct{ m, n, k int }
+
+func gemmCases() []gemmCase {
+	var cs []gemmCase
+	for _, s := range []int{1, 7, 33, 257} {
+		cs = append(cs, gemmCase{s, s, s})
+	}
+	return append(cs,
+		gemmCase{1, 1000, 3},
+		gemmCase{513, 17, 1025},
+		gemmCase{1000, 1, 5},
+		gemmCase{15, 33, 600},   // several k blocks, edge tiles in m and n
+		gemmCase{29, 65, 1},     // k = 1
+		gemmCase{40, 70, 2100},  // deep: split-k path
+		gemmCase{300, 2100, 20}, // several column blocks
+		gemmCase{3, 5, 700},     // serial, several slabs of k
+	)
+}
+
+func TestSgemmVariants(t *testing.T) {
+	checkVariants(t, gemmCases())
+}
+
+// TestSgemmConcurrent runs products from several goroutines at once (each also
+// using the worker pool).
+func TestSgemmConcurrent(t *testing.T) {
+	const m, n, k = 70, 90, 300
+	r := rand.New(rand.NewPCG(5, 6))
+	a, b := randSlice(r, m*k), randSlice(r, k*n)
+	want := refGemm(false, false, m, n, k, 1, a, k, b, n, 0, nil, n)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			c := make([]float32, m*n)
+			for range 5 {
+				Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+				for i, x := range c {
+					if d := math.Abs(float64(x) - want[i]); d > 1e-3 {
+						errs <- fmt.Errorf("C[%d] = %v, want %v", i, x, want[i])
+						return
+					}
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func checkVariants(t *testing.T, cases []gemmCase) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, name := range GemmVariants() {
+		restore, err := SetGemmVariant(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := GemmVariant(); got != name {
+			t.Fatalf("GemmVariant() = %q after SetGemmVariant(%q)", got, name)
+		}
+		for _, tc := range cases {
+			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+				for _, beta := range []float32{0, 1, 0.5} {
+					transA, transB := tr[0], tr[1]
+					// Non-tight leading dimensions on every other case.
+					pad := (tc.m + tc.n + tc.k) % 2 * 3
+					ar, ac := tc.m, tc.k
+					if transA {
+						ar, ac = ac, ar
+					}
+					br, bc := tc.k, tc.n
+					if transB {
+						br, bc = bc, br
+					}
+					lda, ldb, ldc := ac+pad, bc+pad, tc.n+pad+1
+					a := randSlice(r, ar*lda)
+					b := randSlice(r, br*ldb)
+					c := randSlice(r, tc.m*ldc)
+					if beta == 0 {
+						for i := range c {
+							if i%3 == 0 {
+								c[i] = float32(math.NaN())
+							}
+						}
+					}
+					alpha := float32(1.5)
+					want := refGemm(transA, transB, tc.m, tc.n, tc.k, alpha, a, lda, b, ldb, beta, c, ldc)
+					got := append([]float32(nil), c...)
+					Sgemm(transA, transB, tc.m, tc.n, tc.k, alpha, a, lda, b, ldb, beta, got, ldc)
+					tol := 1e-6 * float64(tc.k+1) * (maxAbs(a)*maxAbs(b)*1.5 + maxAbs(c))
+					for i := range tc.m {
+						for j := range ldc {
+							g := got[i*ldc+j]
+							if j >= tc.n { // padding must stay untouched
+								if math.Float32bits(g) != math.Float32bits(c[i*ldc+j]) {
+									t.Fatalf("%s %v %+v beta=%v: padding C[%d,%d] changed", name, tr, tc, beta, i, j)
+								}
+								continue
+							}
+							if d := math.Abs(float64(g) - want[i*tc.n+j]); !(d <= tol) {
+								t.Fatalf("%s trans=%v %+v beta=%v: C[%d,%d] = %v, want %v (tol %g)",
+									name, tr, tc, beta, i, j, g, want[i*tc.n+j], tol)
+							}
+						}
+					}
+				}
+			}
+		}
+		restore()
+	}
+}
+
+func TestSgemmDegenerate(t *testing.T) {
+	nan := float32(math.NaN())
+	c := []float32{nan, 2, nan, 4}
+	Sgemm(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 0, c, 2)
+	for i, x := range c {
+		if x != 0 {
+			t.Fatalf("k=0 beta=0: c[%d] = %v, want 0", i, x)
+		}
+	}
+	c = []float32{1, 2, 3, 4}
+	Sgemm(false, false, 2, 2, 0, 1, nil, 1, nil, 2, 0.5, c, 2)
+	for i, x := range c {
+		if x != float32(i+1)*0.5 {
+			t.Fatalf("k=0 beta=0.5: c[%d] = %v", i, x)
+		}
+	}
+	Sgemm(false, false, 0, 5, 5, 1, nil, 5, nil, 5, 0, nil, 5) // m = 0: no-op
+}
+
+func TestSetGemmVariantUnknown(t *testing.T) {
+	if _, err := SetGemmVariant("nope"); err == nil {
+		t.Fatal("SetGemmVariant(nope) succeeded")
+	}
+	vs := GemmVariants()
+	if len(vs) == 0 || vs[len(vs)-1] != "go" || GemmVariant() != vs[0] {
+		t.Fatalf("variants %v, current %q", vs, GemmVariant())
+	}
+}
+
+func benchSgemm(b *testing.B, transA, transB bool, m, n, k int) {
+	r := rand.New(rand.NewPCG(3, 4))
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	a, bm, c := randSlice(r, ar*ac), randSlice(r, br*bc), make([]float32, m*n)
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	var best time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		Sgemm(transA, transB, m, n, k, 1, a, ac, bm, bc, 0, c, n)
+		if d := time.Since(t0); best == 0 || d < best {
+			best = d
+		}
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	// The fastest single call: a steadier figure when other processes share the CPU.
+	b.ReportMetric(flops/best.Seconds()/1e9, "best-GFLOP/s")
+}
+
+func BenchmarkSgemm1024(b *testing.B) {
+	for _, name := range GemmVariants() {
+		if name == "go" {
+			continue
+		}
+		b.Run(name, func(b *testing.B) {
+			restore, err := SetGemmVariant(name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer restore()
+			benchSgemm(b, false, false, 1024, 1024, 1024)
+		})
+	}
+}
+
+// BenchmarkSgemmConv covers the skinny shapes of convolutions: the forward pass
+// (im2col rows × Cout), the input gradient and the weight gradient (huge k).
+func BenchmarkSgemmConv(b *testing.B) {
+	for _, s := range []struct {
+		transA, transB bool
+		m, n, k        int
+	}{
+		{false, false, 32768, 64, 576},
+		{false, true, 32768, 576, 64},
+		{true, false, 64, 576, 32768},
+	} {
+		b.Run(fmt.Sprintf("%dx%dx%d_t%v%v", s.m, s.n, s.k, s.transA, s.transB), func(b *testing.B) {
+			benchSgemm(b, s.transA, s.transB, s.m, s.n, s.k)
+		})
+	}
+}
