@@ -31,3 +31,4 @@ func benchStep(bm *testing.B, preset string, b int) {
 func BenchmarkTrainStepTinyMNIST(b *testing.B)   { benchStep(b, "tiny_mnist", 8) }
 func BenchmarkTrainStepTinyCIFAR10(b *testing.B) { benchStep(b, "tiny_cifar10", 8) }
 func BenchmarkTrainStepMNIST(b *testing.B)       { benchStep(b, "mnist", 8) }
+func BenchmarkTrainStepMNIST32(b *testing.B)     { benchStep(b, "mnist", 32) }

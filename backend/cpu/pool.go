@@ -10,16 +10,24 @@ import (
 	"sync/atomic"
 )
 
-// task is one chunk of a parallel loop.
-type task struct {
+// job is one call of Parallel: its function and the count of chunks not yet done.
+type job struct {
 	fn      func(lo, hi int)
-	lo, hi  int
-	pending *atomic.Int32
+	pending atomic.Int32
+	done    chan struct{} // closed when pending reaches zero
+}
+
+// task is one chunk of a job.
+type task struct {
+	j      *job
+	lo, hi int
 }
 
 func (t task) run() {
-	t.fn(t.lo, t.hi)
-	t.pending.Add(-1)
+	t.j.fn(t.lo, t.hi)
+	if t.j.pending.Add(-1) == 0 {
+		close(t.j.done)
+	}
 }
 
 var (
@@ -50,7 +58,11 @@ func Workers() int {
 // Parallel runs fn over the index range [0, n) split into contiguous chunks, using the
 // persistent worker pool and the calling goroutine. Chunks are never smaller than
 // grain indices, so small loops run inline without any synchronisation. fn must be
-// safe to call concurrently on disjoint ranges.
+// safe to call concurrently on disjoint ranges. The split depends only on n, grain
+// and the number of workers, so results are reproducible.
+//
+// Parallel may be nested: a waiting caller first runs queued chunks itself, and a
+// chunk that finds the queue full runs inline, so the pool cannot deadlock.
 func Parallel(n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -67,34 +79,28 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var pending atomic.Int32
 	step := (n + chunks - 1) / chunks
-	lo := step // the caller takes the first chunk
-	for lo < n {
-		hi := lo + step
-		if hi > n {
-			hi = n
-		}
-		pending.Add(1)
-		t := task{fn: fn, lo: lo, hi: hi, pending: &pending}
+	j := &job{fn: fn, done: make(chan struct{})}
+	j.pending.Store(int32((n + step - 1) / step))
+	for lo := step; lo < n; lo += step { // the caller takes the first chunk
+		t := task{j: j, lo: lo, hi: min(lo+step, n)}
 		select {
 		case poolTasks <- t:
 		default:
-			// The queue is full (nested parallel loops on every worker): run the
-			// chunk here rather than block, so the pool can never deadlock.
 			t.run()
 		}
-		lo = hi
 	}
-	fn(0, min(step, n))
-	// Help with queued work while waiting, so that a Parallel nested inside a
-	// worker's chunk cannot deadlock the pool.
-	for pending.Load() > 0 {
+	task{j: j, lo: 0, hi: min(step, n)}.run()
+	// Help with queued work (ours or a nested loop's) before blocking.
+	for {
 		select {
+		case <-j.done:
+			return
 		case t := <-poolTasks:
 			t.run()
 		default:
-			runtime.Gosched()
+			<-j.done
+			return
 		}
 	}
 }
