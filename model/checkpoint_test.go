@@ -2,6 +2,7 @@ package model
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/nvae-go/nvae/checkpoint"
@@ -43,5 +44,44 @@ func TestOfficialCheckpoint(t *testing.T) {
 		if (w.DType == checkpoint.I64) != (g.DType == checkpoint.I64) {
 			t.Errorf("%s: dtype %s, checkpoint %s", w.Name, g.DType, w.DType)
 		}
+	}
+}
+
+// TestFromTorchRejectsMismatches: a checkpoint whose args disagree with its tensors, or
+// whose alias keys differ from their twins, fails with an error naming the keys.
+func TestFromTorchRejectsMismatches(t *testing.T) {
+	ck, err := checkpoint.ReadTorch("testdata/F1/checkpoint.pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FromTorch(ck); err != nil {
+		t.Fatalf("the unmodified checkpoint: %v", err)
+	}
+	ck.Args["num_channels_enc"] = int64(32)
+	_, err = FromTorch(ck)
+	if err == nil || !strings.Contains(err.Error(), "stem.weight: shape") {
+		t.Fatalf("config disagreeing with the tensors: err = %v", err)
+	}
+	ck.Args["num_channels_enc"] = int64(16)
+	found := false
+	for i := range ck.StateDict {
+		if strings.HasSuffix(ck.StateDict[i].Name, ".weight_normalized") {
+			ck.StateDict[i].Data = append([]float32(nil), ck.StateDict[i].Data...)
+			ck.StateDict[i].Data[0] += 1
+			name := ck.StateDict[i].Name
+			_, err = FromTorch(ck)
+			if err == nil || !strings.Contains(err.Error(), name+" differs from its twin") {
+				t.Fatalf("inconsistent alias: err = %v", err)
+			}
+			found = true
+			break
+		}
+	}
+	if !found {
+		t.Fatal("the checkpoint has no weight_normalized alias to test")
+	}
+	ck.Args = nil
+	if _, err := FromTorch(ck); err == nil {
+		t.Fatal("checkpoint without args accepted")
 	}
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nvae-go/nvae/checkpoint"
@@ -86,6 +87,14 @@ func (m *Model) LoadStateDict(ts []checkpoint.Named) error {
 		}
 		if !sameInts(t.Shape, e.shape) || n != len(t.Data) {
 			problems = append(problems, fmt.Sprintf("%s: shape %v, want %v", e.name, t.Shape, e.shape))
+			continue
+		}
+		if e.kind == kindAlias {
+			// An alias must hold the same values as its twin <prefix>.weight.
+			twin, ok := byName[strings.TrimSuffix(e.name, "_normalized")]
+			if ok && !slices.Equal(twin.Data, t.Data) {
+				problems = append(problems, fmt.Sprintf("%s differs from its twin %s", e.name, twin.Name))
+			}
 		}
 	}
 	for _, t := range ts {
