@@ -11,6 +11,7 @@ import (
 	"github.com/nvae-go/nvae/ad"
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/model"
+	"github.com/nvae-go/nvae/tensor"
 )
 
 // Result is the outcome of an evaluation, in nats per image and bits per dimension.
@@ -34,27 +35,72 @@ func Dims(cfg model.Config) int {
 	return cfg.ImageChannels() * s * s
 }
 
-// NLL runs the importance-weighted evaluation of spec §8.1 over the batches of loader
-// (which should not shuffle or drop images), with k posterior samples per image and
-// eval-mode batch normalisation. maxImages > 0 stops after that many images.
-func NLL(m *model.Model, loader *data.Loader, k int, maxImages int, noise model.Noise) (Result, error) {
+// Source yields evaluation batches, NHWC images in [0,1] (already preprocessed: bit
+// depth, binarisation). It returns a nil tensor at the end. release, when not nil,
+// is called once the batch is no longer needed.
+type Source func() (x *tensor.Tensor, release func(), err error)
+
+// LoaderSource yields one epoch of a loader (which should neither shuffle nor drop
+// images).
+func LoaderSource(l *data.Loader) Source {
+	left := l.BatchesPerEpoch()
+	return func() (*tensor.Tensor, func(), error) {
+		if left == 0 {
+			return nil, nil, nil
+		}
+		left--
+		b, err := l.Next()
+		if err != nil {
+			return nil, nil, err
+		}
+		return b.X, b.Release, nil
+	}
+}
+
+// TensorSource yields x (NHWC) in batches of size batch.
+func TensorSource(x *tensor.Tensor, batch int) Source {
+	n := x.Shape()[0]
+	per := x.Len() / max(n, 1)
+	rest := x.Shape()[1:]
+	next := 0
+	return func() (*tensor.Tensor, func(), error) {
+		if next >= n {
+			return nil, nil, nil
+		}
+		hi := min(next+batch, n)
+		b := tensor.FromData(x.Data()[next*per:hi*per], append([]int{hi - next}, rest...)...)
+		next = hi
+		return b, nil, nil
+	}
+}
+
+// NLL runs the importance-weighted evaluation of spec §8.1 over the batches of src,
+// with k posterior samples per image and eval-mode batch normalisation (a batch is
+// binarised once and reused for its k samples, as officially). maxImages > 0 stops
+// after that many images.
+func NLL(m *model.Model, src Source, k int, maxImages int, noise model.Noise) (Result, error) {
 	if k < 1 {
 		return Result{}, fmt.Errorf("eval: need at least one importance sample, got %d", k)
 	}
 	cfg := m.Cfg
 	res := Result{NumIWSamples: k, Dims: Dims(cfg)}
 	var sumNLL, sumELBO float64
-	perEpoch := loader.BatchesPerEpoch()
-	for b := 0; b < perEpoch; b++ {
-		if maxImages > 0 && res.NumImages >= maxImages {
-			break
-		}
-		batch, err := loader.Next()
+	for b := 0; maxImages <= 0 || res.NumImages < maxImages; b++ {
+		x, release, err := src()
 		if err != nil {
 			return res, fmt.Errorf("eval: reading batch %d: %w", b, err)
 		}
-		x := batch.X
+		if x == nil {
+			break
+		}
+		if s := x.Shape(); len(s) != 4 || s[1] != cfg.ImageSize() || s[2] != cfg.ImageSize() || s[3] != cfg.ImageChannels() {
+			return res, fmt.Errorf("eval: batch of shape %v, but the model takes [N,%d,%d,%d] images", s, cfg.ImageSize(), cfg.ImageSize(), cfg.ImageChannels())
+		}
 		n := x.Shape()[0]
+		if maxImages > 0 && res.NumImages+n > maxImages {
+			n = maxImages - res.NumImages
+			x = tensor.FromData(x.Data()[:n*x.Len()/x.Shape()[0]], append([]int{n}, x.Shape()[1:]...)...)
+		}
 		logw := make([][]float64, n)
 		for i := range logw {
 			logw[i] = make([]float64, k)
@@ -78,7 +124,9 @@ func NLL(m *model.Model, loader *data.Loader, k int, maxImages int, noise model.
 			sumNLL -= logSumExp(logw[i]) - math.Log(float64(k))
 		}
 		res.NumImages += n
-		batch.Release()
+		if release != nil {
+			release()
+		}
 	}
 	if res.NumImages == 0 {
 		return res, errors.New("eval: no images to evaluate")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -139,11 +140,25 @@ func (s *Saved) ModelTensors() []checkpoint.Named {
 	return out
 }
 
-// LoadModel builds the model of a checkpoint and loads its weights and buffers.
+// LoadModel builds the model of a checkpoint and loads its weights and buffers. path
+// may be a run directory, a checkpoint written by training or import
+// (.safetensors), or an official PyTorch checkpoint.pt; for the latter the returned
+// Saved is nil.
 func LoadModel(path string) (*model.Model, *Saved, error) {
 	p, err := ResolveCheckpoint(path)
 	if err != nil {
 		return nil, nil, err
+	}
+	if isTorchFile(p) {
+		ck, err := checkpoint.ReadTorch(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		m, err := model.FromTorch(ck)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", p, err)
+		}
+		return m, nil, nil
 	}
 	s, err := Load(p)
 	if err != nil {
@@ -157,6 +172,55 @@ func LoadModel(path string) (*model.Model, *Saved, error) {
 		return nil, nil, fmt.Errorf("%s: %w", p, err)
 	}
 	return m, s, nil
+}
+
+// isTorchFile reports whether path looks like a torch.save zip archive (by extension
+// or by the zip signature).
+func isTorchFile(path string) bool {
+	if strings.HasSuffix(path, ".pt") || strings.HasSuffix(path, ".pth") {
+		return true
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var sig [4]byte
+	if _, err := io.ReadFull(f, sig[:]); err != nil {
+		return false
+	}
+	return string(sig[:]) == "PK\x03\x04"
+}
+
+// SaveModel writes a weights-only checkpoint (the model's state_dict in the official
+// names and layouts, with its configuration in the metadata) atomically. When base is
+// a checkpoint written by training, its optimizer, spectral and training state are
+// kept, so the file still resumes; extra metadata entries are added.
+func SaveModel(path string, m *model.Model, base *Saved, extra map[string]string) error {
+	ts := m.StateDict()
+	meta := map[string]string{"format": "nvae-go checkpoint v1"}
+	if base != nil {
+		for _, t := range base.File.Tensors {
+			if strings.HasPrefix(t.Name, "adamax.") || strings.HasPrefix(t.Name, "spectral.") {
+				ts = append(ts, t)
+			}
+		}
+		for k, v := range base.File.Metadata {
+			meta[k] = v
+		}
+	}
+	cfg, err := json.Marshal(m.Cfg)
+	if err != nil {
+		return err
+	}
+	meta["config"] = string(cfg)
+	for k, v := range extra {
+		meta[k] = v
+	}
+	if err := checkpoint.WriteSafetensors(path, ts, meta); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // restore loads the optimizer, spectral state and noise generator of a checkpoint.

@@ -435,7 +435,7 @@ func (t *Trainer) evaluate(k int) (eval.Result, error) {
 		return eval.Result{}, fmt.Errorf("test data: %w", err)
 	}
 	defer l.Close()
-	r, err := eval.NLL(t.m, l, k, t.opts.EvalImages, t.noise)
+	r, err := eval.NLL(t.m, eval.LoaderSource(l), k, t.opts.EvalImages, t.noise)
 	if err != nil {
 		return r, err
 	}

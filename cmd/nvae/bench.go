@@ -20,7 +20,7 @@ func init() {
 
 func runBench(args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: nvae bench kernels|train|sample [flags]")
+		fmt.Fprintln(errOut, "usage: nvae bench kernels|train|sample [flags]")
 		return errUsage
 	}
 	switch args[0] {
@@ -30,7 +30,7 @@ func runBench(args []string, stdout io.Writer) error {
 	if b, ok := benchCommands[args[0]]; ok {
 		return b(args[1:], stdout)
 	}
-	fmt.Fprintf(os.Stderr, "nvae bench: unknown benchmark %q (kernels, train, sample)\n", args[0])
+	fmt.Fprintf(errOut, "nvae bench: unknown benchmark %q (kernels, train, sample)\n", args[0])
 	return errUsage
 }
 

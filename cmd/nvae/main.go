@@ -51,7 +51,11 @@ func usage(w io.Writer) {
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
+// errOut receives usage messages of the flag sets (the stderr given to run).
+var errOut io.Writer = os.Stderr
+
 func run(args []string, stdout, stderr io.Writer) int {
+	errOut = stderr
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stdout)
 		if len(args) == 0 {
@@ -84,6 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 // exiting and prints its usage to stderr.
 func newFlags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet("nvae "+name, flag.ContinueOnError)
+	fs.SetOutput(errOut)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: nvae %s %s\n\nflags:\n", name, synopsis)
 		fs.PrintDefaults()

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/nvae-go/nvae/checkpoint"
+	"github.com/nvae-go/nvae/data"
+	"github.com/nvae-go/nvae/eval"
+	"github.com/nvae-go/nvae/tensor"
+	"github.com/nvae-go/nvae/train"
+)
+
+func init() {
+	register(&command{name: "eval", summary: "importance-weighted NLL and bits/dim of a checkpoint on test images", run: runEval})
+}
+
+func runEval(args []string, stdout io.Writer) error {
+	fs := newFlags("eval", "--checkpoint PATH [--num_iw_samples K] [--json]")
+	ckpt := fs.String("checkpoint", "", "run directory, checkpoint .safetensors, or NVIDIA's checkpoint.pt (required)")
+	k := fs.Int("num_iw_samples", 1000, "importance samples per image (official evaluation: 1000)")
+	src := fs.String("data", "embedded", "image source: "+joinNames(data.Names))
+	dir := fs.String("data_dir", "", "directory (or archive) of the images")
+	split := fs.String("split", "test", "split to evaluate: test or train")
+	images := fs.String("images", "", "evaluate these preprocessed images instead: a safetensors file whose tensor \"x\" is [N,C,H,W] in [0,1] (U8 or F32)")
+	batch := fs.Int("batch_size", 0, "images per forward pass (0: the checkpoint's training batch size)")
+	maxImages := fs.Int("max_images", 0, "evaluate only the first N images (0: all)")
+	seed := fs.Uint64("seed", 1, "seed of the posterior samples and of the binarisation")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parseFlags(fs, args, 0); err != nil {
+		return err
+	}
+	if *ckpt == "" {
+		return fmt.Errorf("--checkpoint is required")
+	}
+	if *k < 1 {
+		return fmt.Errorf("--num_iw_samples must be at least 1, got %d", *k)
+	}
+	m, _, err := train.LoadModel(*ckpt)
+	if err != nil {
+		return err
+	}
+	cfg := m.Cfg
+	bs := *batch
+	if bs <= 0 {
+		bs = cfg.BatchSize
+	}
+	noise := train.NewRandNoise(*seed)
+	var source eval.Source
+	if *images != "" {
+		x, err := readImages(*images)
+		if err != nil {
+			return err
+		}
+		source = eval.TensorSource(x, bs)
+	} else {
+		ds, err := data.Open(*src, *dir, *split, data.Options{Folder: data.FolderOptions{Size: cfg.ImageSize(), Channels: cfg.ImageChannels()}})
+		if err != nil {
+			return err
+		}
+		tr, err := data.OfficialTransform(cfg.Dataset, false, cfg.NumXBits)
+		if err != nil {
+			return err
+		}
+		l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: bs, Seed: *seed, Transform: tr})
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		source = eval.LoaderSource(l)
+	}
+	r, err := eval.NLL(m, source, *k, *maxImages, noise)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(r)
+	}
+	fmt.Fprintf(stdout, "%d images, %d importance samples: NLL %.3f nats (%.4f bits/dim), NELBO %.3f nats (%.4f bits/dim), D = %d\n",
+		r.NumImages, r.NumIWSamples, r.NLLNats, r.BPD, r.NELBONats, r.BPDELBO, r.Dims)
+	return nil
+}
+
+// readImages reads a tensor "x" [N,C,H,W] of preprocessed images in [0,1] from a
+// safetensors file and returns it as NHWC.
+func readImages(path string) (*tensor.Tensor, error) {
+	f, err := checkpoint.ReadSafetensors(path)
+	if err != nil {
+		return nil, err
+	}
+	x, ok := f.Lookup("x")
+	if !ok {
+		return nil, fmt.Errorf("%s: no tensor named \"x\" (have %v)", path, f.Names())
+	}
+	if len(x.Shape) != 4 {
+		return nil, fmt.Errorf("%s: x has shape %v, want [N,C,H,W]", path, x.Shape)
+	}
+	for _, v := range x.Data {
+		if !(v >= 0 && v <= 1) {
+			return nil, fmt.Errorf("%s: x holds %v, outside [0,1] (the images must be preprocessed)", path, v)
+		}
+	}
+	return tensor.NCHWToNHWC(x.Tensor()), nil
+}
