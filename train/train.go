@@ -62,6 +62,9 @@ type Trainer struct {
 	prog   Progress
 	params [][]float32
 	grads  [][]float32
+	// running statistics saved before each step (restored if the step is non-finite)
+	bnSave  []float32
+	bnCount []int64
 
 	metrics *report.JSONL
 	events  *report.EventWriter
@@ -215,6 +218,7 @@ func (t *Trainer) StepOnce() (StepMetrics, error) {
 	beta := t.kl.Beta(step)
 	lambda := t.reg.At(beta)
 
+	t.saveBN()
 	tp := ad.NewTape()
 	defer tp.Release()
 	out := t.m.Forward(tp, x, true, t.noise)
@@ -248,6 +252,9 @@ func (t *Trainer) StepOnce() (StepMetrics, error) {
 		t.opt.Update(t.params, t.grads, lr)
 		t.prog.BadInARow = 0
 	} else {
+		// Nothing of a non-finite step reaches the model: no update, and the
+		// running statistics it touched are put back.
+		t.restoreBN()
 		sm.Skipped = true
 		t.prog.BadSteps++
 		t.prog.BadInARow++
@@ -259,6 +266,35 @@ func (t *Trainer) StepOnce() (StepMetrics, error) {
 			"try a larger --weight_decay_norm, --weight_decay_norm_anneal, or a lower --learning_rate", t.prog.BadInARow, lv, step)
 	}
 	return sm, nil
+}
+
+// saveBN keeps a copy of every batch-norm layer's running statistics.
+func (t *Trainer) saveBN() {
+	bns := t.m.BatchNorms()
+	if t.bnSave == nil {
+		n := 0
+		for _, b := range bns {
+			n += 2 * b.RunMean.Len()
+		}
+		t.bnSave = make([]float32, n)
+		t.bnCount = make([]int64, len(bns))
+	}
+	off := 0
+	for i, b := range bns {
+		off += copy(t.bnSave[off:], b.RunMean.Data())
+		off += copy(t.bnSave[off:], b.RunVar.Data())
+		t.bnCount[i] = b.NumBatches
+	}
+}
+
+// restoreBN puts back the statistics saved by saveBN.
+func (t *Trainer) restoreBN() {
+	off := 0
+	for i, b := range t.m.BatchNorms() {
+		off += copy(b.RunMean.Data(), t.bnSave[off:])
+		off += copy(b.RunVar.Data(), t.bnSave[off:])
+		b.NumBatches = t.bnCount[i]
+	}
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

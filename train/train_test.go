@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nvae-go/nvae/model"
@@ -142,5 +143,46 @@ func TestOptionsValidate(t *testing.T) {
 	o.Config.NumPostprocBlocks = 3
 	if err := o.Validate(); err == nil {
 		t.Error("mismatched pre/post blocks accepted")
+	}
+}
+
+// TestNonFiniteStepsAreSkipped: a NaN weight makes every step non-finite; no update
+// reaches the other weights or the running statistics, the steps are counted, and
+// the run stops with a clear error after MaxBadSteps in a row.
+func TestNonFiniteStepsAreSkipped(t *testing.T) {
+	o := testOptions(t, t.TempDir())
+	o.MaxBadSteps = 3
+	tr, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	ps := tr.m.Params()
+	ps[len(ps)-1].V.Data()[0] = float32(math.NaN())
+	before := append([]float32(nil), ps[1].V.Data()...)
+	bn := tr.m.BatchNorms()[0]
+	rm := append([]float32(nil), bn.RunMean.Data()...)
+	for i := 0; i < 2; i++ {
+		sm, err := tr.StepOnce()
+		if err != nil || !sm.Skipped {
+			t.Fatalf("step %d: skipped=%v err=%v", i, sm.Skipped, err)
+		}
+	}
+	for i, v := range ps[1].V.Data() {
+		if v != before[i] {
+			t.Fatalf("a skipped step changed %s", ps[1].Name)
+		}
+	}
+	for i, v := range bn.RunMean.Data() {
+		if v != rm[i] || bn.NumBatches != 0 {
+			t.Fatalf("a skipped step changed the running statistics")
+		}
+	}
+	_, err = tr.StepOnce()
+	if err == nil || !strings.Contains(err.Error(), "3 consecutive steps") {
+		t.Fatalf("third bad step: err = %v", err)
+	}
+	if tr.prog.BadSteps != 3 {
+		t.Fatalf("counted %d bad steps", tr.prog.BadSteps)
 	}
 }
