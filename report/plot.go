@@ -170,6 +170,17 @@ func panelPlot(name string, series []Series, xLabel string, logY bool) (*plot.Pl
 		line.Color = plotutil.Color(k)
 		line.Width = vg.Points(1.2)
 		p.Add(line)
+		if len(xys) <= 20 {
+			// sparse series (evaluations) get markers, so a single point is visible
+			sc, err := plotter.NewScatter(xys)
+			if err != nil {
+				return nil, fmt.Errorf("report: plot %q: %w", s.Name, err)
+			}
+			sc.GlyphStyle.Color = line.Color
+			sc.GlyphStyle.Radius = vg.Points(2.5)
+			sc.GlyphStyle.Shape = draw.CircleGlyph{}
+			p.Add(sc)
+		}
 		if len(series) > 1 {
 			p.Legend.Add(s.Name, line)
 		}
