@@ -9,8 +9,8 @@ import (
 
 // Vectorised transcendental math for the element-wise activations and batch norm.
 //
-// Every kernel exists as a portable Go implementation ("go", computing in float64, so
-// its float32 results are correctly rounded up to double rounding) and, on amd64, as
+// Every kernel exists as a portable Go implementation ("go", computing in float64 with
+// the math package) and, on amd64, as
 // AVX-512 and AVX2+FMA assembly working in float32 (see vmath_amd64.s): exp(t) is
 // 2ⁿ·(1 + q) with n = round(t·log2e), r = t − n·ln2 (Cody–Waite with FMA) and
 // q = expm1(r) from a degree-7 Taylor polynomial; expm1(t) = 2ⁿ·q + (2ⁿ − 1);
@@ -186,28 +186,10 @@ func MulAcc(gx, gy, y []float32) {
 
 // ---------------------------------------------------------------- portable variant
 
-// exp64 is e^x for the portable kernels, accurate to a few float64 ulp; x is clamped
-// to [−700, 700], which is far outside the float32 range of the results.
-func exp64(x float64) float64 {
-	x = max(min(x, 700), -700) // NaN passes: min/max of NaN is NaN
-	n := math.Floor(x*math.Log2E + 0.5)
-	r := x - n*math.Ln2
-	p := 1 + r*(1+r*(1./2+r*(1./6+r*(1./24+r*(1./120+r*(1./720+r*(1./5040+r*(1./40320+r*(1./362880+r*(1./3628800))))))))))
-	if n != n {
-		return n
-	}
-	return p * math.Float64frombits(uint64(int64(n)+1023)<<52)
-}
+// The portable kernels compute in float64 with the math package, so their float32
+// results are correctly rounded but for rare double roundings.
 
-// expm1_64 is e^x − 1 for the portable kernels, accurate near 0.
-func expm1_64(x float64) float64 {
-	if x > -0.25 && x < 0.25 {
-		return x * (1 + x*(1./2+x*(1./6+x*(1./24+x*(1./120+x*(1./720+x*(1./5040+x*(1./40320+x*(1./362880+x*(1./3628800))))))))))
-	}
-	return exp64(x) - 1
-}
-
-func sigmoid64(x float64) float64 { return 1 / (1 + exp64(-x)) }
+func sigmoid64(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 
 func swishGrad64(x float64) float64 {
 	s := sigmoid64(x)
@@ -225,7 +207,7 @@ func elu64(x float32) float32 {
 	if x > 0 {
 		return x
 	}
-	return float32(expm1_64(float64(x)))
+	return float32(math.Expm1(float64(x)))
 }
 
 var vmGo = &vmVariant{
@@ -233,7 +215,7 @@ var vmGo = &vmVariant{
 	width: 1,
 	exp: func(dst, src []float32) {
 		for i, x := range src {
-			dst[i] = float32(exp64(float64(x)))
+			dst[i] = float32(math.Exp(float64(x)))
 		}
 	},
 	sigmoid: func(dst, src []float32) {
