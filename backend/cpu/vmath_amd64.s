@@ -224,18 +224,22 @@ GLOBL vmc<>(SB), RODATA|NOPTR, $480
 	VSCALEFPS n, y, y
 
 // SWISHGRAD512 sets g = σ(x)·(1 + x·σ(−x)), with σ(−x) = 1 − σ(x) computed directly
-// rather than by cancellation (e1, n, den, t, r, r2, inv are scratch).
+// rather than by cancellation: with e = e^−|x| and inv = 1/(1 + e), σ(x) and σ(−x) are
+// inv and e·inv in some order (e1, n, den, t, r, r2, inv are scratch). Unlike SWISH512
+// it does not keep full relative accuracy for results below 2⁻¹²⁶.
 #define SWISHGRAD512(x, g, e1, n, den, t, r, r2, inv) \
-	SIGPARTS512(x, e1, n, den, t, r, r2); \
+	VPORD Z18, x, t; \
+	VMAXPS t, Z21, t; \
+	EXPM1R512(t, n, r, e1, r2); \
+	VADDPS Z22, e1, e1; \
+	VSCALEFPS n, e1, e1; \
+	VADDPS Z22, e1, den; \
+	VCMPPS $1, Z17, x, K1; \
 	VDIVPS den, Z22, inv; \
 	VBLENDMPS e1, Z22, K1, g; \
-	VMULPS inv, g, g; \
-	VBLENDMPS n, Z17, K1, t; \
-	VSCALEFPS t, g, g; \
 	VBLENDMPS Z22, e1, K1, e1; \
+	VMULPS inv, g, g; \
 	VMULPS inv, e1, e1; \
-	VBLENDMPS Z17, n, K1, t; \
-	VSCALEFPS t, e1, e1; \
 	VFMADD213PS Z22, x, e1; \
 	VMULPS e1, g, g
 
@@ -661,17 +665,21 @@ b2done:
 	VANDPS m, ni, a; \
 	SCALE256(y, a, b)
 
+// SWISHGRAD256 is SWISHGRAD512 for AVX2 (e1, ni, den, m, a, b, c are scratch).
 #define SWISHGRAD256(x, g, e1, ni, den, m, a, b, c) \
-	SIGPARTS256(x, e1, ni, den, m, a, b, c); \
+	VORPS Y12, x, a; \
+	VMAXPS a, Y15, a; \
+	EXPM1R256(a, ni, b, e1, c); \
+	VADDPS Y13, e1, e1; \
+	VCVTPS2DQ ni, ni; \
+	SCALE256(e1, ni, b); \
+	VADDPS Y13, e1, den; \
+	VCMPPS $1, Y11, x, m; \
 	VDIVPS den, Y13, c; \
 	VBLENDVPS m, e1, Y13, g; \
-	VMULPS c, g, g; \
-	VANDPS m, ni, a; \
-	SCALE256(g, a, b); \
 	VBLENDVPS m, Y13, e1, e1; \
+	VMULPS c, g, g; \
 	VMULPS c, e1, e1; \
-	VANDNPS ni, m, a; \
-	SCALE256(e1, a, b); \
 	VFMADD213PS Y13, x, e1; \
 	VMULPS e1, g, g
 
