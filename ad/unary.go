@@ -16,19 +16,23 @@ func (tp *Tape) unary(x *Var, f func(float32) float32, df func(x, y float32) flo
 	return out
 }
 
+// vector applies a vectorised element-wise kernel; back accumulates the input gradient
+// from the output gradient, the input and the output.
+func (tp *Tape) vector(x *Var, f func(dst, src []float32), back func(gx, gy, x, y []float32)) *Var {
+	out := tp.newVar(x.Shape(), x)
+	f(out.Data(), x.Data())
+	tp.record(out, func() { back(tp.grad(x), out.Grad.Data(), x.Data(), out.Data()) })
+	return out
+}
+
 // Swish is x·sigmoid(x), with the analytic derivative σ(x)(1 + x(1 − σ(x))).
 func (tp *Tape) Swish(x *Var) *Var {
-	return tp.unary(x, cpu.Swish, func(x, _ float32) float32 { return cpu.SwishGrad(x) })
+	return tp.vector(x, cpu.SwishSlice, func(gx, gy, x, _ []float32) { cpu.SwishBackward(gx, gy, x) })
 }
 
 // ELU is x for x > 0 and exp(x) − 1 otherwise (α = 1).
 func (tp *Tape) ELU(x *Var) *Var {
-	return tp.unary(x, cpu.ELU, func(x, y float32) float32 {
-		if x > 0 {
-			return 1
-		}
-		return y + 1
-	})
+	return tp.vector(x, cpu.ELUSlice, cpu.ELUBackward)
 }
 
 // ReLU is max(x, 0); its gradient at 0 is 0, as in PyTorch.
@@ -48,7 +52,7 @@ func (tp *Tape) ReLU(x *Var) *Var {
 
 // Sigmoid is 1/(1+exp(−x)).
 func (tp *Tape) Sigmoid(x *Var) *Var {
-	return tp.unary(x, cpu.Sigmoid, func(_, y float32) float32 { return y * (1 - y) })
+	return tp.vector(x, cpu.SigmoidSlice, func(gx, gy, _, y []float32) { cpu.SigmoidBackward(gx, gy, y) })
 }
 
 // Tanh is the hyperbolic tangent.
@@ -69,8 +73,7 @@ func (tp *Tape) Softplus(x *Var) *Var {
 
 // Exp is e^x.
 func (tp *Tape) Exp(x *Var) *Var {
-	return tp.unary(x, func(v float32) float32 { return float32(math.Exp(float64(v))) },
-		func(_, y float32) float32 { return y })
+	return tp.vector(x, cpu.ExpSlice, func(gx, gy, _, y []float32) { cpu.MulAcc(gx, gy, y) })
 }
 
 // Log is the natural logarithm.

@@ -1,0 +1,308 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sync/atomic"
+)
+
+// Vectorised transcendental math for the element-wise activations and batch norm.
+//
+// Every kernel exists as a portable Go implementation ("go", computing in float64 with
+// the math package) and, on amd64, as AVX-512 and AVX2+FMA assembly working in float32
+// (see vmath_amd64.s): exp(t) is 2ⁿ·(1 + q) with n = round(t·log2e), r = t − n·ln2
+// (Cody–Waite with FMA) and q = expm1(r) from a degree-7 Taylor polynomial;
+// expm1(t) = 2ⁿ·q + (2ⁿ − 1); σ(x) = num/(1 + e^−|x|) with num = 1 for x ≥ 0 and
+// e^−|x| otherwise, so that no intermediate overflows. Their relative errors stay below
+// 3e-7 (about 2.5 ulp) over the whole float32 range (see vmath_test.go).
+//
+// An assembly kernel handles a whole number of vectors; the wrappers below run the
+// remainder through the same kernel on a padded copy, so every element's result is
+// independent of how the work is split.
+
+// vmVariant is one implementation of the vectorised kernels. Element-wise kernels take
+// slices whose length is a multiple of width; the batch-norm kernels handle the first
+// cw channels (a multiple of width) of rows ld floats apart, with per-channel
+// parameters interleaved per group of width channels (see the BN drivers).
+type vmVariant struct {
+	name  string
+	width int
+
+	exp, sigmoid, swish, elu func(dst, src []float32)
+	swishBack                func(gx, gy, x []float32)
+
+	bnStats func(x []float32, rows, ld, cw int, k, s1, s2 []float64)
+	bnFwd   func(y, x []float32, rows, ld, cw int, par []float32, swish bool)
+	bnBack1 func(dz, x, gy []float32, rows, ld, cw int, par []float32, sums []float64, swish bool)
+	bnBack2 func(gx, x, dz []float32, rows, ld, cw int, par []float32)
+}
+
+var (
+	vmVariants []*vmVariant // supported here, most preferred first
+	vmCurrent  atomic.Pointer[vmVariant]
+)
+
+// registerVMVariant records a vectorised-math variant the machine supports.
+func registerVMVariant(v *vmVariant) {
+	vmVariants = append(vmVariants, v)
+	slices.SortStableFunc(vmVariants, func(x, y *vmVariant) int {
+		return variantRank[x.name] - variantRank[y.name]
+	})
+	vmCurrent.Store(vmVariants[0])
+}
+
+func init() { registerVMVariant(vmGo) }
+
+// VMathVariants lists the implementations of the vectorised math kernels (ExpSlice,
+// SwishSlice, BNForward, …) this machine supports, the default first: a subset of
+// "avx512", "avx2" and "go".
+func VMathVariants() []string {
+	names := make([]string, len(vmVariants))
+	for i, v := range vmVariants {
+		names[i] = v.name
+	}
+	return names
+}
+
+// VMathVariant reports the name of the vectorised math implementation in use.
+func VMathVariant() string { return vmCurrent.Load().name }
+
+// SetVMathVariant makes the vectorised math kernels use the named implementation (one
+// of VMathVariants) and returns a function that restores the previous one. It is meant
+// for tests and benchmarks; calls running concurrently may use either implementation.
+func SetVMathVariant(name string) (restore func(), err error) {
+	for _, v := range vmVariants {
+		if v.name == name {
+			old := vmCurrent.Swap(v)
+			return func() { vmCurrent.Store(old) }, nil
+		}
+	}
+	return nil, fmt.Errorf("set vector math variant %q: not supported here (have %v)", name, VMathVariants())
+}
+
+// mapKernel runs an element-wise kernel over dst/src in parallel, passing the
+// remainder that is not a whole vector through a padded copy.
+func mapKernel(dst, src []float32, w int, k func(dst, src []float32)) {
+	if len(src) != len(dst) {
+		panic(fmt.Sprintf("cpu: element-wise map of %d values into %d", len(src), len(dst)))
+	}
+	Parallel(len(dst), grain, func(lo, hi int) {
+		n := lo + (hi-lo)/w*w
+		if n > lo {
+			k(dst[lo:n], src[lo:n])
+		}
+		if n < hi {
+			var buf [16]float32
+			copy(buf[:], src[n:hi])
+			k(buf[:w], buf[:w])
+			copy(dst[n:hi], buf[:])
+		}
+	})
+}
+
+// ExpSlice sets dst[i] = e^src[i] (dst and src have equal lengths and may be the same).
+func ExpSlice(dst, src []float32) {
+	v := vmCurrent.Load()
+	mapKernel(dst, src, v.width, v.exp)
+}
+
+// SigmoidSlice sets dst[i] = σ(src[i]) = 1/(1 + e^−src[i]).
+func SigmoidSlice(dst, src []float32) {
+	v := vmCurrent.Load()
+	mapKernel(dst, src, v.width, v.sigmoid)
+}
+
+// SwishSlice sets dst[i] = src[i]·σ(src[i]).
+func SwishSlice(dst, src []float32) {
+	v := vmCurrent.Load()
+	mapKernel(dst, src, v.width, v.swish)
+}
+
+// ELUSlice sets dst[i] = src[i] for src[i] > 0 and e^src[i] − 1 otherwise.
+func ELUSlice(dst, src []float32) {
+	v := vmCurrent.Load()
+	mapKernel(dst, src, v.width, v.elu)
+}
+
+// SwishBackward accumulates gx[i] += gy[i]·Swish'(x[i]) (see SwishGrad).
+func SwishBackward(gx, gy, x []float32) {
+	if len(gy) != len(gx) || len(x) != len(gx) {
+		panic(fmt.Sprintf("cpu: SwishBackward of %d, %d, %d values", len(gx), len(gy), len(x)))
+	}
+	v := vmCurrent.Load()
+	w := v.width
+	Parallel(len(gx), grain, func(lo, hi int) {
+		n := lo + (hi-lo)/w*w
+		if n > lo {
+			v.swishBack(gx[lo:n], gy[lo:n], x[lo:n])
+		}
+		if n < hi {
+			var bx, by, bg [16]float32
+			copy(bx[:], x[n:hi])
+			copy(by[:], gy[n:hi])
+			copy(bg[:], gx[n:hi])
+			v.swishBack(bg[:w], by[:w], bx[:w])
+			copy(gx[n:hi], bg[:])
+		}
+	})
+}
+
+// ELUBackward accumulates gx[i] += gy[i]·ELU'(x[i]) given y = ELU(x): gy where x > 0,
+// gy·(y + 1) elsewhere.
+func ELUBackward(gx, gy, x, y []float32) {
+	Parallel(len(gx), grain, func(lo, hi int) {
+		g, d, xs, ys := gx[lo:hi], gy[lo:hi], x[lo:hi], y[lo:hi]
+		for i := range g {
+			if xs[i] > 0 {
+				g[i] += d[i]
+			} else {
+				g[i] += d[i] * (ys[i] + 1)
+			}
+		}
+	})
+}
+
+// SigmoidBackward accumulates gx[i] += gy[i]·y[i]·(1 − y[i]) given y = σ(x).
+func SigmoidBackward(gx, gy, y []float32) {
+	Parallel(len(gx), grain, func(lo, hi int) {
+		g, d, ys := gx[lo:hi], gy[lo:hi], y[lo:hi]
+		for i := range g {
+			g[i] += d[i] * (ys[i] * (1 - ys[i]))
+		}
+	})
+}
+
+// MulAcc accumulates gx[i] += gy[i]·y[i] (the backward of exp given y = e^x).
+func MulAcc(gx, gy, y []float32) {
+	Parallel(len(gx), grain, func(lo, hi int) {
+		g, d, ys := gx[lo:hi], gy[lo:hi], y[lo:hi]
+		for i := range g {
+			g[i] += d[i] * ys[i]
+		}
+	})
+}
+
+// ---------------------------------------------------------------- portable variant
+
+// The portable kernels compute in float64 with the math package, so their float32
+// results are correctly rounded but for rare double roundings.
+
+func sigmoid64(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+
+func swishGrad64(x float64) float64 {
+	s := sigmoid64(x)
+	return s * (1 + x*(1-s))
+}
+
+func swish64(x float32) float32 {
+	if x < -200 {
+		return float32(math.Copysign(0, -1)) // the limit, also for −∞
+	}
+	return float32(float64(x) * sigmoid64(float64(x)))
+}
+
+func elu64(x float32) float32 {
+	if x > 0 {
+		return x
+	}
+	return float32(math.Expm1(float64(x)))
+}
+
+var vmGo = &vmVariant{
+	name:  "go",
+	width: 1,
+	exp: func(dst, src []float32) {
+		for i, x := range src {
+			dst[i] = float32(math.Exp(float64(x)))
+		}
+	},
+	sigmoid: func(dst, src []float32) {
+		for i, x := range src {
+			dst[i] = float32(sigmoid64(float64(x)))
+		}
+	},
+	swish: func(dst, src []float32) {
+		for i, x := range src {
+			dst[i] = swish64(x)
+		}
+	},
+	elu: func(dst, src []float32) {
+		for i, x := range src {
+			dst[i] = elu64(x)
+		}
+	},
+	swishBack: func(gx, gy, x []float32) {
+		for i, v := range x {
+			gx[i] += gy[i] * float32(swishGrad64(float64(v)))
+		}
+	},
+	bnStats: func(x []float32, rows, ld, cw int, k, s1, s2 []float64) {
+		bnStatsGo(x, rows, ld, 0, cw, k, s1, s2)
+	},
+	bnFwd: func(y, x []float32, rows, ld, cw int, par []float32, swish bool) {
+		bnFwdGo(y, x, rows, ld, 0, cw, par[:cw], par[cw:2*cw], swish)
+	},
+	bnBack1: func(dz, x, gy []float32, rows, ld, cw int, par []float32, sums []float64, swish bool) {
+		bnBack1Go(dz, x, gy, rows, ld, 0, cw, par[:cw], par[cw:2*cw], par[2*cw:3*cw], par[3*cw:4*cw], sums[:cw], sums[cw:2*cw], swish)
+	},
+	bnBack2: func(gx, x, dz []float32, rows, ld, cw int, par []float32) {
+		bnBack2Go(gx, x, dz, rows, ld, 0, cw, par[:cw], par[cw:2*cw], par[2*cw:3*cw], par[3*cw:4*cw], par[4*cw:5*cw])
+	},
+}
+
+// The portable batch-norm kernels work on the channels [c0, c1) of rows ld floats
+// apart, with per-channel parameters indexed by channel − c0.
+
+func bnStatsGo(x []float32, rows, ld, c0, c1 int, k, s1, s2 []float64) {
+	for r := 0; r < rows; r++ {
+		xr := x[r*ld+c0 : r*ld+c1]
+		for j, v := range xr {
+			d := float64(v) - k[j]
+			s1[j] += d
+			s2[j] += d * d
+		}
+	}
+}
+
+func bnFwdGo(y, x []float32, rows, ld, c0, c1 int, scale, shift []float32, swish bool) {
+	for r := 0; r < rows; r++ {
+		xr, yr := x[r*ld+c0:r*ld+c1], y[r*ld+c0:r*ld+c1]
+		for j, v := range xr {
+			z := float32(float64(v)*float64(scale[j]) + float64(shift[j]))
+			if swish {
+				z = swish64(z)
+			}
+			yr[j] = z
+		}
+	}
+}
+
+func bnBack1Go(dz, x, gy []float32, rows, ld, c0, c1 int, mean, inv, gamma, beta []float32, s1, s2 []float64, swish bool) {
+	for r := 0; r < rows; r++ {
+		o := r*ld + c0
+		xr, gr := x[o:r*ld+c1], gy[o:r*ld+c1]
+		for j, v := range xr {
+			xh := (v - mean[j]) * inv[j]
+			g := gr[j]
+			if swish {
+				z := float32(float64(xh)*float64(gamma[j]) + float64(beta[j]))
+				g *= float32(swishGrad64(float64(z)))
+				dz[o+j] = g
+			}
+			s1[j] += float64(g)
+			s2[j] += float64(g * xh)
+		}
+	}
+}
+
+func bnBack2Go(gx, x, dz []float32, rows, ld, c0, c1 int, mean, inv, a, b, c []float32) {
+	for r := 0; r < rows; r++ {
+		o := r*ld + c0
+		xr, dr, gr := x[o:r*ld+c1], dz[o:r*ld+c1], gx[o:r*ld+c1]
+		for j, v := range xr {
+			xh := (v - mean[j]) * inv[j]
+			gr[j] += a[j] * (dr[j] - b[j] - xh*c[j])
+		}
+	}
+}

@@ -1,0 +1,252 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// forEachVMath runs f once per vectorised-math variant this machine supports.
+func forEachVMath(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	for _, name := range VMathVariants() {
+		t.Run(name, func(t *testing.T) {
+			restore, err := SetVMathVariant(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer restore()
+			if got := VMathVariant(); got != name {
+				t.Fatalf("VMathVariant() = %q after SetVMathVariant(%q)", got, name)
+			}
+			f(t)
+		})
+	}
+}
+
+func TestSetVMathVariantUnknown(t *testing.T) {
+	if _, err := SetVMathVariant("nope"); err == nil {
+		t.Fatal("SetVMathVariant(nope) succeeded")
+	}
+	if v := VMathVariants(); v[len(v)-1] != "go" {
+		t.Fatalf("VMathVariants() = %v, want the portable variant last", v)
+	}
+}
+
+// relErr is |got − want| / |want|, measured against the smallest normal float32 for
+// results in the denormal range (so there about 2.5 denormal steps give 3e-7); NaN and
+// infinities must match exactly.
+func relErr(got float32, want float64) float64 {
+	if math.IsNaN(want) || math.IsInf(want, 0) || math.Abs(want) > math.MaxFloat32 {
+		w := float32(want)
+		if (math.IsNaN(want) && got == got) || (!math.IsNaN(want) && got != w) {
+			return math.Inf(1)
+		}
+		return 0
+	}
+	if math.IsNaN(float64(got)) || math.IsInf(float64(got), 0) {
+		return math.Inf(1)
+	}
+	return math.Abs(float64(got)-want) / math.Max(math.Abs(want), 0x1p-126)
+}
+
+// maxRel is the accuracy the vectorised kernels promise (about 2.5 ulp).
+const maxRel = 3e-7
+
+func sig64(x float64) float64 {
+	if x < 0 {
+		e := math.Exp(x)
+		return e / (1 + e)
+	}
+	return 1 / (1 + math.Exp(-x))
+}
+
+// unaryCases are the element-wise kernels with their float64 references.
+var unaryCases = []struct {
+	name string
+	f    func(dst, src []float32)
+	ref  func(float64) float64
+}{
+	{"exp", ExpSlice, math.Exp},
+	{"sigmoid", SigmoidSlice, sig64},
+	{"swish", SwishSlice, func(x float64) float64 { return x * sig64(x) }},
+	{"elu", ELUSlice, func(x float64) float64 {
+		if x > 0 {
+			return x
+		}
+		return math.Expm1(x)
+	}},
+}
+
+// sweep returns float32 values spread over the whole range: every step-th bit
+// pattern, plus the interesting special values.
+func sweep(step uint64) []float32 {
+	var xs []float32
+	for b := uint64(0); b < 1<<32; b += step {
+		xs = append(xs, math.Float32frombits(uint32(b)))
+	}
+	for _, v := range []float64{0, math.Copysign(0, -1), 1, -1, 1e-30, -1e-30, 1e-45, -1e-45, 0.34657, -0.34657,
+		88.72, 88.73, 89, 100, 1e30, -87.33, -87.34, -88, -100, -103.9, -104, -110, -1e30,
+		math.MaxFloat32, -math.MaxFloat32, math.Inf(1), math.Inf(-1), math.NaN()} {
+		xs = append(xs, float32(v))
+	}
+	return xs
+}
+
+func TestUnaryKernelsAccuracy(t *testing.T) {
+	xs := sweep(997) // ≈ 4.3 million values
+	for i := -1 << 20; i < 1<<20; i += 3 {
+		xs = append(xs, float32(i)*(120.0/(1<<20))) // dense over [−120, 120]
+	}
+	got := make([]float32, len(xs))
+	forEachVMath(t, func(t *testing.T) {
+		for _, c := range unaryCases {
+			c.f(got, xs)
+			worst, at := 0.0, float32(0)
+			for i, x := range xs {
+				if c.name == "swish" && math.IsInf(float64(x), -1) {
+					continue // −∞·σ(−∞) has no value
+				}
+				if e := relErr(got[i], c.ref(float64(x))); e > worst || e != e {
+					worst, at = e, x
+				}
+			}
+			t.Logf("%s: max relative error %.3g at %g", c.name, worst, at)
+			if !(worst <= maxRel) {
+				i := 0
+				for xs[i] != at && !(at != at && xs[i] != xs[i]) {
+					i++
+				}
+				t.Errorf("%s(%g) = %g, want %g (relative error %.3g)", c.name, at, got[i], c.ref(float64(at)), worst)
+			}
+		}
+	})
+}
+
+func TestUnaryKernelsSpecial(t *testing.T) {
+	inf := float32(math.Inf(1))
+	nan := float32(math.NaN())
+	cases := []struct {
+		name string
+		f    func(dst, src []float32)
+		x    float32
+		want float32
+	}{
+		{"exp", ExpSlice, -100, float32(math.Exp(-100))},
+		{"exp", ExpSlice, -104, 0},
+		{"exp", ExpSlice, -1e30, 0},
+		{"exp", ExpSlice, -inf, 0},
+		{"exp", ExpSlice, 0, 1},
+		{"exp", ExpSlice, 100, inf},
+		{"exp", ExpSlice, inf, inf},
+		{"exp", ExpSlice, nan, nan},
+		{"sigmoid", SigmoidSlice, 1e30, 1},
+		{"sigmoid", SigmoidSlice, inf, 1},
+		{"sigmoid", SigmoidSlice, -200, 0},
+		{"sigmoid", SigmoidSlice, -inf, 0},
+		{"sigmoid", SigmoidSlice, 0, 0.5},
+		{"sigmoid", SigmoidSlice, nan, nan},
+		{"swish", SwishSlice, 1e30, 1e30},
+		{"swish", SwishSlice, inf, inf},
+		{"swish", SwishSlice, -200, 0},
+		{"swish", SwishSlice, -1e30, 0},
+		{"swish", SwishSlice, -inf, 0},
+		{"swish", SwishSlice, 0, 0},
+		{"swish", SwishSlice, nan, nan},
+		{"elu", ELUSlice, 3, 3},
+		{"elu", ELUSlice, inf, inf},
+		{"elu", ELUSlice, -inf, -1},
+		{"elu", ELUSlice, -100, -1},
+		{"elu", ELUSlice, 0, 0},
+		{"elu", ELUSlice, nan, nan},
+	}
+	forEachVMath(t, func(t *testing.T) {
+		for _, c := range cases {
+			// in a full vector and in a remainder
+			for _, n := range []int{1, 3, 16, 19, 40} {
+				src := make([]float32, n)
+				for i := range src {
+					src[i] = c.x
+				}
+				dst := make([]float32, n)
+				c.f(dst, src)
+				for i, y := range dst {
+					if !(y == c.want || (y != y && c.want != c.want)) {
+						t.Fatalf("%s(%g) = %g at %d of %d, want %g", c.name, c.x, y, i, n, c.want)
+					}
+				}
+			}
+		}
+	})
+}
+
+func TestSwishBackward(t *testing.T) {
+	xs := sweep(4093)
+	r := rand.New(rand.NewPCG(1, 2))
+	gy := make([]float32, len(xs))
+	gx0 := make([]float32, len(xs))
+	for i := range gy {
+		gy[i] = r.Float32()*2 - 1
+		gx0[i] = r.Float32()*2 - 1
+	}
+	forEachVMath(t, func(t *testing.T) {
+		gx := append([]float32(nil), gx0...)
+		SwishBackward(gx, gy, xs)
+		worst := 0.0
+		for i, x := range xs {
+			xd := float64(x)
+			s := sig64(xd)
+			want := float64(gx0[i]) + float64(gy[i])*s*(1+xd*(1-s))
+			// error relative to the magnitudes of the terms (the derivative has a zero)
+			scale := math.Abs(float64(gx0[i])) + math.Abs(float64(gy[i]))*s*(1+math.Abs(xd)*(1-s))
+			if math.IsNaN(want) || math.IsInf(xd, 0) {
+				continue
+			}
+			e := math.Abs(float64(gx[i])-want) / math.Max(scale, 1e-38)
+			if e > worst || e != e {
+				worst = e
+				if !(e <= maxRel) {
+					t.Fatalf("SwishBackward at x=%g: gx = %g, want %g", x, gx[i], want)
+				}
+			}
+		}
+		t.Logf("max relative error %.3g", worst)
+	})
+}
+
+// TestUnarySplitIndependent checks that each element's result is the same whether it
+// is computed in a long slice, in a remainder or alone.
+func TestUnarySplitIndependent(t *testing.T) {
+	xs := benchData(50000, 7)
+	for i := range xs {
+		xs[i] *= 30
+	}
+	forEachVMath(t, func(t *testing.T) {
+		for _, c := range unaryCases {
+			all := make([]float32, len(xs))
+			c.f(all, xs)
+			one := make([]float32, 1)
+			for i := 0; i < len(xs); i += 97 {
+				c.f(one, xs[i:i+1])
+				if one[0] != all[i] {
+					t.Fatalf("%s(%g) alone = %g, in a slice %g", c.name, xs[i], one[0], all[i])
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkSwishSlice(b *testing.B) {
+	x := benchData(1<<20, 1)
+	y := make([]float32, len(x))
+	for _, name := range VMathVariants() {
+		b.Run(name, func(b *testing.B) {
+			restore, _ := SetVMathVariant(name)
+			defer restore()
+			b.SetBytes(8 << 20)
+			for b.Loop() {
+				SwishSlice(y, x)
+			}
+		})
+	}
+}
