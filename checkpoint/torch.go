@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"strings"
@@ -428,7 +429,7 @@ func (r *torchReader) storageData(s *storageRef) ([]byte, error) {
 
 // maxTensorElems bounds the element count of one tensor (a guard against
 // corrupt sizes; a broadcast view may hold more elements than its storage).
-const maxTensorElems = 1 << 36
+const maxTensorElems = math.MaxInt32 // also the most a float32 slice indexed by int may hold on 32-bit platforms
 
 // decodeTensor gathers a tensor's elements from its storage into a Named.
 func (r *torchReader) decodeTensor(t *torchTensor) (Named, error) {
