@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path"
 	"strings"
@@ -429,7 +428,7 @@ func (r *torchReader) storageData(s *storageRef) ([]byte, error) {
 
 // maxTensorElems bounds the element count of one tensor (a guard against
 // corrupt sizes; a broadcast view may hold more elements than its storage).
-const maxTensorElems = math.MaxInt32 // also the most a float32 slice indexed by int may hold on 32-bit platforms
+const maxTensorElems int64 = 1 << 36
 
 // decodeTensor gathers a tensor's elements from its storage into a Named.
 func (r *torchReader) decodeTensor(t *torchTensor) (Named, error) {
@@ -459,7 +458,7 @@ func (r *torchReader) decodeTensor(t *torchTensor) (Named, error) {
 		if d < 0 {
 			return Named{}, fmt.Errorf("negative size %v", t.size)
 		}
-		if d > 0 && numel > maxTensorElems/d {
+		if d > 0 && int64(numel) > maxTensorElems/int64(d) {
 			return Named{}, fmt.Errorf("size %v has more than %d elements", t.size, maxTensorElems)
 		}
 		numel *= d
