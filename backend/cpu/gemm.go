@@ -12,15 +12,16 @@ import (
 type gemmVariant struct {
 	name   string
 	mr, nr int
-	// kcMax bounds the depth of a packed block (the B micro-panel, kc×nr, should stay
-	// in L1), mcMax the rows of a packed A block (kept in L2) and ncMax the columns
-	// of a packed B block. mcMax is a multiple of mr and ncMax of nr.
+	// kcMax bounds the depth of a block (the A micro-panel, mr×kc, should stay in
+	// L1 and the packed B block, kc×nc, in L2), mcMax the rows of a block of C and
+	// A, and ncMax the columns of a packed B block. mcMax is a multiple of mr and
+	// ncMax of nr.
 	kcMax, mcMax, ncMax int
 	// kernel sets the mr×nr tile at c (row stride ldc) to alpha·a·b + beta·c, where a
 	// is a packed A micro-panel (kc groups of mr values; lda is unused) and b holds kc
 	// rows of nr values, ldb apart (ldb = nr for a packed B micro-panel); beta == 0
-	// does not read c.
-	// On the way it may prefetch the lines of pf into L2, at most kc/2 of them.
+	// does not read c. On the way it may prefetch the lines of pf into L2 (at most
+	// kc/2 of them).
 	kernel func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32)
 	// direct, if not nil, is kernel reading mr rows of a row-major A with stride lda
 	// in place of a packed micro-panel.
@@ -231,7 +232,7 @@ func getBuf(n int) *[]float32 {
 }
 
 // runSplitK splits the depth k into w ranges computed concurrently: the first range
-// goes straight into C (with beta), the others into zeroed scratch matrices that are
+// goes straight into C (with beta), the others overwrite scratch matrices that are
 // then added to C.
 func (g *gemm) runSplitK(w int) {
 	kc := g.v.kcMax
