@@ -258,3 +258,47 @@ func BenchmarkSgemmConv(b *testing.B) {
 		})
 	}
 }
+
+// TestPfRegionTake checks that the prefetch chunks handed out cover a region's
+// lines exactly once, whatever the budget.
+func TestPfRegionTake(t *testing.T) {
+	for _, tc := range []struct{ rows, cols, ld, budget int }{
+		{5, 40, 50, 7}, {5, 40, 50, 3}, {14, 200, 256, 128}, {3, 16, 16, 1}, {256, 576, 576, 192},
+	} {
+		base := make([]float32, (tc.rows-1)*tc.ld+tc.cols)
+		r := pfRegion{base: base, lines: (tc.cols + 15) / 16, ld: tc.ld, rows: tc.rows}
+		seen := map[int]int{}
+		for {
+			c := r.take(tc.budget)
+			if c.rows == 0 {
+				break
+			}
+			if c.rows*c.lines > tc.budget && c.rows > 1 {
+				t.Fatalf("%+v: chunk of %d×%d lines over budget", tc, c.rows, c.lines)
+			}
+			// Offset of the chunk start within base.
+			off := -1
+			for i := range base {
+				if &base[i] == c.p {
+					off = i
+					break
+				}
+			}
+			for row := range c.rows {
+				for l := range c.lines {
+					seen[off+row*c.ld+l*16]++
+				}
+			}
+		}
+		for row := range tc.rows {
+			for l := range (tc.cols + 15) / 16 {
+				if n := seen[row*tc.ld+l*16]; n != 1 {
+					t.Fatalf("%+v: line %d of row %d fetched %d times", tc, l, row, n)
+				}
+			}
+		}
+		if want := tc.rows * ((tc.cols + 15) / 16); len(seen) != want {
+			t.Fatalf("%+v: %d lines fetched, want %d", tc, len(seen), want)
+		}
+	}
+}
