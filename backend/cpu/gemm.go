@@ -107,7 +107,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	g := gemm{v: gemmCurrent.Load(), transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	w := Workers()
-	if w == 1 || float64(m)*float64(n)*float64(k) < 1<<17 {
+	if w == 1 || float64(m)*float64(n)*float64(k) < parallelMinMACs {
 		g.run()
 		return
 	}
@@ -119,6 +119,12 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	g.runRegions(w)
 }
+
+// parallelMinMACs is the smallest product (m·n·k) worth the worker pool: handing a
+// task to an idle worker takes some microseconds before it runs (the runtime must
+// wake a thread), which is the whole serial time of smaller products (8M
+// multiply-adds take about 50µs on one core at 150 GFLOP/s).
+const parallelMinMACs = 1 << 22
 
 // runRegions splits C into w bands of whole tile columns or tile rows and multiplies
 // each band serially on its own worker: no barrier but the final join, and each
