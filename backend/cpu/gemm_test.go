@@ -82,7 +82,7 @@ func TestSgemmVariants(t *testing.T) {
 // TestSgemmConcurrent runs products from several goroutines at once (each also
 // using the worker pool).
 func TestSgemmConcurrent(t *testing.T) {
-	const m, n, k = 70, 90, 300
+	const m, n, k = 140, 90, 400
 	r := rand.New(rand.NewPCG(5, 6))
 	a, b := randSlice(r, m*k), randSlice(r, k*n)
 	want := refGemm(false, false, m, n, k, 1, a, k, b, n, 0, nil, n)
