@@ -242,15 +242,16 @@ func BenchmarkSgemm1024(b *testing.B) {
 	}
 }
 
-// BenchmarkSgemmConv covers the skinny shapes of convolutions: the forward pass
-// (im2col rows × Cout), the input gradient and the weight gradient (huge k).
+// BenchmarkSgemmConv covers the skinny shapes of a 3×3 convolution with 64 channels
+// on 32768 output pixels (NHWC, weights OHWI): the forward pass (im2col patches ×
+// Wᵀ), the input gradient (dY × W) and the weight gradient (dYᵀ × patches, huge k).
 func BenchmarkSgemmConv(b *testing.B) {
 	for _, s := range []struct {
 		transA, transB bool
 		m, n, k        int
 	}{
-		{false, false, 32768, 64, 576},
-		{false, true, 32768, 576, 64},
+		{false, true, 32768, 64, 576},
+		{false, false, 32768, 576, 64},
 		{true, false, 64, 576, 32768},
 	} {
 		b.Run(fmt.Sprintf("%dx%dx%d_t%v%v", s.m, s.n, s.k, s.transA, s.transB), func(b *testing.B) {
