@@ -26,6 +26,36 @@ type gemmVariant struct {
 	// direct, if not nil, is kernel reading mr rows of a row-major A with stride lda
 	// in place of a packed micro-panel.
 	direct func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32)
+	// alts are other tile shapes of the same instruction set; a product uses one
+	// when it pads it at least 5% less than this one does.
+	alts []*gemmVariant
+}
+
+// forTile returns the tile shape of v (itself or one of its alternatives) that
+// pads an m×n product least.
+func (v *gemmVariant) forTile(m, n int) *gemmVariant {
+	if forceTile >= 0 {
+		if forceTile == 0 {
+			return v
+		}
+		return v.alts[forceTile-1]
+	}
+	best, area := v, v.padded(m, n)
+	for _, a := range v.alts {
+		if p := a.padded(m, n); p*20 < area*19 {
+			best, area = a, p
+		}
+	}
+	return best
+}
+
+// forceTile, when not negative, makes forTile pick v (0) or v.alts[forceTile-1]:
+// for tests.
+var forceTile = -1
+
+// padded is the size of an m×n product rounded up to whole tiles of v.
+func (v *gemmVariant) padded(m, n int) int {
+	return (m + v.mr - 1) / v.mr * v.mr * ((n + v.nr - 1) / v.nr * v.nr)
 }
 
 // variantRank orders the variants from the most to the least preferred.
@@ -104,7 +134,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	} else {
 		checkMatrix("B", b, k, n, ldb)
 	}
-	g := gemm{v: gemmCurrent.Load(), transA: transA, transB: transB, m: m, n: n, k: k,
+	g := gemm{v: gemmCurrent.Load().forTile(m, n), transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	w := Workers()
 	if w == 1 || float64(m)*float64(n)*float64(k) < parallelMinMACs {
@@ -590,12 +620,16 @@ func packRowsGo(dst []float32, dstStride int, src []float32, n, width int) {
 // widths of the microkernels.
 func copyPanel(dst, src []float32, n int) {
 	switch n {
+	case 48:
+		*(*[48]float32)(dst) = *(*[48]float32)(src)
 	case 32:
 		*(*[32]float32)(dst) = *(*[32]float32)(src)
 	case 16:
 		*(*[16]float32)(dst) = *(*[16]float32)(src)
 	case 14:
 		*(*[14]float32)(dst) = *(*[14]float32)(src)
+	case 8:
+		*(*[8]float32)(dst) = *(*[8]float32)(src)
 	case 6:
 		*(*[6]float32)(dst) = *(*[6]float32)(src)
 	case 4:

@@ -120,55 +120,68 @@ func checkVariants(t *testing.T, cases []gemmCase) {
 		if got := GemmVariant(); got != name {
 			t.Fatalf("GemmVariant() = %q after SetGemmVariant(%q)", got, name)
 		}
-		for _, tc := range cases {
-			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
-				for _, beta := range []float32{0, 1, 0.5} {
-					transA, transB := tr[0], tr[1]
-					// Non-tight leading dimensions on every other case.
-					pad := (tc.m + tc.n + tc.k) % 2 * 3
-					ar, ac := tc.m, tc.k
-					if transA {
-						ar, ac = ac, ar
-					}
-					br, bc := tc.k, tc.n
-					if transB {
-						br, bc = bc, br
-					}
-					lda, ldb, ldc := ac+pad, bc+pad, tc.n+pad+1
-					a := randSlice(r, ar*lda)
-					b := randSlice(r, br*ldb)
-					c := randSlice(r, tc.m*ldc)
-					if beta == 0 {
-						for i := range c {
-							if i%3 == 0 {
-								c[i] = float32(math.NaN())
-							}
+		// Every tile shape of the variant, each forced on all the cases.
+		for tile := range 1 + len(gemmCurrent.Load().alts) {
+			forceTile = tile
+			checkCases(t, r, fmt.Sprintf("%s/tile%d", name, tile), cases)
+		}
+		forceTile = -1
+		restore()
+	}
+}
+
+// checkCases compares Sgemm with refGemm on the cases, in all four transpositions,
+// with alpha = 1.5, beta in {0, 1, 0.5}, NaN in C where beta = 0, and padded
+// leading dimensions on every other case (the padding of C must stay untouched).
+func checkCases(t *testing.T, r *rand.Rand, name string, cases []gemmCase) {
+	t.Helper()
+	for _, tc := range cases {
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			for _, beta := range []float32{0, 1, 0.5} {
+				transA, transB := tr[0], tr[1]
+				// Non-tight leading dimensions on every other case.
+				pad := (tc.m + tc.n + tc.k) % 2 * 3
+				ar, ac := tc.m, tc.k
+				if transA {
+					ar, ac = ac, ar
+				}
+				br, bc := tc.k, tc.n
+				if transB {
+					br, bc = bc, br
+				}
+				lda, ldb, ldc := ac+pad, bc+pad, tc.n+pad+1
+				a := randSlice(r, ar*lda)
+				b := randSlice(r, br*ldb)
+				c := randSlice(r, tc.m*ldc)
+				if beta == 0 {
+					for i := range c {
+						if i%3 == 0 {
+							c[i] = float32(math.NaN())
 						}
 					}
-					alpha := float32(1.5)
-					want := refGemm(transA, transB, tc.m, tc.n, tc.k, alpha, a, lda, b, ldb, beta, c, ldc)
-					got := append([]float32(nil), c...)
-					Sgemm(transA, transB, tc.m, tc.n, tc.k, alpha, a, lda, b, ldb, beta, got, ldc)
-					tol := 1e-6 * float64(tc.k+1) * (maxAbs(a)*maxAbs(b)*1.5 + maxAbs(c))
-					for i := range tc.m {
-						for j := range ldc {
-							g := got[i*ldc+j]
-							if j >= tc.n { // padding must stay untouched
-								if math.Float32bits(g) != math.Float32bits(c[i*ldc+j]) {
-									t.Fatalf("%s %v %+v beta=%v: padding C[%d,%d] changed", name, tr, tc, beta, i, j)
-								}
-								continue
+				}
+				alpha := float32(1.5)
+				want := refGemm(transA, transB, tc.m, tc.n, tc.k, alpha, a, lda, b, ldb, beta, c, ldc)
+				got := append([]float32(nil), c...)
+				Sgemm(transA, transB, tc.m, tc.n, tc.k, alpha, a, lda, b, ldb, beta, got, ldc)
+				tol := 1e-6 * float64(tc.k+1) * (maxAbs(a)*maxAbs(b)*1.5 + maxAbs(c))
+				for i := range tc.m {
+					for j := range ldc {
+						g := got[i*ldc+j]
+						if j >= tc.n { // padding must stay untouched
+							if math.Float32bits(g) != math.Float32bits(c[i*ldc+j]) {
+								t.Fatalf("%s %v %+v beta=%v: padding C[%d,%d] changed", name, tr, tc, beta, i, j)
 							}
-							if d := math.Abs(float64(g) - want[i*tc.n+j]); !(d <= tol) {
-								t.Fatalf("%s trans=%v %+v beta=%v: C[%d,%d] = %v, want %v (tol %g)",
-									name, tr, tc, beta, i, j, g, want[i*tc.n+j], tol)
-							}
+							continue
+						}
+						if d := math.Abs(float64(g) - want[i*tc.n+j]); !(d <= tol) {
+							t.Fatalf("%s trans=%v %+v beta=%v: C[%d,%d] = %v, want %v (tol %g)",
+								name, tr, tc, beta, i, j, g, want[i*tc.n+j], tol)
 						}
 					}
 				}
 			}
 		}
-		restore()
 	}
 }
 
