@@ -8,9 +8,13 @@
 //
 //	C[r][c] = alpha·Σ_p A[p][r]·B[p][c] + beta·C[r][c]     (beta == 0: C is not read)
 //
-// from a packed A micro-panel (kc groups of MR consecutive values) and a packed B
-// micro-panel (kc groups of NR consecutive values). The accumulators stay in vector
-// registers for the whole kc loop; one broadcast of an A value feeds NR/width FMAs.
+// from a packed A micro-panel (kc groups of MR consecutive values) or, for the
+// "Direct" kernels, MR rows of a row-major A read in place, and kc rows of NR values
+// of B, ldb apart (a packed B micro-panel: ldb = NR). The accumulators stay in
+// vector registers for the whole kc loop; one broadcast of an A value feeds
+// NR/width FMAs. Once per loop iteration a kernel also prefetches one cache line
+// of a 2-D region given by the driver (pf, pfLines, pfLd, pfRows) into L2. Kernels:
+// AVX-512 14×32 and 8×48, AVX2+FMA 6×16; plus packRowsAVX, a B-packing copy loop.
 package main
 
 import (
