@@ -29,6 +29,9 @@ type gemmVariant struct {
 	// alts are other tile shapes of the same instruction set; a product uses one
 	// when it pads it at least 5% less than this one does.
 	alts []*gemmVariant
+	// bInL1: run the tiles column panel by column panel (the B micro-panel stays
+	// in L1) instead of row panel by row panel.
+	bInL1 bool
 }
 
 // forTile returns the tile shape of v (itself or one of its alternatives) that
@@ -416,6 +419,17 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 					continue
 				}
 				g.packA(ap[(ip-ib)*mr*kc:(ip-ib+1)*mr*kc], pc, kc, i, min(mr, g.m-i))
+			}
+			if v.bInL1 {
+				// The B micro-panel stays in L1 while the A micro-panels
+				// stream through from L2.
+				for jp := jp0; jp < jp1; jp++ {
+					b, _ := bp.panel(pc, jp, nr)
+					for ip := ib; ip < ie; ip++ {
+						g.tile(ap[(ip-ib)*mr*kc:(ip-ib+1)*mr*kc], b, ip*mr, jc+jp*nr, jc+nc, pc, kc, beta, tile, bg.take(kc/2))
+					}
+				}
+				continue
 			}
 			// The A micro-panel stays in L1 while the B micro-panels stream
 			// through from L2 (measured faster than the opposite order).

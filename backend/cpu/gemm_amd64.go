@@ -77,7 +77,7 @@ func init() {
 				sgemmKernelDirectAVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
 			},
 			alts: []*gemmVariant{{
-				name: "avx512", mr: 8, nr: 48, kcMax: 384, mcMax: 8 * 40, ncMax: 48 * 44,
+				name: "avx512", mr: 8, nr: 48, kcMax: 192, mcMax: 8 * 40, ncMax: 48 * 44, bInL1: true,
 				kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
 					_ = a[8*kc-1]
 					_ = b[(kc-1)*ldb+47]
