@@ -12,19 +12,53 @@ import (
 type gemmVariant struct {
 	name   string
 	mr, nr int
-	// kcMax bounds the depth of a packed block (the B micro-panel, kc×nr, should stay
-	// in L1), mcMax the rows of a packed A block (kept in L2) and ncMax the columns
-	// of a packed B block. mcMax is a multiple of mr and ncMax of nr.
+	// kcMax bounds the depth of a block (the A micro-panel, mr×kc, should stay in
+	// L1 and the packed B block, kc×nc, in L2), mcMax the rows of a block of C and
+	// A, and ncMax the columns of a packed B block. mcMax is a multiple of mr and
+	// ncMax of nr.
 	kcMax, mcMax, ncMax int
 	// kernel sets the mr×nr tile at c (row stride ldc) to alpha·a·b + beta·c, where a
 	// is a packed A micro-panel (kc groups of mr values; lda is unused) and b holds kc
 	// rows of nr values, ldb apart (ldb = nr for a packed B micro-panel); beta == 0
-	// does not read c.
-	// On the way it may prefetch the lines of pf into L2, at most kc/2 of them.
+	// does not read c. On the way it may prefetch the lines of pf into L2 (at most
+	// kc/2 of them).
 	kernel func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32)
 	// direct, if not nil, is kernel reading mr rows of a row-major A with stride lda
 	// in place of a packed micro-panel.
 	direct func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32)
+	// alts are other tile shapes of the same instruction set; a product uses one
+	// when it pads it at least 5% less than this one does.
+	alts []*gemmVariant
+	// bInL1: run the tiles column panel by column panel (the B micro-panel stays
+	// in L1) instead of row panel by row panel.
+	bInL1 bool
+}
+
+// forTile returns the tile shape of v (itself or one of its alternatives) that
+// pads an m×n product least.
+func (v *gemmVariant) forTile(m, n int) *gemmVariant {
+	if forceTile >= 0 {
+		if forceTile == 0 {
+			return v
+		}
+		return v.alts[forceTile-1]
+	}
+	best, area := v, v.padded(m, n)
+	for _, a := range v.alts {
+		if p := a.padded(m, n); p*20 < area*19 {
+			best, area = a, p
+		}
+	}
+	return best
+}
+
+// forceTile, when not negative, makes forTile pick v (0) or v.alts[forceTile-1]:
+// for tests.
+var forceTile = -1
+
+// padded is the size of an m×n product rounded up to whole tiles of v.
+func (v *gemmVariant) padded(m, n int) int {
+	return (m + v.mr - 1) / v.mr * v.mr * ((n + v.nr - 1) / v.nr * v.nr)
 }
 
 // variantRank orders the variants from the most to the least preferred.
@@ -103,10 +137,10 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	} else {
 		checkMatrix("B", b, k, n, ldb)
 	}
-	g := gemm{v: gemmCurrent.Load(), transA: transA, transB: transB, m: m, n: n, k: k,
+	g := gemm{v: gemmCurrent.Load().forTile(m, n), transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	w := Workers()
-	if w == 1 || float64(m)*float64(n)*float64(k) < 1<<17 {
+	if w == 1 || float64(m)*float64(n)*float64(k) < parallelMinMACs {
 		g.run()
 		return
 	}
@@ -118,6 +152,12 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	g.runRegions(w)
 }
+
+// parallelMinMACs is the smallest product (m·n·k) worth the worker pool: handing a
+// task to an idle worker takes some microseconds before it runs (the runtime must
+// wake a thread), which is the whole serial time of smaller products (4M
+// multiply-adds, 8M flops, take about 55µs on one core at 150 GFLOP/s).
+const parallelMinMACs = 1 << 22
 
 // runRegions splits C into w bands of whole tile columns or tile rows and multiplies
 // each band serially on its own worker: no barrier but the final join, and each
@@ -231,7 +271,7 @@ func getBuf(n int) *[]float32 {
 }
 
 // runSplitK splits the depth k into w ranges computed concurrently: the first range
-// goes straight into C (with beta), the others into zeroed scratch matrices that are
+// goes straight into C (with beta), the others overwrite scratch matrices that are
 // then added to C.
 func (g *gemm) runSplitK(w int) {
 	kc := g.v.kcMax
@@ -379,6 +419,17 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 					continue
 				}
 				g.packA(ap[(ip-ib)*mr*kc:(ip-ib+1)*mr*kc], pc, kc, i, min(mr, g.m-i))
+			}
+			if v.bInL1 {
+				// The B micro-panel stays in L1 while the A micro-panels
+				// stream through from L2.
+				for jp := jp0; jp < jp1; jp++ {
+					b, _ := bp.panel(pc, jp, nr)
+					for ip := ib; ip < ie; ip++ {
+						g.tile(ap[(ip-ib)*mr*kc:(ip-ib+1)*mr*kc], b, ip*mr, jc+jp*nr, jc+nc, pc, kc, beta, tile, bg.take(kc/2))
+					}
+				}
+				continue
 			}
 			// The A micro-panel stays in L1 while the B micro-panels stream
 			// through from L2 (measured faster than the opposite order).
@@ -583,12 +634,16 @@ func packRowsGo(dst []float32, dstStride int, src []float32, n, width int) {
 // widths of the microkernels.
 func copyPanel(dst, src []float32, n int) {
 	switch n {
+	case 48:
+		*(*[48]float32)(dst) = *(*[48]float32)(src)
 	case 32:
 		*(*[32]float32)(dst) = *(*[32]float32)(src)
 	case 16:
 		*(*[16]float32)(dst) = *(*[16]float32)(src)
 	case 14:
 		*(*[14]float32)(dst) = *(*[14]float32)(src)
+	case 8:
+		*(*[8]float32)(dst) = *(*[8]float32)(src)
 	case 6:
 		*(*[6]float32)(dst) = *(*[6]float32)(src)
 	case 4:

@@ -30,8 +30,18 @@ func sgemmKernelDirectAVX512(kc int, a *float32, lda int, b *float32, ldb int, c
 //go:noescape
 func sgemmKernelDirectAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
 
-// packRowsAVX copies n pieces of width (16 or 32) floats from src to dst, dstStride
-// floats apart there (see gemm_asmgen.go).
+// sgemmKernel8x48AVX512 is sgemmKernelAVX512 for 8×48 tiles.
+//
+//go:noescape
+func sgemmKernel8x48AVX512(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
+
+// sgemmKernelDirect8x48AVX512 is sgemmKernelDirectAVX512 for 8×48 tiles.
+//
+//go:noescape
+func sgemmKernelDirect8x48AVX512(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
+
+// packRowsAVX copies n pieces of width (16, 32 or 48) floats from src to dst,
+// dstStride floats apart there (see gemm_asmgen.go).
 //
 //go:noescape
 func packRowsAVX(dst *float32, dstStride int, src *float32, n, width int)
@@ -42,7 +52,7 @@ func init() {
 			if n == 0 {
 				return
 			}
-			if width != 16 && width != 32 {
+			if width != 16 && width != 32 && width != 48 {
 				packRowsGo(dst, dstStride, src, n, width)
 				return
 			}
@@ -66,6 +76,21 @@ func init() {
 				_ = c[13*ldc+31]
 				sgemmKernelDirectAVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
 			},
+			alts: []*gemmVariant{{
+				name: "avx512", mr: 8, nr: 48, kcMax: 192, mcMax: 8 * 40, ncMax: 48 * 44, bInL1: true,
+				kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
+					_ = a[8*kc-1]
+					_ = b[(kc-1)*ldb+47]
+					_ = c[7*ldc+47]
+					sgemmKernel8x48AVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
+				},
+				direct: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
+					_ = a[7*lda+kc-1]
+					_ = b[(kc-1)*ldb+47]
+					_ = c[7*ldc+47]
+					sgemmKernelDirect8x48AVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
+				},
+			}},
 		})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {

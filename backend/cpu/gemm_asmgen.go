@@ -8,9 +8,13 @@
 //
 //	C[r][c] = alpha·Σ_p A[p][r]·B[p][c] + beta·C[r][c]     (beta == 0: C is not read)
 //
-// from a packed A micro-panel (kc groups of MR consecutive values) and a packed B
-// micro-panel (kc groups of NR consecutive values). The accumulators stay in vector
-// registers for the whole kc loop; one broadcast of an A value feeds NR/width FMAs.
+// from a packed A micro-panel (kc groups of MR consecutive values) or, for the
+// "Direct" kernels, MR rows of a row-major A read in place, and kc rows of NR values
+// of B, ldb apart (a packed B micro-panel: ldb = NR). The accumulators stay in
+// vector registers for the whole kc loop; one broadcast of an A value feeds
+// NR/width FMAs. Once per loop iteration a kernel also prefetches one cache line
+// of a 2-D region given by the driver (pf, pfLines, pfLd, pfRows) into L2. Kernels:
+// AVX-512 14×32 and 8×48, AVX2+FMA 6×16; plus packRowsAVX, a B-packing copy loop.
 package main
 
 import (
@@ -215,18 +219,24 @@ func main() {
 	p("")
 	avx512 := kernel{name: "sgemmKernelAVX512", mr: 14, nr: 32, width: 16, reg: "Z", zero: "VPXORD", unroll: 2}
 	avx2 := kernel{name: "sgemmKernelAVX2", mr: 6, nr: 16, width: 8, reg: "Y", zero: "VXORPS", unroll: 2}
+	// 8×48 wastes no padding where the rows come in multiples of 8 (weight
+	// gradients: output channels) and the columns in multiples of 48 (3×3×16·j).
+	avx512w := kernel{name: "sgemmKernel8x48AVX512", mr: 8, nr: 48, width: 16, reg: "Z", zero: "VPXORD", unroll: 2}
 	avx512.emit()
+	avx512w.emit()
 	avx2.emit()
 	avx512.name, avx512.direct = "sgemmKernelDirectAVX512", true
+	avx512w.name, avx512w.direct = "sgemmKernelDirect8x48AVX512", true
 	avx2.name, avx2.direct = "sgemmKernelDirectAVX2", true
 	avx512.emit()
+	avx512w.emit()
 	avx2.emit()
 	out.WriteString(packRows)
 	os.Stdout.WriteString(out.String())
 }
 
-// packRows copies n pieces of width (16 or 32) consecutive floats from src to dst,
-// dstStride floats apart there: one row of B into the B micro-panels.
+// packRows copies n pieces of width (16, 32 or 48) consecutive floats from src to
+// dst, dstStride floats apart there: one row of B into the B micro-panels.
 const packRows = `// func packRowsAVX(dst *float32, dstStride int, src *float32, n, width int)
 TEXT ·packRowsAVX(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
@@ -238,6 +248,8 @@ TEXT ·packRowsAVX(SB), NOSPLIT, $0-40
 	JZ packRows_done
 	CMPQ width+32(FP), $32
 	JEQ packRows_w32
+	CMPQ width+32(FP), $48
+	JEQ packRows_w48
 packRows_w16:
 	VMOVUPS (SI), Y0
 	VMOVUPS 32(SI), Y1
@@ -261,6 +273,24 @@ packRows_w32:
 	ADDQ DX, DI
 	DECQ CX
 	JNZ packRows_w32
+	JMP packRows_done
+packRows_w48:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVUPS 128(SI), Y4
+	VMOVUPS 160(SI), Y5
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	ADDQ $192, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNZ packRows_w48
 packRows_done:
 	VZEROUPPER
 	RET

@@ -82,7 +82,7 @@ func TestSgemmVariants(t *testing.T) {
 // TestSgemmConcurrent runs products from several goroutines at once (each also
 // using the worker pool).
 func TestSgemmConcurrent(t *testing.T) {
-	const m, n, k = 70, 90, 300
+	const m, n, k = 140, 90, 400
 	r := rand.New(rand.NewPCG(5, 6))
 	a, b := randSlice(r, m*k), randSlice(r, k*n)
 	want := refGemm(false, false, m, n, k, 1, a, k, b, n, 0, nil, n)
@@ -120,55 +120,68 @@ func checkVariants(t *testing.T, cases []gemmCase) {
 		if got := GemmVariant(); got != name {
 			t.Fatalf("GemmVariant() = %q after SetGemmVariant(%q)", got, name)
 		}
-		for _, tc := range cases {
-			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
-				for _, beta := range []float32{0, 1, 0.5} {
-					transA, transB := tr[0], tr[1]
-					// Non-tight leading dimensions on every other case.
-					pad := (tc.m + tc.n + tc.k) % 2 * 3
-					ar, ac := tc.m, tc.k
-					if transA {
-						ar, ac = ac, ar
-					}
-					br, bc := tc.k, tc.n
-					if transB {
-						br, bc = bc, br
-					}
-					lda, ldb, ldc := ac+pad, bc+pad, tc.n+pad+1
-					a := randSlice(r, ar*lda)
-					b := randSlice(r, br*ldb)
-					c := randSlice(r, tc.m*ldc)
-					if beta == 0 {
-						for i := range c {
-							if i%3 == 0 {
-								c[i] = float32(math.NaN())
-							}
+		// Every tile shape of the variant, each forced on all the cases.
+		for tile := range 1 + len(gemmCurrent.Load().alts) {
+			forceTile = tile
+			checkCases(t, r, fmt.Sprintf("%s/tile%d", name, tile), cases)
+		}
+		forceTile = -1
+		restore()
+	}
+}
+
+// checkCases compares Sgemm with refGemm on the cases, in all four transpositions,
+// with alpha = 1.5, beta in {0, 1, 0.5}, NaN in C where beta = 0, and padded
+// leading dimensions on every other case (the padding of C must stay untouched).
+func checkCases(t *testing.T, r *rand.Rand, name string, cases []gemmCase) {
+	t.Helper()
+	for _, tc := range cases {
+		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			for _, beta := range []float32{0, 1, 0.5} {
+				transA, transB := tr[0], tr[1]
+				// Non-tight leading dimensions on every other case.
+				pad := (tc.m + tc.n + tc.k) % 2 * 3
+				ar, ac := tc.m, tc.k
+				if transA {
+					ar, ac = ac, ar
+				}
+				br, bc := tc.k, tc.n
+				if transB {
+					br, bc = bc, br
+				}
+				lda, ldb, ldc := ac+pad, bc+pad, tc.n+pad+1
+				a := randSlice(r, ar*lda)
+				b := randSlice(r, br*ldb)
+				c := randSlice(r, tc.m*ldc)
+				if beta == 0 {
+					for i := range c {
+						if i%3 == 0 {
+							c[i] = float32(math.NaN())
 						}
 					}
-					alpha := float32(1.5)
-					want := refGemm(transA, transB, tc.m, tc.n, tc.k, alpha, a, lda, b, ldb, beta, c, ldc)
-					got := append([]float32(nil), c...)
-					Sgemm(transA, transB, tc.m, tc.n, tc.k, alpha, a, lda, b, ldb, beta, got, ldc)
-					tol := 1e-6 * float64(tc.k+1) * (maxAbs(a)*maxAbs(b)*1.5 + maxAbs(c))
-					for i := range tc.m {
-						for j := range ldc {
-							g := got[i*ldc+j]
-							if j >= tc.n { // padding must stay untouched
-								if math.Float32bits(g) != math.Float32bits(c[i*ldc+j]) {
-									t.Fatalf("%s %v %+v beta=%v: padding C[%d,%d] changed", name, tr, tc, beta, i, j)
-								}
-								continue
+				}
+				alpha := float32(1.5)
+				want := refGemm(transA, transB, tc.m, tc.n, tc.k, alpha, a, lda, b, ldb, beta, c, ldc)
+				got := append([]float32(nil), c...)
+				Sgemm(transA, transB, tc.m, tc.n, tc.k, alpha, a, lda, b, ldb, beta, got, ldc)
+				tol := 1e-6 * float64(tc.k+1) * (maxAbs(a)*maxAbs(b)*1.5 + maxAbs(c))
+				for i := range tc.m {
+					for j := range ldc {
+						g := got[i*ldc+j]
+						if j >= tc.n { // padding must stay untouched
+							if math.Float32bits(g) != math.Float32bits(c[i*ldc+j]) {
+								t.Fatalf("%s %v %+v beta=%v: padding C[%d,%d] changed", name, tr, tc, beta, i, j)
 							}
-							if d := math.Abs(float64(g) - want[i*tc.n+j]); !(d <= tol) {
-								t.Fatalf("%s trans=%v %+v beta=%v: C[%d,%d] = %v, want %v (tol %g)",
-									name, tr, tc, beta, i, j, g, want[i*tc.n+j], tol)
-							}
+							continue
+						}
+						if d := math.Abs(float64(g) - want[i*tc.n+j]); !(d <= tol) {
+							t.Fatalf("%s trans=%v %+v beta=%v: C[%d,%d] = %v, want %v (tol %g)",
+								name, tr, tc, beta, i, j, g, want[i*tc.n+j], tol)
 						}
 					}
 				}
 			}
 		}
-		restore()
 	}
 }
 
@@ -228,8 +241,8 @@ func benchSgemm(b *testing.B, transA, transB bool, m, n, k int) {
 
 func BenchmarkSgemm1024(b *testing.B) {
 	for _, name := range GemmVariants() {
-		if name == "go" {
-			continue
+		if name == "go" && len(GemmVariants()) > 1 {
+			continue // far slower than the assembly kernels
 		}
 		b.Run(name, func(b *testing.B) {
 			restore, err := SetGemmVariant(name)
@@ -242,19 +255,64 @@ func BenchmarkSgemm1024(b *testing.B) {
 	}
 }
 
-// BenchmarkSgemmConv covers the skinny shapes of convolutions: the forward pass
-// (im2col rows × Cout), the input gradient and the weight gradient (huge k).
+// BenchmarkSgemmConv covers the skinny shapes of a 3×3 convolution with 64 channels
+// on 32768 output pixels (NHWC, weights OHWI): the forward pass (im2col patches ×
+// Wᵀ), the input gradient (dY × W) and the weight gradient (dYᵀ × patches, huge k).
 func BenchmarkSgemmConv(b *testing.B) {
 	for _, s := range []struct {
 		transA, transB bool
 		m, n, k        int
 	}{
-		{false, false, 32768, 64, 576},
-		{false, true, 32768, 576, 64},
+		{false, true, 32768, 64, 576},
+		{false, false, 32768, 576, 64},
 		{true, false, 64, 576, 32768},
 	} {
 		b.Run(fmt.Sprintf("%dx%dx%d_t%v%v", s.m, s.n, s.k, s.transA, s.transB), func(b *testing.B) {
 			benchSgemm(b, s.transA, s.transB, s.m, s.n, s.k)
 		})
+	}
+}
+
+// TestPfRegionTake checks that the prefetch chunks handed out cover a region's
+// lines exactly once, whatever the budget.
+func TestPfRegionTake(t *testing.T) {
+	for _, tc := range []struct{ rows, cols, ld, budget int }{
+		{5, 40, 50, 7}, {5, 40, 50, 3}, {14, 200, 256, 128}, {3, 16, 16, 1}, {256, 576, 576, 192},
+	} {
+		base := make([]float32, (tc.rows-1)*tc.ld+tc.cols)
+		r := pfRegion{base: base, lines: (tc.cols + 15) / 16, ld: tc.ld, rows: tc.rows}
+		seen := map[int]int{}
+		for {
+			c := r.take(tc.budget)
+			if c.rows == 0 {
+				break
+			}
+			if c.rows*c.lines > tc.budget && c.rows > 1 {
+				t.Fatalf("%+v: chunk of %d×%d lines over budget", tc, c.rows, c.lines)
+			}
+			// Offset of the chunk start within base.
+			off := -1
+			for i := range base {
+				if &base[i] == c.p {
+					off = i
+					break
+				}
+			}
+			for row := range c.rows {
+				for l := range c.lines {
+					seen[off+row*c.ld+l*16]++
+				}
+			}
+		}
+		for row := range tc.rows {
+			for l := range (tc.cols + 15) / 16 {
+				if n := seen[row*tc.ld+l*16]; n != 1 {
+					t.Fatalf("%+v: line %d of row %d fetched %d times", tc, l, row, n)
+				}
+			}
+		}
+		if want := tc.rows * ((tc.cols + 15) / 16); len(seen) != want {
+			t.Fatalf("%+v: %d lines fetched, want %d", tc, len(seen), want)
+		}
 	}
 }

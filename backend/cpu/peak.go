@@ -1,10 +1,6 @@
 package cpu
 
-import (
-	"math"
-	"sync/atomic"
-	"time"
-)
+import "time"
 
 // PeakGFLOPS measures the float32 multiply-add throughput of this machine with all
 // workers of the pool, in GFLOP/s, over about d (plus a warm-up of up to 20ms, so
@@ -27,15 +23,14 @@ func PeakGFLOPS(d time.Duration) float64 {
 		}
 		iters *= 2
 	}
-	var sum atomic.Uint64 // sum of per-worker best rates, in flop/s, as float64 bits
+	rates := make([]float64, w) // best rate of each worker, in flop/s
 	Parallel(w, 1, func(lo, hi int) {
-		for range hi - lo {
+		for t := lo; t < hi; t++ {
 			best := 0.0
 			for t0 := time.Now(); time.Since(t0) < min(d, 20*time.Millisecond); {
 				loop(iters)
 			}
-			start := time.Now()
-			for time.Since(start) < d {
+			for start := time.Now(); best == 0 || time.Since(start) < d; {
 				t0 := time.Now()
 				n := 0
 				for time.Since(t0) < slice {
@@ -44,15 +39,14 @@ func PeakGFLOPS(d time.Duration) float64 {
 				}
 				best = max(best, float64(n*iters)*flopsPerIter/time.Since(t0).Seconds())
 			}
-			for {
-				old := sum.Load()
-				if sum.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+best)) {
-					break
-				}
-			}
+			rates[t] = best
 		}
 	})
-	return math.Float64frombits(sum.Load()) / 1e9
+	var sum float64
+	for _, r := range rates {
+		sum += r
+	}
+	return sum / 1e9
 }
 
 // peakGoFlops is the flops of one iteration of peakGo.
