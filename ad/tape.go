@@ -61,6 +61,10 @@ type Tape struct {
 	nodes  []*Var
 	owned  []*tensor.Tensor
 	noGrad bool
+	// parent is the tape a checkpointed segment's temporary tape belongs to; recompute
+	// marks the tape re-running such a segment during Backward (see Checkpoint).
+	parent    *Tape
+	recompute bool
 }
 
 // NewTape returns an empty tape that records gradients.

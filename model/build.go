@@ -239,6 +239,28 @@ func (b *builder) cell(prefix, typ string, cin, cout int) *cell {
 	return c
 }
 
+// convs lists the convolutions of the cell.
+func (c *cell) convs() []*nn.Conv {
+	var out []*nn.Conv
+	for _, f := range c.fr {
+		if f != nil {
+			out = append(out, f)
+		}
+	}
+	if c.upSkip != nil {
+		out = append(out, c.upSkip)
+	}
+	for _, o := range c.ops {
+		switch o := o.(type) {
+		case *resOp:
+			out = append(out, o.conv)
+		case *irOp:
+			out = append(out, o.conv1, o.conv2, o.conv3)
+		}
+	}
+	return out
+}
+
 func (c *cell) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 	var skip *ad.Var
 	switch {
