@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +86,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 	klCoeff := fs.Float64("kl_coeff", 0.5, "KL warm-up coefficient β of the timed steps (KL balancing runs while β < 1)")
 	peakSecs := fs.Float64("peak_seconds", 0.5, "seconds spent measuring the machine's FMA peak (0: skip)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	cf := addConfigFlags(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -145,6 +147,16 @@ func benchTrain(args []string, stdout io.Writer) error {
 	f0 := ad.FLOPs()
 	var tot phase
 	var loss float32
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return fmt.Errorf("bench train: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench train: %w", err)
+		}
+	}
 	start := time.Now()
 	for i := 0; i < *steps; i++ {
 		ph, l := step()
@@ -154,6 +166,9 @@ func benchTrain(args []string, stdout io.Writer) error {
 		loss = l
 	}
 	wall := time.Since(start).Seconds()
+	if *profile != "" {
+		pprof.StopCPUProfile()
+	}
 	runtime.ReadMemStats(&ms1)
 	peak, rssAfter := peakRSS()
 	n := float64(*steps)
