@@ -216,6 +216,7 @@ func benchSample(args []string, stdout io.Writer) error {
 	temp := fs.Float64("temp", 1, "latent temperature")
 	reps := fs.Int("reps", 3, "timed Sample calls (after one untimed call)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed calls to this file")
 	cf := addConfigFlags(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -253,6 +254,16 @@ func benchSample(args []string, stdout io.Writer) error {
 	if err := draw(); err != nil {
 		return fmt.Errorf("bench sample: %w", err)
 	}
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return fmt.Errorf("bench sample: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench sample: %w", err)
+		}
+	}
 	f0 := ad.FLOPs()
 	start := time.Now()
 	for i := 0; i < *reps; i++ {
@@ -261,6 +272,9 @@ func benchSample(args []string, stdout io.Writer) error {
 		}
 	}
 	secs := time.Since(start).Seconds() / float64(*reps)
+	if *profile != "" {
+		pprof.StopCPUProfile()
+	}
 	gflop := float64(ad.FLOPs()-f0) / float64(*reps) / 1e9
 	peak, _ := peakRSS()
 	res := map[string]any{"n": *num, "temp": *temp, "reps": *reps, "params": m.NumParams(), "threads": cpu.Workers(),
