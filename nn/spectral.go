@@ -205,11 +205,7 @@ func (s *SpectralReg) Loss(tp *ad.Tape, weights []*ad.Var, iters int, draw func(
 				m := members[i]
 				u, v := m.g.u[m.k], m.g.v[m.k]
 				for r, ur := range u {
-					a := g[0] * ur
-					row := gw[r*len(v) : (r+1)*len(v)]
-					for c, vc := range v {
-						row[c] += a * vc
-					}
+					cpu.AxpyF32(g[0]*ur, v, gw[r*len(v):(r+1)*len(v)])
 				}
 			}
 		})
@@ -285,41 +281,12 @@ func permuteTo(v []float32, perm []int) []float32 {
 func matTVec(v, w, u []float32, acc []float64) {
 	clear(acc)
 	n := len(v)
-	acc = acc[:n]
 	for r, ur := range u {
-		a := float64(ur)
-		row := w[r*n : (r+1)*n]
-		c := 0
-		for ; c+4 <= n; c += 4 {
-			acc[c] += a * float64(row[c])
-			acc[c+1] += a * float64(row[c+1])
-			acc[c+2] += a * float64(row[c+2])
-			acc[c+3] += a * float64(row[c+3])
-		}
-		for ; c < n; c++ {
-			acc[c] += a * float64(row[c])
-		}
+		cpu.AxpyF64(float64(ur), w[r*n:(r+1)*n], acc)
 	}
 	for c := range v {
 		v[c] = float32(acc[c])
 	}
-}
-
-// dot64 is Σ x·y in float64 with four interleaved partial sums.
-func dot64(x, y []float32) float64 {
-	y = y[:len(x)]
-	var s0, s1, s2, s3 float64
-	c := 0
-	for ; c+4 <= len(x); c += 4 {
-		s0 += float64(x[c]) * float64(y[c])
-		s1 += float64(x[c+1]) * float64(y[c+1])
-		s2 += float64(x[c+2]) * float64(y[c+2])
-		s3 += float64(x[c+3]) * float64(y[c+3])
-	}
-	for ; c < len(x); c++ {
-		s0 += float64(x[c]) * float64(y[c])
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 // matVec sets u = W v for the row-major matrix w [len(u), len(v)], keeping the
@@ -327,7 +294,7 @@ func dot64(x, y []float32) float64 {
 func matVec(u, w, v []float32, wv []float64) {
 	n := len(v)
 	for r := range u {
-		wv[r] = dot64(w[r*n:(r+1)*n], v)
+		wv[r] = cpu.DotF64(w[r*n:(r+1)*n], v)
 		u[r] = float32(wv[r])
 	}
 }
