@@ -70,3 +70,53 @@ func TestCheckpointNoGrad(t *testing.T) {
 		t.Errorf("calls %d, result %v", calls, o.Data())
 	}
 }
+
+// TestDiscardRecomputes checks that a discarded batch-norm output is freed in the
+// forward pass and recomputed for the convolution reading it, giving the same
+// gradients (over two backward passes on one tape) as keeping it.
+func TestDiscardRecomputes(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	xv := randT(r, -1, 1, 2, 4, 4, 3)
+	wv := randT(r, -1, 1, 5, 3, 3, 3)
+	gv := randT(r, -1, 1, 2, 4, 4, 5)
+	run := func(discard bool) [][]float32 {
+		x, w := NewParam(xv.Clone()), NewParam(wv.Clone())
+		gamma, beta := NewParam(randT(rand.New(rand.NewPCG(3, 4)), 0.5, 1.5, 3)), NewParam(tensor.New(3))
+		rm, rv := tensor.New(3), tensor.New(3)
+		tp := NewTape()
+		h := tp.BatchNorm(tp.Scale(x, 1.5), gamma, beta, rm, rv, true, 0.1, 1e-5, true)
+		y := tp.Conv2D(h, w, nil, ConvOpts{Pad: 1})
+		if discard {
+			tp.Discard(h)
+			if h.Data() != nil {
+				t.Error("discarded value still holds storage")
+			}
+		}
+		out := tp.Mul(y, y)
+		var res [][]float32
+		for pass := 0; pass < 2; pass++ {
+			tp.BackwardWith(out, gv)
+			res = append(res, append([]float32(nil), x.Grad.Data()...), append([]float32(nil), w.Grad.Data()...),
+				append([]float32(nil), gamma.Grad.Data()...))
+		}
+		tp.Release()
+		return res
+	}
+	a, b := run(false), run(true)
+	for k := range a {
+		for i := range a[k] {
+			if a[k][i] != b[k][i] {
+				t.Errorf("gradient %d[%d] = %v with Discard, %v without", k, i, b[k][i], a[k][i])
+				break
+			}
+		}
+	}
+	tp := NewNoGradTape()
+	defer tp.Release()
+	h := tp.BatchNorm(Const(xv), Const(tensor.FromData([]float32{1, 1, 1}, 3)), Const(tensor.New(3)),
+		tensor.New(3), tensor.New(3), true, 0.1, 1e-5, false)
+	tp.Discard(h)
+	if h.Data() != nil {
+		t.Error("no-grad tape kept a discarded value")
+	}
+}

@@ -141,6 +141,8 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 		copy(stats.Data()[c:], variance)
 		mean, variance = stats.Data()[:c], stats.Data()[c:]
 	}
+	// the output can be recomputed from x and the statistics (see Discard)
+	out.refill = func(dst []float32) { cpu.BNForward(p, x.Data(), mean, variance, gamma.Data(), beta.Data(), dst) }
 	tp.record(out, func() {
 		var gx, gg, gb []float32
 		if x.needGrad {
