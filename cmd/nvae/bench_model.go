@@ -157,6 +157,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 			return fmt.Errorf("bench train: %w", err)
 		}
 	}
+	cpu0 := processCPU()
 	start := time.Now()
 	for i := 0; i < *steps; i++ {
 		ph, l := step()
@@ -166,6 +167,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 		loss = l
 	}
 	wall := time.Since(start).Seconds()
+	cpuS := (processCPU() - cpu0).Seconds()
 	if *profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -183,6 +185,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 		"allocs_per_step":      float64(ms1.Mallocs-ms0.Mallocs) / n,
 		"bytes_alloc_per_step": float64(ms1.TotalAlloc-ms0.TotalAlloc) / n,
 		"gflop_per_step":       gflop, "gflops": gflop / stepS, "loss": loss,
+		"cpu_s_per_step": cpuS / n,
 	}
 	if *peakSecs > 0 {
 		pk := cpu.PeakGFLOPS(time.Duration(*peakSecs * float64(time.Second)))
@@ -194,8 +197,8 @@ func benchTrain(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "training step, preset %s, batch %d, %d params, %d threads, checkpoint_cells=%v\n",
 		*preset, cfg.BatchSize, m.NumParams(), cpu.Workers(), *ckptCells)
-	fmt.Fprintf(stdout, "  step %.3f s (%.2f images/s): forward+loss %.3f s, backward %.3f s, optimizer %.3f s\n",
-		stepS, float64(cfg.BatchSize)/stepS, tot.fwd.Seconds()/n, tot.bwd.Seconds()/n, tot.opt.Seconds()/n)
+	fmt.Fprintf(stdout, "  step %.3f s (%.2f images/s): forward+loss %.3f s, backward %.3f s, optimizer %.3f s; %.3f CPU s per step\n",
+		stepS, float64(cfg.BatchSize)/stepS, tot.fwd.Seconds()/n, tot.bwd.Seconds()/n, tot.opt.Seconds()/n, cpuS/n)
 	fmt.Fprintf(stdout, "  conv/linear work %.1f GFLOP/step, %.1f GFLOP/s", gflop, gflop/stepS)
 	if v, ok := res["fraction_of_peak"]; ok {
 		fmt.Fprintf(stdout, " (%.0f%% of the %.0f GFLOP/s FMA peak)", 100*v.(float64), res["peak_gflops"])
@@ -265,6 +268,7 @@ func benchSample(args []string, stdout io.Writer) error {
 		}
 	}
 	f0 := ad.FLOPs()
+	cpu0 := processCPU()
 	start := time.Now()
 	for i := 0; i < *reps; i++ {
 		if err := draw(); err != nil {
@@ -272,13 +276,14 @@ func benchSample(args []string, stdout io.Writer) error {
 		}
 	}
 	secs := time.Since(start).Seconds() / float64(*reps)
+	cpuS := (processCPU() - cpu0).Seconds() / float64(*reps)
 	if *profile != "" {
 		pprof.StopCPUProfile()
 	}
 	gflop := float64(ad.FLOPs()-f0) / float64(*reps) / 1e9
 	peak, _ := peakRSS()
 	res := map[string]any{"n": *num, "temp": *temp, "reps": *reps, "params": m.NumParams(), "threads": cpu.Workers(),
-		"sample_s": secs, "images_per_s": float64(*num) / secs, "gflop_per_call": gflop, "peak_rss_bytes": peak}
+		"sample_s": secs, "cpu_s_per_call": cpuS, "images_per_s": float64(*num) / secs, "gflop_per_call": gflop, "peak_rss_bytes": peak}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
