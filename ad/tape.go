@@ -11,6 +11,7 @@ package ad
 import (
 	"fmt"
 
+	"github.com/nvae-go/nvae/backend/cpu"
 	"github.com/nvae-go/nvae/tensor"
 )
 
@@ -94,7 +95,7 @@ func (tp *Tape) alloc(shape ...int) *tensor.Tensor {
 // allocZero is alloc with the storage cleared.
 func (tp *Tape) allocZero(shape ...int) *tensor.Tensor {
 	t := tp.alloc(shape...)
-	clear(t.Data())
+	zero(t.Data())
 	return t
 }
 
@@ -130,9 +131,15 @@ func (tp *Tape) record(v *Var, back func()) {
 // grad returns v's gradient buffer, creating a zeroed one when needed.
 func (tp *Tape) grad(v *Var) []float32 {
 	if v.Grad == nil {
-		v.Grad = tensor.GetZeroed(v.Value.Shape()...)
+		v.Grad = tensor.Get(v.Value.Shape()...)
+		zero(v.Grad.Data())
 	}
 	return v.Grad.Data()
+}
+
+// zero clears d, in parallel when it is large.
+func zero(d []float32) {
+	cpu.Parallel(len(d), 1<<15, func(lo, hi int) { clear(d[lo:hi]) })
 }
 
 // Backward seeds d(loss)/d(loss) = 1 for a single-element loss and propagates
