@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/backend/cpu"
 	"github.com/nvae-go/nvae/dist"
 	"github.com/nvae-go/nvae/nn"
 	"github.com/nvae-go/nvae/tensor"
@@ -214,11 +215,13 @@ func (m *Model) NumParams() int {
 // Params returns the parameters with their official names, in official order.
 func (m *Model) Params() []NamedParam { return slices.Clone(m.params) }
 
-// ZeroGrad clears every parameter gradient.
+// ZeroGrad clears every parameter gradient (the parameters split among the workers).
 func (m *Model) ZeroGrad() {
-	for _, p := range m.params {
-		p.V.ZeroGrad()
-	}
+	cpu.Parallel(len(m.params), 1, func(lo, hi int) {
+		for _, p := range m.params[lo:hi] {
+			p.V.ZeroGrad()
+		}
+	})
 }
 
 // SetTrain selects batch statistics with running-statistics updates (true: BN re-adjustment) or
