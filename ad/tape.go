@@ -27,7 +27,7 @@ type Var struct {
 	param    bool
 	back     func()
 	// refill recomputes the value into a buffer of its size (see Tape.Discard); node
-	// is the index of v on its tape, -1 when v is not recorded.
+	// is the index of v on its tape (meaningful only when v is recorded).
 	refill func(dst []float32)
 	node   int
 }
