@@ -41,12 +41,16 @@ func (tp *Tape) Conv2D(x, w, b *Var, o ConvOpts) *Var {
 		bias = b.Data()
 	}
 	cpu.Conv2DForward(p, x.Data(), w.Data(), bias, out.Data())
+	work := convFLOPs(p.N, oh, ow, p.K, p.KH, p.KW, ws[3])
+	flops.Add(work)
 	tp.record(out, func() {
 		g := out.Grad.Data()
 		if x.needGrad {
+			flops.Add(work)
 			cpu.Conv2DBackwardData(p, g, w.Data(), tp.grad(x))
 		}
 		if w.needGrad || (b != nil && b.needGrad) {
+			flops.Add(work)
 			var gw, gb []float32
 			if w.needGrad {
 				gw = tp.grad(w)
@@ -72,6 +76,8 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	out := tp.newVar([]int{n, o}, x, w, b)
 	od := out.Data()
 	cpu.Sgemm(false, true, n, o, in, 1, x.Data(), in, w.Data(), in, 0, od, o)
+	work := 2 * int64(n) * int64(o) * int64(in)
+	flops.Add(work)
 	if b != nil {
 		bd := b.Data()
 		for i := range od {
@@ -81,9 +87,11 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	tp.record(out, func() {
 		g := out.Grad.Data()
 		if x.needGrad {
+			flops.Add(work)
 			cpu.Sgemm(false, false, n, in, o, 1, g, o, w.Data(), in, 1, tp.grad(x), in)
 		}
 		if w.needGrad {
+			flops.Add(work)
 			cpu.Sgemm(true, false, o, in, n, 1, g, o, x.Data(), in, 1, tp.grad(w), in)
 		}
 		if b != nil && b.needGrad {
@@ -100,8 +108,8 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 // gamma and shifts by beta, and applies Swish when swish is set (the fused
 // "BN+Swish"). In training mode it uses the batch statistics (biased variance) and
 // updates runMean / runVar in place with the unbiased variance:
-// running ← (1−momentum)·running + momentum·batch. In eval mode it uses runMean /
-// runVar.
+// running ← (1−momentum)·running + momentum·batch (not when tp is Recomputing a
+// checkpointed segment). In eval mode it uses runMean / runVar.
 func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, train bool, momentum, eps float32, swish bool) *Var {
 	xs := x.Shape()
 	c := xs[len(xs)-1]
@@ -115,11 +123,13 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 		stats := tp.alloc(2, c)
 		mean, variance = stats.Data()[:c], stats.Data()[c:]
 		cpu.BNStats(p, x.Data(), mean, variance)
-		rm, rv := runMean.Data(), runVar.Data()
-		unbias := float32(m) / float32(max(m-1, 1))
-		for j := 0; j < c; j++ {
-			rm[j] = (1-momentum)*rm[j] + momentum*mean[j]
-			rv[j] = (1-momentum)*rv[j] + momentum*variance[j]*unbias
+		if !tp.Recomputing() { // a checkpointed segment updates the statistics once
+			rm, rv := runMean.Data(), runVar.Data()
+			unbias := float32(m) / float32(max(m-1, 1))
+			for j := 0; j < c; j++ {
+				rm[j] = (1-momentum)*rm[j] + momentum*mean[j]
+				rv[j] = (1-momentum)*rv[j] + momentum*variance[j]*unbias
+			}
 		}
 	}
 	out := tp.newVar(xs, x, gamma, beta)
@@ -131,6 +141,8 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 		copy(stats.Data()[c:], variance)
 		mean, variance = stats.Data()[:c], stats.Data()[c:]
 	}
+	// the output can be recomputed from x and the statistics (see Discard)
+	out.refill = func(dst []float32) { cpu.BNForward(p, x.Data(), mean, variance, gamma.Data(), beta.Data(), dst) }
 	tp.record(out, func() {
 		var gx, gg, gb []float32
 		if x.needGrad {

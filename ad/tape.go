@@ -11,6 +11,7 @@ package ad
 import (
 	"fmt"
 
+	"github.com/nvae-go/nvae/backend/cpu"
 	"github.com/nvae-go/nvae/tensor"
 )
 
@@ -25,6 +26,10 @@ type Var struct {
 	needGrad bool
 	param    bool
 	back     func()
+	// refill recomputes the value into a buffer of its size (see Tape.Discard); node
+	// is the index of v on its tape (meaningful only when v is recorded).
+	refill func(dst []float32)
+	node   int
 }
 
 // NewParam wraps t as a trainable leaf: it requires a gradient, which is kept across
@@ -61,6 +66,13 @@ type Tape struct {
 	nodes  []*Var
 	owned  []*tensor.Tensor
 	noGrad bool
+	// parent is the tape a checkpointed segment's temporary tape belongs to; recompute
+	// marks the tape re-running such a segment during Backward (see Checkpoint).
+	parent    *Tape
+	recompute bool
+	// refillAt and dropAt map node indices to the discarded values that Backward
+	// recomputes before that node's backward and drops again after it (see Discard).
+	refillAt, dropAt map[int][]*Var
 }
 
 // NewTape returns an empty tape that records gradients.
@@ -83,7 +95,7 @@ func (tp *Tape) alloc(shape ...int) *tensor.Tensor {
 // allocZero is alloc with the storage cleared.
 func (tp *Tape) allocZero(shape ...int) *tensor.Tensor {
 	t := tp.alloc(shape...)
-	clear(t.Data())
+	zero(t.Data())
 	return t
 }
 
@@ -111,6 +123,7 @@ func (tp *Tape) newVar(shape []int, inputs ...*Var) *Var {
 func (tp *Tape) record(v *Var, back func()) {
 	if v.needGrad {
 		v.back = back
+		v.node = len(tp.nodes)
 		tp.nodes = append(tp.nodes, v)
 	}
 }
@@ -118,9 +131,15 @@ func (tp *Tape) record(v *Var, back func()) {
 // grad returns v's gradient buffer, creating a zeroed one when needed.
 func (tp *Tape) grad(v *Var) []float32 {
 	if v.Grad == nil {
-		v.Grad = tensor.GetZeroed(v.Value.Shape()...)
+		v.Grad = tensor.Get(v.Value.Shape()...)
+		zero(v.Grad.Data())
 	}
 	return v.Grad.Data()
+}
+
+// zero clears d, in parallel when it is large.
+func zero(d []float32) {
+	cpu.Parallel(len(d), 1<<15, func(lo, hi int) { clear(d[lo:hi]) })
 }
 
 // Backward seeds d(loss)/d(loss) = 1 for a single-element loss and propagates
@@ -144,15 +163,52 @@ func (tp *Tape) BackwardWith(out *Var, g *tensor.Tensor) {
 	}
 	for i := len(tp.nodes) - 1; i >= 0; i-- {
 		v := tp.nodes[i]
-		if v.Grad == nil {
-			continue
+		for _, d := range tp.refillAt[i] {
+			d.Value = tp.alloc(d.Value.Shape()...)
+			d.refill(d.Value.Data())
 		}
-		v.back()
-		if !v.param {
-			tensor.Put(v.Grad)
-			v.Grad = nil
+		if v.Grad != nil {
+			v.back()
+			if !v.param {
+				tensor.Put(v.Grad)
+				v.Grad = nil
+			}
+		}
+		for _, d := range tp.dropAt[i] {
+			tensor.Put(d.Value)
 		}
 	}
+}
+
+// Discard declares that the forward pass will not read v again: its storage returns to
+// the pool now, and Backward recomputes it (bit for bit) for the backward functions of
+// the operations that read it, then drops it again once v's own backward has run.
+// Every Backward on the tape recomputes and drops the value the same way. Only values
+// whose operation can recompute them are discarded (batch normalisation
+// outputs); for others, and for values that need no gradient on a recording tape,
+// Discard does nothing. On a tape that records nothing the storage is simply freed.
+// Operations that read v must have been recorded before Discard is called, and must
+// read v's value through v (not a slice captured at forward time) in their backward.
+func (tp *Tape) Discard(v *Var) {
+	if v.refill == nil {
+		return
+	}
+	if tp.noGrad {
+		tensor.Put(v.Value)
+		return
+	}
+	last := len(tp.nodes) - 1
+	if !v.needGrad || last <= v.node || tp.nodes[v.node] != v {
+		return
+	}
+	if tp.refillAt == nil {
+		tp.refillAt, tp.dropAt = map[int][]*Var{}, map[int][]*Var{}
+	}
+	tensor.Put(v.Value)
+	// The readers of v are the nodes recorded after it: they run in Backward from the
+	// last one down to v's own node.
+	tp.refillAt[last] = append(tp.refillAt[last], v)
+	tp.dropAt[v.node] = append(tp.dropAt[v.node], v)
 }
 
 // Release returns every buffer the tape allocated to the pool and forgets the
@@ -170,6 +226,8 @@ func (tp *Tape) Release() {
 	}
 	tp.nodes = tp.nodes[:0]
 	tp.owned = tp.owned[:0]
+	clear(tp.refillAt)
+	clear(tp.dropAt)
 }
 
 // Detach returns a variable sharing x's value that stops gradients.

@@ -34,13 +34,19 @@ func NewNormal(tp *ad.Tape, muRaw, logSigRaw *ad.Var, temp float32) Normal {
 	mustSame("dist.NewNormal", muRaw.Shape(), logSigRaw.Shape())
 	mu := tp.SoftClamp(muRaw, 5)
 	x := logSigRaw.Data()
+	n := len(x)
+	// th = tanh(x/5) and e = exp(5·th), kept for the backward pass when it runs
+	var th, e []float32
+	if !tp.NoGrad() && logSigRaw.NeedsGrad() {
+		aux := tensor.Get(2 * n)
+		tp.Own(aux)
+		th, e = aux.Data()[:n], aux.Data()[n:]
+	}
 	sig := tp.Custom(logSigRaw.Shape(), []*ad.Var{logSigRaw}, func(g []float32, grad func(int) []float32) {
 		gx := grad(0)
 		cpu.Parallel(len(g), grain, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				th := tanh32(x[i] / 5)
-				e := exp32(th * 5)
-				d := e * (1 - th*th)
+				d := e[i] * (1 - th[i]*th[i])
 				if temp != 1 {
 					d *= temp
 				}
@@ -51,7 +57,12 @@ func NewNormal(tp *ad.Tape, muRaw, logSigRaw *ad.Var, temp float32) Normal {
 	s := sig.Data()
 	cpu.Parallel(len(s), grain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			v := exp32(tanh32(x[i]/5)*5) + 0.01
+			t := tanh32(x[i] / 5)
+			ei := exp32(t * 5)
+			if th != nil {
+				th[i], e[i] = t, ei
+			}
+			v := ei + 0.01
 			if temp != 1 {
 				v *= temp
 			}

@@ -128,7 +128,11 @@ func (o *resOp) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 	if o.up {
 		x = tp.UpsampleNearest2x(x)
 	}
-	return o.conv.Forward(tp, x)
+	y := o.conv.Forward(tp, x)
+	if o.bn != nil && !o.elu && !o.up {
+		tp.Discard(x) // only the convolution reads the BN output: recompute it in backward
+	}
+	return y
 }
 
 // irOp is the inverted residual: [nearest up] → BN → 1×1 → BNSwish → k×k (grouped) → BNSwish
@@ -143,10 +147,17 @@ func (o *irOp) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 	if o.up {
 		x = tp.UpsampleNearest2x(x)
 	}
+	// Each BN output feeds only the next convolution, so it is recomputed in backward
+	// instead of being kept.
+	conv := func(c *nn.Conv, x *ad.Var) *ad.Var {
+		y := c.Forward(tp, x)
+		tp.Discard(x)
+		return y
+	}
 	x = o.bn0.Forward(tp, x, train)
-	x = o.bn1.Forward(tp, o.conv1.Forward(tp, x), train)
-	x = o.bn2.Forward(tp, o.conv2.Forward(tp, x), train)
-	return o.bn3.Forward(tp, o.conv3.Forward(tp, x), train)
+	x = o.bn1.Forward(tp, conv(o.conv1, x), train)
+	x = o.bn2.Forward(tp, conv(o.conv2, x), train)
+	return o.bn3.Forward(tp, conv(o.conv3, x), train)
 }
 
 func (b *builder) op(prefix, name string, cin, cout, stride int) op {
@@ -237,6 +248,28 @@ func (b *builder) cell(prefix, typ string, cin, cout int) *cell {
 		c.se = b.se(prefix+".se.se", cout)
 	}
 	return c
+}
+
+// convs lists the convolutions of the cell.
+func (c *cell) convs() []*nn.Conv {
+	var out []*nn.Conv
+	for _, f := range c.fr {
+		if f != nil {
+			out = append(out, f)
+		}
+	}
+	if c.upSkip != nil {
+		out = append(out, c.upSkip)
+	}
+	for _, o := range c.ops {
+		switch o := o.(type) {
+		case *resOp:
+			out = append(out, o.conv)
+		case *irOp:
+			out = append(out, o.conv1, o.conv2, o.conv3)
+		}
+	}
+	return out
 }
 
 func (c *cell) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {

@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/backend/cpu"
 	"github.com/nvae-go/nvae/dist"
 	"github.com/nvae-go/nvae/nn"
 	"github.com/nvae-go/nvae/tensor"
@@ -75,6 +76,12 @@ type Model struct {
 	// Trace, when set, receives the output of every top-level block (official module paths,
 	// as in the fixtures' train_activations), for debugging.
 	Trace func(name string, v *ad.Var)
+
+	// CheckpointCells makes Forward keep only each cell's input and output for the
+	// backward pass and recompute the cell's interior during Backward (gradient
+	// checkpointing: less memory for about one more forward pass). Results, running
+	// statistics included, are the same as without it.
+	CheckpointCells bool
 }
 
 // New builds the model with PyTorch-default initialisation from a seeded generator.
@@ -208,11 +215,13 @@ func (m *Model) NumParams() int {
 // Params returns the parameters with their official names, in official order.
 func (m *Model) Params() []NamedParam { return slices.Clone(m.params) }
 
-// ZeroGrad clears every parameter gradient.
+// ZeroGrad clears every parameter gradient (the parameters split among the workers).
 func (m *Model) ZeroGrad() {
-	for _, p := range m.params {
-		p.V.ZeroGrad()
-	}
+	cpu.Parallel(len(m.params), 1, func(lo, hi int) {
+		for _, p := range m.params[lo:hi] {
+			p.V.ZeroGrad()
+		}
+	})
 }
 
 // SetTrain selects batch statistics with running-statistics updates (true: BN re-adjustment) or
@@ -290,7 +299,7 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	s := m.stem.Forward(tp, ad.Const(in))
 	m.trace("stem", s)
 	for _, c := range m.pre {
-		s = c.forward(tp, s, train)
+		s = m.cell(tp, c, s, train)
 		m.trace(c.name, s)
 	}
 	var combs []*nn.Conv
@@ -303,7 +312,7 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 			combNames = append(combNames, fmt.Sprintf("enc_tower.%d", i))
 			continue
 		}
-		s = e.cell.forward(tp, s, train)
+		s = m.cell(tp, e.cell, s, train)
 		m.trace(e.cell.name, s)
 	}
 	slices.Reverse(combs)
@@ -334,7 +343,7 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 		idx := 0
 		for i, e := range m.dec {
 			if e.comb == nil {
-				s = e.cell.forward(tp, s, train)
+				s = m.cell(tp, e.cell, s, train)
 				m.trace(e.cell.name, s)
 				continue
 			}
@@ -361,7 +370,7 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 		}
 	}
 	for _, c := range m.post {
-		s = c.forward(tp, s, train)
+		s = m.cell(tp, c, s, train)
 		m.trace(c.name, s)
 	}
 	out.Logits = m.imgCond.Forward(tp, tp.ELU(s))
@@ -385,6 +394,24 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 		}
 	}
 	return out
+}
+
+// cell runs c on x, as a checkpointed segment when CheckpointCells is set.
+func (m *Model) cell(tp *ad.Tape, c *cell, x *ad.Var, train bool) *ad.Var {
+	if !m.CheckpointCells || tp.NoGrad() {
+		return c.forward(tp, x, train)
+	}
+	for _, cv := range c.convs() {
+		if cv.NeedsDataInit() {
+			return c.forward(tp, x, train) // the initialisation changes the weights
+		}
+	}
+	// The effective weights are computed on tp, once: both runs of the cell use them and
+	// their gradients arrive before tp's Backward reaches them.
+	for _, cv := range c.convs() {
+		cv.EffectiveWeight(tp)
+	}
+	return tp.Checkpoint(func(tp *ad.Tape, in []*ad.Var) *ad.Var { return c.forward(tp, in[0], train) }, x)
 }
 
 // newPass forgets the effective weights of the previous pass (the Loss recomputes those of
@@ -433,7 +460,7 @@ func (m *Model) Sample(tp *ad.Tape, n int, t float32, noise Noise) *Output {
 		idx := 0
 		for _, e := range m.dec {
 			if e.comb == nil {
-				s = e.cell.forward(tp, s, train)
+				s = m.cell(tp, e.cell, s, train)
 				continue
 			}
 			if idx > 0 {
@@ -447,7 +474,7 @@ func (m *Model) Sample(tp *ad.Tape, n int, t float32, noise Noise) *Output {
 		}
 	}
 	for _, c := range m.post {
-		s = c.forward(tp, s, train)
+		s = m.cell(tp, c, s, train)
 	}
 	out.Logits = m.imgCond.Forward(tp, tp.ELU(s))
 	out.Decoder = m.decoder(tp, out.Logits)

@@ -118,18 +118,25 @@ func (c *Conv) ClearEff() { c.Eff, c.effTape = nil, nil }
 // EffectiveWeight returns the effective weight computed on tp by this pass's forward, or
 // computes it on tp when the layer did not run on tp.
 func (c *Conv) EffectiveWeight(tp *ad.Tape) *ad.Var {
-	if c.Eff != nil && c.effTape == tp {
+	if c.Eff != nil && tp.Within(c.effTape) {
 		return c.Eff
 	}
 	return c.Weight(tp)
 }
 
-// Forward applies the convolution to NHWC x.
+// NeedsDataInit reports whether the next forward pass runs the data-dependent
+// initialisation (which changes the weights).
+func (c *Conv) NeedsDataInit() bool { return c.DataInit && !c.initDone }
+
+// Forward applies the convolution to NHWC x. It uses the effective weight already
+// computed in this pass on tp (or on the tape a checkpointed segment on tp belongs
+// to), otherwise computes it.
 func (c *Conv) Forward(tp *ad.Tape, x *ad.Var) *ad.Var {
-	if c.DataInit && !c.initDone {
+	if c.NeedsDataInit() {
 		c.dataInit(x.Value)
+		c.ClearEff()
 	}
-	return tp.Conv2D(x, c.Weight(tp), c.B, c.Opts)
+	return tp.Conv2D(x, c.EffectiveWeight(tp), c.B, c.Opts)
 }
 
 // ResetDataInit makes the next forward pass redo the data-dependent initialisation (the flag

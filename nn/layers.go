@@ -34,9 +34,10 @@ func NewBN(c int, swish bool) *BN {
 }
 
 // Forward normalises x (batch statistics and a running-statistics update in training mode,
-// running statistics in eval mode), then applies Swish if the layer is fused.
+// running statistics in eval mode), then applies Swish if the layer is fused. A checkpointed
+// segment that is recomputed during Backward counts and updates the statistics only once.
 func (b *BN) Forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
-	if train {
+	if train && !tp.Recomputing() {
 		b.NumBatches++
 	}
 	return tp.BatchNorm(x, b.Gamma, b.Beta, b.RunMean, b.RunVar, train, BNMomentum, BNEps, b.Swish)

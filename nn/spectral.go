@@ -22,6 +22,7 @@ const snEps = 1e-3
 type SpectralReg struct {
 	groups  []*snGroup
 	byShape map[[2]int]*snGroup
+	scratch [][]float64 // per worker: the float64 accumulator of Wᵀu
 }
 
 // snGroup is the state of the weights sharing one matrix shape.
@@ -139,19 +140,41 @@ func (s *SpectralReg) Loss(tp *ad.Tape, weights []*ad.Var, iters int, draw func(
 		members = append(members, member{g: g, k: k, w: w})
 	}
 	sig := make([]float64, len(members))
-	cpu.Parallel(len(members), 1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			m := members[i]
-			u, v := m.g.u[m.k], m.g.v[m.k]
-			w := m.w.Data()
-			acc := make([]float64, len(v))
-			for range its[m.g] {
-				matTVec(v, w, u, acc)
-				normalize(v)
-				matVec(u, w, v)
-				normalize(u)
+	sizes := make([]int, len(members))
+	maxCols := 0
+	for i, m := range members {
+		sizes[i] = m.w.Value.Len()
+		maxCols = max(maxCols, m.g.cols+m.g.rows)
+	}
+	parts := balance(sizes, cpu.Workers())
+	for len(s.scratch) < len(parts) {
+		s.scratch = append(s.scratch, nil)
+	}
+	cpu.Parallel(len(parts), 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			if cap(s.scratch[p]) < maxCols {
+				s.scratch[p] = make([]float64, maxCols)
 			}
-			sig[i] = bilinear(u, w, v)
+			for i := parts[p][0]; i < parts[p][1]; i++ {
+				m := members[i]
+				u, v := m.g.u[m.k], m.g.v[m.k]
+				w := m.w.Data()
+				acc := s.scratch[p][:len(v)]
+				wv := s.scratch[p][len(v) : len(v)+len(u)]
+				for range its[m.g] {
+					matTVec(v, w, u, acc)
+					normalize(v)
+					matVec(u, w, v, wv)
+					normalize(u)
+				}
+				if its[m.g] == 0 {
+					matVec(make([]float32, len(u)), w, v, wv)
+				}
+				// σ = uᵀ(W v) with the products W v of the last iteration
+				for r, ur := range u {
+					sig[i] += float64(ur) * wv[r]
+				}
+			}
 		}
 	})
 	total := 0.0
@@ -165,16 +188,16 @@ func (s *SpectralReg) Loss(tp *ad.Tape, weights []*ad.Var, iters int, draw func(
 	out := tp.Custom([]int{}, inputs, func(g []float32, grad func(int) []float32) {
 		grads := make([][]float32, len(members))
 		seen := map[*ad.Var]bool{}
-		grain := 1
+		bparts := parts
 		for i, m := range members {
 			grads[i] = grad(i)
 			if seen[m.w] {
-				grain = len(members) // a weight listed twice: accumulate serially
+				bparts = [][2]int{{0, len(members)}} // a weight listed twice: accumulate serially
 			}
 			seen[m.w] = true
 		}
-		cpu.Parallel(len(members), grain, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
+		cpu.Parallel(len(bparts), 1, func(plo, phi int) {
+			for i := bparts[plo][0]; i < bparts[phi-1][1]; i++ {
 				gw := grads[i]
 				if gw == nil {
 					continue
@@ -182,17 +205,35 @@ func (s *SpectralReg) Loss(tp *ad.Tape, weights []*ad.Var, iters int, draw func(
 				m := members[i]
 				u, v := m.g.u[m.k], m.g.v[m.k]
 				for r, ur := range u {
-					a := g[0] * ur
-					row := gw[r*len(v) : (r+1)*len(v)]
-					for c, vc := range v {
-						row[c] += a * vc
-					}
+					cpu.AxpyF32(g[0]*ur, v, gw[r*len(v):(r+1)*len(v)])
 				}
 			}
 		})
 	})
 	out.Data()[0] = float32(total)
 	return out
+}
+
+// balance splits the items 0..len(sizes)-1 into at most n consecutive ranges of
+// about equal total size.
+func balance(sizes []int, n int) [][2]int {
+	total := 0
+	for _, z := range sizes {
+		total += z
+	}
+	parts := make([][2]int, 0, n)
+	start, acc := 0, 0
+	for i, z := range sizes {
+		acc += z
+		if len(parts) < n-1 && acc*n >= total*(len(parts)+1) {
+			parts = append(parts, [2]int{start, i + 1})
+			start = i + 1
+		}
+	}
+	if start < len(sizes) || len(parts) == 0 {
+		parts = append(parts, [2]int{start, len(sizes)})
+	}
+	return parts
 }
 
 // drawRows draws an [n,size] standard-normal block and normalises its rows.
@@ -236,42 +277,26 @@ func permuteTo(v []float32, perm []int) []float32 {
 }
 
 // matTVec sets v = Wᵀu for the row-major matrix w [len(u), len(v)], accumulating in
-// acc (len(v)).
+// acc (len(v)) in float64.
 func matTVec(v, w, u []float32, acc []float64) {
 	clear(acc)
+	n := len(v)
 	for r, ur := range u {
-		a := float64(ur)
-		for c, x := range w[r*len(v) : (r+1)*len(v)] {
-			acc[c] += a * float64(x)
-		}
+		cpu.AxpyF64(float64(ur), w[r*n:(r+1)*n], acc)
 	}
 	for c := range v {
 		v[c] = float32(acc[c])
 	}
 }
 
-// matVec sets u = W v for the row-major matrix w [len(u), len(v)].
-func matVec(u, w, v []float32) {
+// matVec sets u = W v for the row-major matrix w [len(u), len(v)], keeping the
+// float64 products in wv (len(u)).
+func matVec(u, w, v []float32, wv []float64) {
+	n := len(v)
 	for r := range u {
-		s := 0.0
-		for c, x := range w[r*len(v) : (r+1)*len(v)] {
-			s += float64(x) * float64(v[c])
-		}
-		u[r] = float32(s)
+		wv[r] = cpu.DotF64(w[r*n:(r+1)*n], v)
+		u[r] = float32(wv[r])
 	}
-}
-
-// bilinear is uᵀ W v.
-func bilinear(u, w, v []float32) float64 {
-	s := 0.0
-	for r, ur := range u {
-		t := 0.0
-		for c, x := range w[r*len(v) : (r+1)*len(v)] {
-			t += float64(x) * float64(v[c])
-		}
-		s += float64(ur) * t
-	}
-	return s
 }
 
 // Groups returns a copy of the state, one entry per matrix shape in order of first

@@ -127,6 +127,7 @@ func New(opts Options) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
+	t.m.CheckpointCells = opts.CheckpointCells
 	sizes := make([]int, 0)
 	for _, p := range t.m.Params() {
 		sizes = append(sizes, p.V.Value.Len())

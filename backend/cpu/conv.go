@@ -193,7 +193,7 @@ var convScratch struct {
 	allocs int // buffers made so far (tests check steady state makes none)
 }
 
-const convScratchKeep = 4
+const convScratchKeep = 8
 
 // getConvScratch returns a buffer of length n (contents undefined). Return it with
 // putConvScratch.

@@ -3,7 +3,6 @@ package cpu
 import (
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 )
 
@@ -256,19 +255,10 @@ type gemm struct {
 	directA bool
 }
 
-// bufPool recycles packing buffers.
-var bufPool sync.Pool
-
-func getBuf(n int) *[]float32 {
-	if p, ok := bufPool.Get().(*[]float32); ok {
-		if cap(*p) >= n {
-			*p = (*p)[:n]
-			return p
-		}
-	}
-	s := make([]float32, n, n+n/4)
-	return &s
-}
+// getBuf returns a packing or partial-sum buffer of length n from the convolution
+// scratch store (power-of-two classes that the garbage collector does not empty, so
+// steady-state products allocate nothing). Return it with putConvScratch.
+func getBuf(n int) *[]float32 { return getConvScratch(n) }
 
 // runSplitK splits the depth k into w ranges computed concurrently: the first range
 // goes straight into C (with beta), the others overwrite scratch matrices that are
@@ -281,7 +271,7 @@ func (g *gemm) runSplitK(w int) {
 	parts := (blocks + per - 1) / per
 	mn := g.m * g.n
 	scratch := getBuf((parts - 1) * mn)
-	defer bufPool.Put(scratch)
+	defer putConvScratch(scratch)
 	Parallel(parts, 1, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			k0 := t * per * kc
@@ -341,7 +331,7 @@ func (g *gemm) run() {
 	ncMax := v.ncMax
 	nb := min(ncMax, (g.n+nr-1)/nr*nr)
 	bbuf := getBuf(kc * nb)
-	defer bufPool.Put(bbuf)
+	defer putConvScratch(bbuf)
 	mPanels := (g.m + mr - 1) / mr
 	g.directA = v.direct != nil && !g.transA
 	for jc := 0; jc < g.n; jc += ncMax {
@@ -402,7 +392,7 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 	nBlocks := (ip1 - ip0 + mcPanels - 1) / mcPanels
 	mcPanels = (ip1 - ip0 + nBlocks - 1) / nBlocks
 	abuf := getBuf(mcPanels*mr*bp.kc + mr*nr)
-	defer bufPool.Put(abuf)
+	defer putConvScratch(abuf)
 	tile := (*abuf)[len(*abuf)-mr*nr:] // scratch for edge tiles
 	for ib := ip0; ib < ip1; ib += mcPanels {
 		ie := min(ip1, ib+mcPanels)

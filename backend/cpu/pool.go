@@ -30,6 +30,9 @@ func (t task) run() {
 	}
 }
 
+// overSplit is the number of chunks per worker that a large loop is cut into.
+const overSplit = 4
+
 var (
 	poolOnce  sync.Once
 	poolTasks chan task
@@ -38,7 +41,7 @@ var (
 
 func startPool() {
 	poolSize = runtime.GOMAXPROCS(0)
-	poolTasks = make(chan task, 4*poolSize)
+	poolTasks = make(chan task, 4*overSplit*poolSize)
 	for i := 0; i < poolSize-1; i++ {
 		go func() {
 			for t := range poolTasks {
@@ -71,9 +74,11 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 	if grain < 1 {
 		grain = 1
 	}
+	// A few chunks per worker, taken as workers become free, keep a loop balanced
+	// when a core is busy with something else.
 	chunks := n / grain
-	if chunks > w {
-		chunks = w
+	if chunks > overSplit*w {
+		chunks = overSplit * w
 	}
 	if chunks <= 1 {
 		fn(0, n)

@@ -1,0 +1,122 @@
+package ad
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/nvae-go/nvae/tensor"
+)
+
+// TestCheckpointMatchesPlain compares a segment (input x, parameter w, BN with running
+// statistics) run plainly and as a checkpoint: same output, bit-identical gradients of
+// the input and the parameters, and running statistics updated once.
+func TestCheckpointMatchesPlain(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	xv := randT(r, -1, 1, 2, 5, 5, 3)
+	wv := randT(r, -1, 1, 4, 3, 3, 3)
+	gv := randT(r, -1, 1, 2, 5, 5, 4)
+	run := func(ckpt bool) (out, gx, gw, gg, rm, rv []float32) {
+		x, w := NewParam(xv.Clone()), NewParam(wv.Clone())
+		gamma, beta := NewParam(randT(rand.New(rand.NewPCG(3, 4)), 0.5, 1.5, 4)), NewParam(tensor.New(4))
+		runMean, runVar := tensor.New(4), tensor.New(4)
+		runVar.Fill(1)
+		seg := func(tp *Tape, in []*Var) *Var {
+			h := tp.Conv2D(in[0], w, nil, ConvOpts{Pad: 1})
+			h = tp.BatchNorm(h, gamma, beta, runMean, runVar, true, 0.1, 1e-5, true)
+			return tp.Add(tp.Mul(h, h), tp.Sum(in[0], true, 3))
+		}
+		tp := NewTape()
+		pre := tp.Scale(x, 2) // x reaches the segment through a recorded op
+		var o *Var
+		if ckpt {
+			o = tp.Checkpoint(seg, pre)
+		} else {
+			o = seg(tp, []*Var{pre})
+		}
+		out = append([]float32(nil), o.Data()...)
+		tp.BackwardWith(o, gv)
+		tp.Release()
+		return out, x.Grad.Data(), w.Grad.Data(), gamma.Grad.Data(), runMean.Data(), runVar.Data()
+	}
+	a := make([][]float32, 6)
+	b := make([][]float32, 6)
+	a[0], a[1], a[2], a[3], a[4], a[5] = run(false)
+	b[0], b[1], b[2], b[3], b[4], b[5] = run(true)
+	names := []string{"output", "input gradient", "weight gradient", "gamma gradient", "running mean", "running variance"}
+	for k := range a {
+		for i := range a[k] {
+			if a[k][i] != b[k][i] {
+				t.Errorf("%s[%d] = %v with checkpointing, %v without", names[k], i, b[k][i], a[k][i])
+				break
+			}
+		}
+	}
+}
+
+// TestCheckpointNoGrad checks that a tape recording nothing runs the segment directly.
+func TestCheckpointNoGrad(t *testing.T) {
+	tp := NewNoGradTape()
+	defer tp.Release()
+	x := Const(tensor.FromData([]float32{1, 2, 3}, 3))
+	calls := 0
+	o := tp.Checkpoint(func(tp *Tape, in []*Var) *Var {
+		calls++
+		if tp.Recomputing() {
+			t.Error("no-grad tape reports recomputing")
+		}
+		return tp.Scale(in[0], 3)
+	}, x)
+	if calls != 1 || o.Data()[2] != 9 {
+		t.Errorf("calls %d, result %v", calls, o.Data())
+	}
+}
+
+// TestDiscardRecomputes checks that a discarded batch-norm output is freed in the
+// forward pass and recomputed for the convolution reading it, giving the same
+// gradients (over two backward passes on one tape) as keeping it.
+func TestDiscardRecomputes(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	xv := randT(r, -1, 1, 2, 4, 4, 3)
+	wv := randT(r, -1, 1, 5, 3, 3, 3)
+	gv := randT(r, -1, 1, 2, 4, 4, 5)
+	run := func(discard bool) [][]float32 {
+		x, w := NewParam(xv.Clone()), NewParam(wv.Clone())
+		gamma, beta := NewParam(randT(rand.New(rand.NewPCG(3, 4)), 0.5, 1.5, 3)), NewParam(tensor.New(3))
+		rm, rv := tensor.New(3), tensor.New(3)
+		tp := NewTape()
+		h := tp.BatchNorm(tp.Scale(x, 1.5), gamma, beta, rm, rv, true, 0.1, 1e-5, true)
+		y := tp.Conv2D(h, w, nil, ConvOpts{Pad: 1})
+		if discard {
+			tp.Discard(h)
+			if h.Data() != nil {
+				t.Error("discarded value still holds storage")
+			}
+		}
+		out := tp.Mul(y, y)
+		var res [][]float32
+		for pass := 0; pass < 2; pass++ {
+			tp.BackwardWith(out, gv)
+			res = append(res, append([]float32(nil), x.Grad.Data()...), append([]float32(nil), w.Grad.Data()...),
+				append([]float32(nil), gamma.Grad.Data()...))
+		}
+		tp.Release()
+		return res
+	}
+	a, b := run(false), run(true)
+	for k := range a {
+		for i := range a[k] {
+			if a[k][i] != b[k][i] {
+				t.Errorf("gradient %d[%d] = %v with Discard, %v without", k, i, b[k][i], a[k][i])
+				break
+			}
+		}
+	}
+	tp := NewNoGradTape()
+	defer tp.Release()
+	h := tp.BatchNorm(Const(xv), Const(tensor.FromData([]float32{1, 1, 1}, 3)), Const(tensor.New(3)),
+		tensor.New(3), tensor.New(3), true, 0.1, 1e-5, false)
+	tp.Discard(h)
+	if h.Data() != nil {
+		t.Error("no-grad tape kept a discarded value")
+	}
+}

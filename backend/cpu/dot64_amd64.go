@@ -1,0 +1,20 @@
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+var useDot64AVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// dotF64AVX2 is DotF64 over n elements, n a positive multiple of 16.
+//
+//go:noescape
+func dotF64AVX2(x, y *float32, n int) float64
+
+// axpyF64AVX2 is AxpyF64 over n elements, n a positive multiple of 8.
+//
+//go:noescape
+func axpyF64AVX2(a float64, x *float32, acc *float64, n int)
+
+// axpyF32AVX2 is AxpyF32 over n elements, n a positive multiple of 16.
+//
+//go:noescape
+func axpyF32AVX2(a float32, x, y *float32, n int)

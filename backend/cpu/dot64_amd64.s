@@ -1,0 +1,84 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// func dotF64AVX2(x, y *float32, n int) float64
+// Four float64 accumulators of four lanes, 16 elements per iteration.
+TEXT ·dotF64AVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	VXORPD Y2, Y2, Y2
+	VXORPD Y3, Y3, Y3
+	XORQ AX, AX
+dotloop:
+	VCVTPS2PD (SI)(AX*4), Y4
+	VCVTPS2PD (DI)(AX*4), Y5
+	VFMADD231PD Y4, Y5, Y0
+	VCVTPS2PD 16(SI)(AX*4), Y6
+	VCVTPS2PD 16(DI)(AX*4), Y7
+	VFMADD231PD Y6, Y7, Y1
+	VCVTPS2PD 32(SI)(AX*4), Y8
+	VCVTPS2PD 32(DI)(AX*4), Y9
+	VFMADD231PD Y8, Y9, Y2
+	VCVTPS2PD 48(SI)(AX*4), Y10
+	VCVTPS2PD 48(DI)(AX*4), Y11
+	VFMADD231PD Y10, Y11, Y3
+	ADDQ $16, AX
+	CMPQ AX, CX
+	JLT dotloop
+	VADDPD Y1, Y0, Y0
+	VADDPD Y3, Y2, Y2
+	VADDPD Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD X1, X0, X0
+	VPERMILPD $1, X0, X1
+	VADDSD X1, X0, X0
+	VZEROUPPER
+	MOVSD X0, ret+24(FP)
+	RET
+
+// func axpyF64AVX2(a float64, x *float32, acc *float64, n int)
+TEXT ·axpyF64AVX2(SB), NOSPLIT, $0-32
+	VBROADCASTSD a+0(FP), Y0
+	MOVQ x+8(FP), SI
+	MOVQ acc+16(FP), DI
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+axpyloop:
+	VCVTPS2PD (SI)(AX*4), Y1
+	VCVTPS2PD 16(SI)(AX*4), Y2
+	VMOVUPD (DI)(AX*8), Y3
+	VMOVUPD 32(DI)(AX*8), Y4
+	VFMADD231PD Y0, Y1, Y3
+	VFMADD231PD Y0, Y2, Y4
+	VMOVUPD Y3, (DI)(AX*8)
+	VMOVUPD Y4, 32(DI)(AX*8)
+	ADDQ $8, AX
+	CMPQ AX, CX
+	JLT axpyloop
+	VZEROUPPER
+	RET
+
+// func axpyF32AVX2(a float32, x, y *float32, n int)
+// Separate multiply and add, as the scalar loop rounds.
+TEXT ·axpyF32AVX2(SB), NOSPLIT, $0-32
+	VBROADCASTSS a+0(FP), Y0
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+axpy32loop:
+	VMULPS (SI)(AX*4), Y0, Y1
+	VMULPS 32(SI)(AX*4), Y0, Y2
+	VADDPS (DI)(AX*4), Y1, Y1
+	VADDPS 32(DI)(AX*4), Y2, Y2
+	VMOVUPS Y1, (DI)(AX*4)
+	VMOVUPS Y2, 32(DI)(AX*4)
+	ADDQ $16, AX
+	CMPQ AX, CX
+	JLT axpy32loop
+	VZEROUPPER
+	RET
