@@ -1,9 +1,11 @@
-package ad
+package ad_test
 
 import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/internal/testutil"
 	"github.com/nvae-go/nvae/tensor"
 )
 
@@ -12,26 +14,26 @@ import (
 // the input and the parameters, and running statistics updated once.
 func TestCheckpointMatchesPlain(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	xv := randT(r, -1, 1, 2, 5, 5, 3)
-	wv := randT(r, -1, 1, 4, 3, 3, 3)
-	gv := randT(r, -1, 1, 2, 5, 5, 4)
+	xv := testutil.Uniform(r, -1, 1, 2, 5, 5, 3)
+	wv := testutil.Uniform(r, -1, 1, 4, 3, 3, 3)
+	gv := testutil.Uniform(r, -1, 1, 2, 5, 5, 4)
 	run := func(ckpt bool) (out, gx, gw, gg, rm, rv []float32) {
-		x, w := NewParam(xv.Clone()), NewParam(wv.Clone())
-		gamma, beta := NewParam(randT(rand.New(rand.NewPCG(3, 4)), 0.5, 1.5, 4)), NewParam(tensor.New(4))
+		x, w := ad.NewParam(xv.Clone()), ad.NewParam(wv.Clone())
+		gamma, beta := ad.NewParam(testutil.Uniform(rand.New(rand.NewPCG(3, 4)), 0.5, 1.5, 4)), ad.NewParam(tensor.New(4))
 		runMean, runVar := tensor.New(4), tensor.New(4)
 		runVar.Fill(1)
-		seg := func(tp *Tape, in []*Var) *Var {
-			h := tp.Conv2D(in[0], w, nil, ConvOpts{Pad: 1})
+		seg := func(tp *ad.Tape, in []*ad.Var) *ad.Var {
+			h := tp.Conv2D(in[0], w, nil, ad.ConvOpts{Pad: 1})
 			h = tp.BatchNorm(h, gamma, beta, runMean, runVar, true, 0.1, 1e-5, true)
 			return tp.Add(tp.Mul(h, h), tp.Sum(in[0], true, 3))
 		}
-		tp := NewTape()
+		tp := ad.NewTape()
 		pre := tp.Scale(x, 2) // x reaches the segment through a recorded op
-		var o *Var
+		var o *ad.Var
 		if ckpt {
 			o = tp.Checkpoint(seg, pre)
 		} else {
-			o = seg(tp, []*Var{pre})
+			o = seg(tp, []*ad.Var{pre})
 		}
 		out = append([]float32(nil), o.Data()...)
 		tp.BackwardWith(o, gv)
@@ -55,11 +57,11 @@ func TestCheckpointMatchesPlain(t *testing.T) {
 
 // TestCheckpointNoGrad checks that a tape recording nothing runs the segment directly.
 func TestCheckpointNoGrad(t *testing.T) {
-	tp := NewNoGradTape()
+	tp := ad.NewNoGradTape()
 	defer tp.Release()
-	x := Const(tensor.FromData([]float32{1, 2, 3}, 3))
+	x := ad.Const(tensor.FromData([]float32{1, 2, 3}, 3))
 	calls := 0
-	o := tp.Checkpoint(func(tp *Tape, in []*Var) *Var {
+	o := tp.Checkpoint(func(tp *ad.Tape, in []*ad.Var) *ad.Var {
 		calls++
 		if tp.Recomputing() {
 			t.Error("no-grad tape reports recomputing")
@@ -76,16 +78,16 @@ func TestCheckpointNoGrad(t *testing.T) {
 // gradients (over two backward passes on one tape) as keeping it.
 func TestDiscardRecomputes(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	xv := randT(r, -1, 1, 2, 4, 4, 3)
-	wv := randT(r, -1, 1, 5, 3, 3, 3)
-	gv := randT(r, -1, 1, 2, 4, 4, 5)
+	xv := testutil.Uniform(r, -1, 1, 2, 4, 4, 3)
+	wv := testutil.Uniform(r, -1, 1, 5, 3, 3, 3)
+	gv := testutil.Uniform(r, -1, 1, 2, 4, 4, 5)
 	run := func(discard bool) [][]float32 {
-		x, w := NewParam(xv.Clone()), NewParam(wv.Clone())
-		gamma, beta := NewParam(randT(rand.New(rand.NewPCG(3, 4)), 0.5, 1.5, 3)), NewParam(tensor.New(3))
+		x, w := ad.NewParam(xv.Clone()), ad.NewParam(wv.Clone())
+		gamma, beta := ad.NewParam(testutil.Uniform(rand.New(rand.NewPCG(3, 4)), 0.5, 1.5, 3)), ad.NewParam(tensor.New(3))
 		rm, rv := tensor.New(3), tensor.New(3)
-		tp := NewTape()
+		tp := ad.NewTape()
 		h := tp.BatchNorm(tp.Scale(x, 1.5), gamma, beta, rm, rv, true, 0.1, 1e-5, true)
-		y := tp.Conv2D(h, w, nil, ConvOpts{Pad: 1})
+		y := tp.Conv2D(h, w, nil, ad.ConvOpts{Pad: 1})
 		if discard {
 			tp.Discard(h)
 			if h.Data() != nil {
@@ -111,9 +113,9 @@ func TestDiscardRecomputes(t *testing.T) {
 			}
 		}
 	}
-	tp := NewNoGradTape()
+	tp := ad.NewNoGradTape()
 	defer tp.Release()
-	h := tp.BatchNorm(Const(xv), Const(tensor.FromData([]float32{1, 1, 1}, 3)), Const(tensor.New(3)),
+	h := tp.BatchNorm(ad.Const(xv), ad.Const(tensor.FromData([]float32{1, 1, 1}, 3)), ad.Const(tensor.New(3)),
 		tensor.New(3), tensor.New(3), true, 0.1, 1e-5, false)
 	tp.Discard(h)
 	if h.Data() != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/internal/testutil"
 )
 
 // The testdata files hold tensors copied byte for byte from the official parity
@@ -15,14 +16,14 @@ import (
 // TestBernoulliF1 checks the Bernoulli log-likelihood and the cropped
 // reconstruction loss against F1.
 func TestBernoulliF1(t *testing.T) {
-	f := load(t, "testdata/f1.safetensors")
+	f := testutil.Load(t, "testdata/f1.safetensors")
 	tp := ad.NewNoGradTape()
 	defer tp.Release()
-	logits := ad.Const(f.nhwc(t, "logits"))
-	x := f.nhwc(t, "x")
+	logits := ad.Const(f.NHWC(t, "logits"))
+	x := f.NHWC(t, "x")
 	lp := NewBernoulli(logits).LogProb(tp, x)
-	want := f.nhwc(t, "log_px")
-	abs, rel := maxErr(lp.Data(), want.Data(), 1e-6)
+	want := f.NHWC(t, "log_px")
+	abs, rel := testutil.MaxErr(lp.Data(), want.Data(), 1e-6)
 	t.Logf("F1 log_px: max abs %.3g, max rel %.3g", abs, rel)
 	if rel > 1e-5 {
 		t.Errorf("F1 log_px: max rel error %.3g > 1e-5", rel)
@@ -39,7 +40,7 @@ func TestBernoulliF1(t *testing.T) {
 		}
 		recon[b] = float32(-acc)
 	}
-	abs, rel = maxErr(recon, f.get(t, "recon_loss").Data(), 0)
+	abs, rel = testutil.MaxErr(recon, f.Get(t, "recon_loss").Data(), 0)
 	t.Logf("F1 recon_loss: max abs %.3g, max rel %.3g", abs, rel)
 	if rel > 1e-5 {
 		t.Errorf("F1 recon_loss: max rel error %.3g", rel)
@@ -48,14 +49,14 @@ func TestBernoulliF1(t *testing.T) {
 
 // TestDMLF2 checks the mixture log-likelihood and the reconstruction loss against F2.
 func TestDMLF2(t *testing.T) {
-	f := load(t, "testdata/f2.safetensors")
+	f := testutil.Load(t, "testdata/f2.safetensors")
 	tp := ad.NewNoGradTape()
 	defer tp.Release()
-	logits := ad.Const(f.nhwc(t, "logits"))
-	x := f.nhwc(t, "x")
+	logits := ad.Const(f.NHWC(t, "logits"))
+	x := f.NHWC(t, "x")
 	lp := NewDiscMixLogistic(tp, logits, 3, 8).LogProb(tp, x)
-	want := f.get(t, "log_px")
-	abs, rel := maxErr(lp.Data(), want.Data(), 1e-3)
+	want := f.Get(t, "log_px")
+	abs, rel := testutil.MaxErr(lp.Data(), want.Data(), 1e-3)
 	t.Logf("F2 log_px: max abs %.3g, max rel %.3g", abs, rel)
 	if rel > 1e-5 {
 		t.Errorf("F2 log_px: max rel error %.3g > 1e-5", rel)
@@ -70,7 +71,7 @@ func TestDMLF2(t *testing.T) {
 		}
 		recon[b] = float32(-acc)
 	}
-	abs, _ = maxErr(recon, f.get(t, "recon_loss").Data(), 0)
+	abs, _ = testutil.MaxErr(recon, f.Get(t, "recon_loss").Data(), 0)
 	t.Logf("F2 recon_loss: max abs %.3g (values ≈ %.0f)", abs, recon[0])
 	if abs > 1e-3 {
 		t.Errorf("F2 recon_loss: max abs error %.3g > 1e-3", abs)
@@ -81,16 +82,16 @@ func TestDMLF2(t *testing.T) {
 // log-scales, tanh coefficients) and the mean image against F2's sample fixture,
 // whose dml.* tensors are [B,3(colour),M,H,W] and [B,M,H,W].
 func TestDMLDecodeF2(t *testing.T) {
-	f := load(t, "testdata/f2.safetensors")
+	f := testutil.Load(t, "testdata/f2.safetensors")
 	tp := ad.NewNoGradTape()
 	defer tp.Release()
-	logits := ad.Const(f.nhwc(t, "sample.logits"))
+	logits := ad.Const(f.NHWC(t, "sample.logits"))
 	d := NewDiscMixLogistic(tp, logits, 3, 8).(*discMixLogistic)
 	B, H, W, M := d.b, d.h, d.w, d.m
-	pi := f.get(t, "sample.dml.logit_probs").Data()
-	means := f.get(t, "sample.dml.means").Data()
-	scales := f.get(t, "sample.dml.log_scales").Data()
-	coeffs := f.get(t, "sample.dml.coeffs").Data()
+	pi := f.Get(t, "sample.dml.logit_probs").Data()
+	means := f.Get(t, "sample.dml.means").Data()
+	scales := f.Get(t, "sample.dml.log_scales").Data()
+	coeffs := f.Get(t, "sample.dml.coeffs").Data()
 	var errPi, errMean, errScale, errCoef float64
 	clamped := 0
 	for b := range B {
@@ -120,7 +121,7 @@ func TestDMLDecodeF2(t *testing.T) {
 		t.Errorf("dml decode differs: π %.3g means %.3g log_scales %.3g coeffs %.3g", errPi, errMean, errScale, errCoef)
 	}
 	mean := d.Mean()
-	abs, _ := maxErr(mean.Data(), f.nhwc(t, "sample.dml.mean_image").Data(), 0)
+	abs, _ := testutil.MaxErr(mean.Data(), f.NHWC(t, "sample.dml.mean_image").Data(), 0)
 	t.Logf("F2 dml mean image: max abs %.3g", abs)
 	if abs > 1e-6 {
 		t.Errorf("F2 mean image: max abs error %.3g", abs)
@@ -137,16 +138,16 @@ func chunk(tp *ad.Tape, v *ad.Var) (mu, ls *ad.Var) {
 // sampler outputs: group 0 has the encoder sampler's parameters and the StdNormal
 // prior; group k ≥ 1 (res_dist) has q = Normal(prior_raw + enc_raw) and
 // p = Normal(prior_raw) with the prior from dec_sampler.(k−1).
-func posteriors(t *testing.T, tp *ad.Tape, f *fixture, groups int) (qs, ps []Normal) {
+func posteriors(t *testing.T, tp *ad.Tape, f *testutil.Fixture, groups int) (qs, ps []Normal) {
 	for k := range groups {
-		enc := ad.Const(f.nhwc(t, fmt.Sprintf("enc_sampler.%d", k)))
+		enc := ad.Const(f.NHWC(t, fmt.Sprintf("enc_sampler.%d", k)))
 		mq, lq := chunk(tp, enc)
 		if k == 0 {
 			qs = append(qs, NewNormal(tp, mq, lq, 1))
 			ps = append(ps, StdNormal(tp, 1, mq.Shape()...))
 			continue
 		}
-		dec := ad.Const(f.nhwc(t, fmt.Sprintf("dec_sampler.%d", k-1)))
+		dec := ad.Const(f.NHWC(t, fmt.Sprintf("dec_sampler.%d", k-1)))
 		mp, lpr := chunk(tp, dec)
 		qs = append(qs, NewNormal(tp, tp.Add(mp, mq), tp.Add(lpr, lq), 1))
 		ps = append(ps, NewNormal(tp, mp, lpr, 1))
@@ -176,7 +177,7 @@ func TestNormalF1(t *testing.T) { testNormalFixture(t, "testdata/f1.safetensors"
 func TestNormalF2(t *testing.T) { testNormalFixture(t, "testdata/f2.safetensors", 2, false) }
 
 func testNormalFixture(t *testing.T, path string, groups int, noFlows bool) {
-	f := load(t, path)
+	f := testutil.Load(t, path)
 	tp := ad.NewNoGradTape()
 	defer tp.Release()
 	qs, ps := posteriors(t, tp, f, groups)
@@ -185,11 +186,11 @@ func testNormalFixture(t *testing.T, path string, groups int, noFlows bool) {
 	for k := range groups {
 		key := func(s string) string { return fmt.Sprintf("%s.%03d", s, k) }
 		q := qs[k]
-		mu, sig := f.nhwc(t, key("dbg.mu")), f.nhwc(t, key("dbg.sigma"))
-		amu, _ := maxErr(q.Mu.Data(), mu.Data(), 0)
-		_, rsig := maxErr(q.Sigma.Data(), sig.Data(), 0)
-		z := q.Sample(tp, f.nhwc(t, key("eps")))
-		az, _ := maxErr(z.Data(), f.nhwc(t, key("dbg.z")).Data(), 0)
+		mu, sig := f.NHWC(t, key("dbg.mu")), f.NHWC(t, key("dbg.sigma"))
+		amu, _ := testutil.MaxErr(q.Mu.Data(), mu.Data(), 0)
+		_, rsig := testutil.MaxErr(q.Sigma.Data(), sig.Data(), 0)
+		z := q.Sample(tp, f.NHWC(t, key("eps")))
+		az, _ := testutil.MaxErr(z.Data(), f.NHWC(t, key("dbg.z")).Data(), 0)
 		t.Logf("group %d: mu max abs %.3g, sigma max rel %.3g, z max abs %.3g", k, amu, rsig, az)
 		if amu > 1e-5 || rsig > 1e-5 || az > 1e-5 {
 			t.Errorf("group %d: mu %.3g sigma %.3g z %.3g", k, amu, rsig, az)
@@ -198,7 +199,7 @@ func testNormalFixture(t *testing.T, path string, groups int, noFlows bool) {
 			continue
 		}
 		kl := sumPerSample(q.KL(tp, ps[k]))
-		want := f.get(t, key("kl_all")).Data()
+		want := f.Get(t, key("kl_all")).Data()
 		var akl float64
 		for b := range kl {
 			akl = max(akl, math.Abs(kl[b]-float64(want[b])))
@@ -221,7 +222,7 @@ func testNormalFixture(t *testing.T, path string, groups int, noFlows bool) {
 		name string
 		got  []float64
 	}{{"log_q", logQ}, {"log_p", logP}} {
-		want := f.get(t, c.name).Data()
+		want := f.Get(t, c.name).Data()
 		var e float64
 		for b := range want {
 			e = max(e, math.Abs(c.got[b]-float64(want[b])))
@@ -236,14 +237,14 @@ func testNormalFixture(t *testing.T, path string, groups int, noFlows bool) {
 // TestSampleTemperatureF2 checks the top prior at t = 0.7 (σ = 1.01·0.7) and its
 // sample against F2's sampling fixture.
 func TestSampleTemperatureF2(t *testing.T) {
-	f := load(t, "testdata/f2.safetensors")
+	f := testutil.Load(t, "testdata/f2.safetensors")
 	tp := ad.NewNoGradTape()
 	defer tp.Release()
-	eps := f.nhwc(t, "sample.eps.000")
+	eps := f.NHWC(t, "sample.eps.000")
 	p := StdNormal(tp, 0.7, eps.Shape()...)
-	am, _ := maxErr(p.Mu.Data(), f.nhwc(t, "sample.dbg.mu.000").Data(), 0)
-	as, _ := maxErr(p.Sigma.Data(), f.nhwc(t, "sample.dbg.sigma.000").Data(), 0)
-	az, _ := maxErr(p.Sample(tp, eps).Data(), f.nhwc(t, "sample.dbg.z.000").Data(), 0)
+	am, _ := testutil.MaxErr(p.Mu.Data(), f.NHWC(t, "sample.dbg.mu.000").Data(), 0)
+	as, _ := testutil.MaxErr(p.Sigma.Data(), f.NHWC(t, "sample.dbg.sigma.000").Data(), 0)
+	az, _ := testutil.MaxErr(p.Sample(tp, eps).Data(), f.NHWC(t, "sample.dbg.z.000").Data(), 0)
 	t.Logf("t=0.7 top prior: mu %.3g sigma %.3g z %.3g", am, as, az)
 	if am != 0 || as != 0 || az > 1e-6 {
 		t.Errorf("t=0.7 top prior: mu %.3g sigma %.3g z %.3g", am, as, az)
@@ -257,19 +258,19 @@ func TestKLBalanceFixtures(t *testing.T) {
 		path   string
 		groups int
 	}{{"testdata/f1.safetensors", 3}, {"testdata/f2.safetensors", 2}} {
-		f := load(t, fx.path)
-		alpha := f.get(t, "alpha_i").Data()
+		f := testutil.Load(t, fx.path)
+		alpha := f.Get(t, "alpha_i").Data()
 		for _, suffix := range []string{"", "_klc1", "_step0"} {
 			tp := ad.NewNoGradTape()
 			var klAll []*ad.Var
 			for k := range fx.groups {
-				klAll = append(klAll, ad.Const(f.get(t, fmt.Sprintf("kl_all.%03d", k))))
+				klAll = append(klAll, ad.Const(f.Get(t, fmt.Sprintf("kl_all.%03d", k))))
 			}
-			coeff := f.get(t, "kl_coeff"+suffix).Item()
+			coeff := f.Get(t, "kl_coeff"+suffix).Item()
 			bal, coeffs, vals := KLBalance(tp, klAll, coeff, alpha)
-			_, rb := maxErr(bal.Data(), f.get(t, "balanced_kl"+suffix).Data(), 1e-3)
-			_, rc := maxErr(coeffs, f.get(t, "kl_coeffs"+suffix).Data(), 0)
-			_, rv := maxErr(vals, f.get(t, "kl_vals").Data(), 1e-3)
+			_, rb := testutil.MaxErr(bal.Data(), f.Get(t, "balanced_kl"+suffix).Data(), 1e-3)
+			_, rc := testutil.MaxErr(coeffs, f.Get(t, "kl_coeffs"+suffix).Data(), 0)
+			_, rv := testutil.MaxErr(vals, f.Get(t, "kl_vals").Data(), 1e-3)
 			t.Logf("%s kl_coeff %g: balanced_kl rel %.3g, kl_coeffs rel %.3g, kl_vals rel %.3g", fx.path, coeff, rb, rc, rv)
 			if rb > 1e-5 || rc > 1e-5 || rv > 1e-5 {
 				t.Errorf("%s%s: balanced %.3g coeffs %.3g vals %.3g", fx.path, suffix, rb, rc, rv)

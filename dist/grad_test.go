@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/internal/testutil"
 	"github.com/nvae-go/nvae/tensor"
 )
 
@@ -12,45 +13,45 @@ import (
 // through NewNormal's soft clamps (raw values span the saturated range).
 func TestNormalGradients(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	raw := func() *tensor.Tensor { return randT(r, -7, 7, 2, 3, 2, 4) }
-	small := func() *tensor.Tensor { return randT(r, -2, 2, 2, 3, 2, 4) }
-	eps := randT(r, -2, 2, 2, 3, 2, 4)
-	cases := []gradCase{
-		{name: "NewNormal mu and sigma", inputs: []*tensor.Tensor{raw(), raw()}, f: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+	raw := func() *tensor.Tensor { return testutil.Uniform(r, -7, 7, 2, 3, 2, 4) }
+	small := func() *tensor.Tensor { return testutil.Uniform(r, -2, 2, 2, 3, 2, 4) }
+	eps := testutil.Uniform(r, -2, 2, 2, 3, 2, 4)
+	cases := []testutil.GradCase{
+		{Name: "NewNormal mu and sigma", Inputs: []*tensor.Tensor{raw(), raw()}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 			n := NewNormal(tp, x[0], x[1], 1)
 			return tp.Add(n.Mu, tp.Scale(n.Sigma, 0.3))
 		}},
-		{name: "NewNormal temp 0.7", inputs: []*tensor.Tensor{small(), small()}, f: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+		{Name: "NewNormal temp 0.7", Inputs: []*tensor.Tensor{small(), small()}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 			n := NewNormal(tp, x[0], x[1], 0.7)
 			return tp.Add(n.Mu, n.Sigma)
 		}},
-		{name: "Sample", inputs: []*tensor.Tensor{small(), small()}, f: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+		{Name: "Sample", Inputs: []*tensor.Tensor{small(), small()}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 			return NewNormal(tp, x[0], x[1], 1).Sample(tp, eps)
 		}},
-		{name: "LogP (z, mu, logsig)", inputs: []*tensor.Tensor{small(), small(), small()}, f: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+		{Name: "LogP (z, mu, logsig)", Inputs: []*tensor.Tensor{small(), small(), small()}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 			return NewNormal(tp, x[1], x[2], 1).LogP(tp, x[0])
 		}},
-		{name: "LogP of own sample", inputs: []*tensor.Tensor{small(), small()}, f: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+		{Name: "LogP of own sample", Inputs: []*tensor.Tensor{small(), small()}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 			n := NewNormal(tp, x[0], x[1], 1)
 			return n.LogP(tp, n.Sample(tp, eps))
 		}},
-		{name: "KL(q‖p) all four", inputs: []*tensor.Tensor{small(), small(), small(), small()}, f: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+		{Name: "KL(q‖p) all four", Inputs: []*tensor.Tensor{small(), small(), small(), small()}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 			q := NewNormal(tp, x[0], x[1], 1)
 			p := NewNormal(tp, x[2], x[3], 1)
 			return q.KL(tp, p)
 		}},
-		{name: "KL residual posterior vs prior", inputs: []*tensor.Tensor{small(), small(), small(), small()}, f: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+		{Name: "KL residual posterior vs prior", Inputs: []*tensor.Tensor{small(), small(), small(), small()}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 			p := NewNormal(tp, x[2], x[3], 1)
 			q := NewNormal(tp, tp.Add(x[0], x[2]), tp.Add(x[1], x[3]), 1)
 			return q.KL(tp, p)
 		}},
-		{name: "KL to StdNormal", inputs: []*tensor.Tensor{small(), small()}, f: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+		{Name: "KL to StdNormal", Inputs: []*tensor.Tensor{small(), small()}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 			q := NewNormal(tp, x[0], x[1], 1)
 			return q.KL(tp, StdNormal(tp, 1, x[0].Shape()...))
 		}},
 	}
 	for _, c := range cases {
-		runGradCase(t, c)
+		testutil.CheckGrad(t, c)
 	}
 }
 
@@ -61,15 +62,15 @@ func TestDecoderGradients(t *testing.T) {
 	for i := range bin.Data() {
 		bin.Data()[i] = float32(r.IntN(2))
 	}
-	img := randT(r, 0, 1, 2, 3, 4, 3)
-	runGradCase(t, gradCase{name: "Bernoulli", inputs: []*tensor.Tensor{randT(r, -25, 25, 2, 3, 4, 1)},
-		f: func(tp *ad.Tape, x []*ad.Var) *ad.Var { return NewBernoulli(x[0]).LogProb(tp, bin) }})
-	runGradCase(t, gradCase{name: "Bernoulli soft targets", inputs: []*tensor.Tensor{randT(r, -4, 4, 2, 3, 4, 1)},
-		f: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
-			return NewBernoulli(x[0]).LogProb(tp, randT(rand.New(rand.NewPCG(9, 9)), 0, 1, 2, 3, 4, 1))
+	img := testutil.Uniform(r, 0, 1, 2, 3, 4, 3)
+	testutil.CheckGrad(t, testutil.GradCase{Name: "Bernoulli", Inputs: []*tensor.Tensor{testutil.Uniform(r, -25, 25, 2, 3, 4, 1)},
+		F: func(tp *ad.Tape, x []*ad.Var) *ad.Var { return NewBernoulli(x[0]).LogProb(tp, bin) }})
+	testutil.CheckGrad(t, testutil.GradCase{Name: "Bernoulli soft targets", Inputs: []*tensor.Tensor{testutil.Uniform(r, -4, 4, 2, 3, 4, 1)},
+		F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+			return NewBernoulli(x[0]).LogProb(tp, testutil.Uniform(rand.New(rand.NewPCG(9, 9)), 0, 1, 2, 3, 4, 1))
 		}})
-	runGradCase(t, gradCase{name: "Normal decoder", inputs: []*tensor.Tensor{randT(r, -2, 2, 2, 3, 4, 6)},
-		f: func(tp *ad.Tape, x []*ad.Var) *ad.Var { return NewNormalDecoder(tp, x[0]).LogProb(tp, img) }})
+	testutil.CheckGrad(t, testutil.GradCase{Name: "Normal decoder", Inputs: []*tensor.Tensor{testutil.Uniform(r, -2, 2, 2, 3, 4, 6)},
+		F: func(tp *ad.Tape, x []*ad.Var) *ad.Var { return NewNormalDecoder(tp, x[0]).LogProb(tp, img) }})
 }
 
 // TestKLBalanceGradient checks the gradient of the balanced KL: with kl_coeff ≥ 1 it
@@ -79,9 +80,9 @@ func TestKLBalanceGradient(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	alpha := []float32{1, 2, 2}
 	in := func() []*tensor.Tensor {
-		return []*tensor.Tensor{randT(r, 0, 30, 4), randT(r, -1, 30, 4), randT(r, 0, 30, 4)}
+		return []*tensor.Tensor{testutil.Uniform(r, 0, 30, 4), testutil.Uniform(r, -1, 30, 4), testutil.Uniform(r, 0, 30, 4)}
 	}
-	runGradCase(t, gradCase{name: "KLBalance kl_coeff 1", inputs: in(), f: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+	testutil.CheckGrad(t, testutil.GradCase{Name: "KLBalance kl_coeff 1", Inputs: in(), F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 		b, _, _ := KLBalance(tp, x, 1, alpha)
 		return b
 	}})

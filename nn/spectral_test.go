@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/internal/testutil"
 	"github.com/nvae-go/nvae/tensor"
 )
 
@@ -26,9 +27,9 @@ type snGroupMeta struct {
 // effectiveOIHW is the conv's weight as the forward pass uses it: weight-normalised
 // exp(log_weight_norm)·w/(‖w‖₂ + 1e-5) with the norm over (Cin,kH,kW) per output
 // channel, or the raw weight for convs without log_weight_norm.
-func effectiveOIHW(t *testing.T, f *fixture, name string) *tensor.Tensor {
-	w := f.get(t, name+".weight")
-	lwn, ok := f.t[name+".log_weight_norm"]
+func effectiveOIHW(t *testing.T, f *testutil.Fixture, name string) *tensor.Tensor {
+	w := f.Get(t, name+".weight")
+	lwn, ok := f.T[name+".log_weight_norm"]
 	if !ok {
 		return w
 	}
@@ -52,9 +53,9 @@ func effectiveOIHW(t *testing.T, f *fixture, name string) *tensor.Tensor {
 
 // snFixture loads the groups, the effective weights (OIHW and OHWI, in group and
 // stack order) and a draw function that replays sn.u0/sn.v0.
-func snFixture(t *testing.T) (f *fixture, groups []snGroupMeta, oihw, ohwi []*tensor.Tensor, draw func(shape ...int) *tensor.Tensor) {
-	f = load(t, "testdata/f1_spectral.safetensors")
-	if err := json.Unmarshal([]byte(f.meta["sn_groups"]), &groups); err != nil {
+func snFixture(t *testing.T) (f *testutil.Fixture, groups []snGroupMeta, oihw, ohwi []*tensor.Tensor, draw func(shape ...int) *tensor.Tensor) {
+	f = testutil.Load(t, "testdata/f1_spectral.safetensors")
+	if err := json.Unmarshal([]byte(f.Meta["sn_groups"]), &groups); err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range groups {
@@ -72,7 +73,7 @@ func snFixture(t *testing.T) (f *fixture, groups []snGroupMeta, oihw, ohwi []*te
 			key = fmt.Sprintf("sn.v0.%02d", g.Index)
 		}
 		calls++
-		v := f.get(t, key)
+		v := f.Get(t, key)
 		if !tensor.SameShape(v.Shape(), shape) {
 			t.Fatalf("draw %d asks for %v, fixture %s is %v", calls, shape, key, v.Shape())
 		}
@@ -97,7 +98,7 @@ func TestSpectralF1(t *testing.T) {
 	tp := ad.NewNoGradTape()
 	defer tp.Release()
 	loss := sr.Loss(tp, consts(ohwi), 4, draw)
-	want := f.get(t, "norm_loss").Item()
+	want := f.Get(t, "norm_loss").Item()
 	t.Logf("norm_loss %.6f, fixture %.6f (abs diff %.3g)", loss.Data()[0], want, math.Abs(float64(loss.Data()[0]-want)))
 	if math.Abs(float64(loss.Data()[0]-want)) > 1e-5*math.Abs(float64(want)) {
 		t.Errorf("norm_loss %.7g, want %.7g", loss.Data()[0], want)
@@ -113,8 +114,8 @@ func TestSpectralF1(t *testing.T) {
 		if st.Rows != g.Shape[0] || st.Cols != g.Shape[1] {
 			t.Fatalf("group %d shape %dx%d, fixture %v", gi, st.Rows, st.Cols, g.Shape)
 		}
-		u, v := f.get(t, fmt.Sprintf("sn.u.%02d", g.Index)), f.get(t, fmt.Sprintf("sn.v.%02d", g.Index))
-		sigma := f.get(t, fmt.Sprintf("sn.sigma.%02d", g.Index))
+		u, v := f.Get(t, fmt.Sprintf("sn.u.%02d", g.Index)), f.Get(t, fmt.Sprintf("sn.v.%02d", g.Index))
+		sigma := f.Get(t, fmt.Sprintf("sn.sigma.%02d", g.Index))
 		for k := range g.Members {
 			for i := range st.Rows {
 				eu = max(eu, math.Abs(float64(st.U.Data()[k*st.Rows+i]-u.Data()[k*st.Rows+i])))
@@ -228,7 +229,7 @@ func TestSpectralSecondCall(t *testing.T) {
 func TestSpectralIterationCounts(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ws := []*tensor.Tensor{
-		randT(r, -1, 1, 4, 3, 3, 2), randT(r, -1, 1, 6, 3, 1, 5), randT(r, -1, 1, 4, 1, 1, 18), randT(r, -1, 1, 3, 2),
+		testutil.Uniform(r, -1, 1, 4, 3, 3, 2), testutil.Uniform(r, -1, 1, 6, 3, 1, 5), testutil.Uniform(r, -1, 1, 4, 1, 1, 18), testutil.Uniform(r, -1, 1, 3, 2),
 	}
 	mkDraw := func() func(...int) *tensor.Tensor {
 		dr := rand.New(rand.NewPCG(5, 6))
@@ -291,7 +292,7 @@ func TestSpectralIterationCounts(t *testing.T) {
 // state exists) by finite differences.
 func TestSpectralGradient(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	ws := []*tensor.Tensor{randT(r, -1, 1, 3, 3, 3, 2), randT(r, -1, 1, 3, 1, 1, 18), randT(r, -1, 1, 5, 1, 1, 4)}
+	ws := []*tensor.Tensor{testutil.Uniform(r, -1, 1, 3, 3, 3, 2), testutil.Uniform(r, -1, 1, 3, 1, 1, 18), testutil.Uniform(r, -1, 1, 5, 1, 1, 4)}
 	sr := NewSpectralReg()
 	dr := rand.New(rand.NewPCG(7, 8))
 	tp := ad.NewNoGradTape()
@@ -303,7 +304,7 @@ func TestSpectralGradient(t *testing.T) {
 		return x
 	})
 	tp.Release()
-	runGradCase(t, gradCase{name: "spectral", inputs: ws, f: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+	testutil.CheckGrad(t, testutil.GradCase{Name: "spectral", Inputs: ws, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 		return sr.Loss(tp, x, 0, nil)
 	}})
 }
