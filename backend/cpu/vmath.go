@@ -31,6 +31,7 @@ type vmVariant struct {
 
 	exp, sigmoid, swish, elu func(dst, src []float32)
 	swishBack                func(gx, gy, x []float32)
+	eluBack                  func(gx, gy, x, y []float32)
 
 	bnStats func(x []float32, rows, ld, cw int, k, s1, s2 []float64)
 	bnFwd   func(y, x []float32, rows, ld, cw int, par []float32, swish bool)
@@ -149,16 +150,26 @@ func SwishBackward(gx, gy, x []float32) {
 }
 
 // ELUBackward accumulates gx[i] += gy[i]·ELU'(x[i]) given y = ELU(x): gy where x > 0,
-// gy·(y + 1) elsewhere.
+// gy·(y + 1) otherwise.
 func ELUBackward(gx, gy, x, y []float32) {
+	if len(gy) != len(gx) || len(x) != len(gx) || len(y) != len(gx) {
+		panic(fmt.Sprintf("cpu: ELUBackward of %d, %d, %d, %d values", len(gx), len(gy), len(x), len(y)))
+	}
+	v := vmCurrent.Load()
+	w := v.width
 	Parallel(len(gx), grain, func(lo, hi int) {
-		g, d, xs, ys := gx[lo:hi], gy[lo:hi], x[lo:hi], y[lo:hi]
-		for i := range g {
-			if xs[i] > 0 {
-				g[i] += d[i]
-			} else {
-				g[i] += d[i] * (ys[i] + 1)
-			}
+		n := lo + (hi-lo)/w*w
+		if n > lo {
+			v.eluBack(gx[lo:n], gy[lo:n], x[lo:n], y[lo:n])
+		}
+		if n < hi {
+			var bx, by, bd, bg [16]float32
+			copy(bx[:], x[n:hi])
+			copy(by[:], y[n:hi])
+			copy(bd[:], gy[n:hi])
+			copy(bg[:], gx[n:hi])
+			v.eluBack(bg[:w], bd[:w], bx[:w], by[:w])
+			copy(gx[n:hi], bg[:])
 		}
 	})
 }
@@ -235,6 +246,15 @@ var vmGo = &vmVariant{
 	swishBack: func(gx, gy, x []float32) {
 		for i, v := range x {
 			gx[i] += gy[i] * float32(swishGrad64(float64(v)))
+		}
+	},
+	eluBack: func(gx, gy, x, y []float32) {
+		for i, v := range x {
+			if v > 0 {
+				gx[i] += gy[i]
+			} else {
+				gx[i] += float32(gy[i] * (y[i] + 1)) // rounded product, as the assembly
+			}
 		}
 	},
 	bnStats: func(x []float32, rows, ld, cw int, k, s1, s2 []float64) {

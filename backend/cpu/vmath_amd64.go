@@ -21,6 +21,9 @@ func vmELUAVX512(dst, src *float32, n int)
 func vmSwishBackAVX512(gx, gy, x *float32, n int)
 
 //go:noescape
+func vmELUBackAVX512(gx, gy, x, y *float32, n int)
+
+//go:noescape
 func bnStatsAVX512(x *float32, rows, ld, cw int, k, s1, s2 *float64)
 
 //go:noescape
@@ -46,6 +49,9 @@ func vmELUAVX2(dst, src *float32, n int)
 
 //go:noescape
 func vmSwishBackAVX2(gx, gy, x *float32, n int)
+
+//go:noescape
+func vmELUBackAVX2(gx, gy, x, y *float32, n int)
 
 //go:noescape
 func bnStatsAVX2(x *float32, rows, ld, cw int, k, s1, s2 *float64)
@@ -83,6 +89,13 @@ func asmAVX512Variant() *vmVariant {
 			}
 			_, _ = gx[len(x)-1], gy[len(x)-1]
 			vmSwishBackAVX512(&gx[0], &gy[0], &x[0], len(x))
+		},
+		eluBack: func(gx, gy, x, y []float32) {
+			if len(x) == 0 {
+				return
+			}
+			_, _, _ = gx[len(x)-1], gy[len(x)-1], y[len(x)-1]
+			vmELUBackAVX512(&gx[0], &gy[0], &x[0], &y[0], len(x))
 		},
 		bnStats: func(x []float32, rows, ld, cw int, k, s1, s2 []float64) {
 			if rows == 0 || cw == 0 {
@@ -144,6 +157,13 @@ func asmAVX2Variant() *vmVariant {
 			}
 			_, _ = gx[len(x)-1], gy[len(x)-1]
 			vmSwishBackAVX2(&gx[0], &gy[0], &x[0], len(x))
+		},
+		eluBack: func(gx, gy, x, y []float32) {
+			if len(x) == 0 {
+				return
+			}
+			_, _, _ = gx[len(x)-1], gy[len(x)-1], y[len(x)-1]
+			vmELUBackAVX2(&gx[0], &gy[0], &x[0], &y[0], len(x))
 		},
 		bnStats: func(x []float32, rows, ld, cw int, k, s1, s2 []float64) {
 			if rows == 0 || cw == 0 {

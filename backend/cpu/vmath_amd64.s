@@ -329,6 +329,37 @@ swbdone:
 	VZEROUPPER
 	RET
 
+// func vmELUBackAVX512(gx, gy, x, y *float32, n int)
+// gx[i] += gy[i]·f with f = 1 where x[i] > 0 and y[i] + 1 otherwise (separate multiply
+// and add, as the portable kernel rounds).
+TEXT ·vmELUBackAVX512(SB), NOSPLIT, $0-40
+	MOVQ         gx+0(FP), DI
+	MOVQ         gy+8(FP), DX
+	MOVQ         x+16(FP), SI
+	MOVQ         y+24(FP), BX
+	MOVQ         n+32(FP), CX
+	SHRQ         $4, CX
+	JZ           elubdone
+	VBROADCASTSS vmc<>+288(SB), Z1
+	VXORPS       Z2, Z2, Z2
+elubloop:
+	VMOVUPS   (SI), Z0
+	VADDPS    (BX), Z1, Z3
+	VCMPPS    $14, Z2, Z0, K1
+	VBLENDMPS Z1, Z3, K1, Z3
+	VMULPS    (DX), Z3, Z3
+	VADDPS    (DI), Z3, Z3
+	VMOVUPS   Z3, (DI)
+	ADDQ      $64, SI
+	ADDQ      $64, BX
+	ADDQ      $64, DX
+	ADDQ      $64, DI
+	DECQ      CX
+	JNZ       elubloop
+elubdone:
+	VZEROUPPER
+	RET
+
 // func vmELUAVX512(dst, src *float32, n int)
 TEXT ·vmELUAVX512(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
@@ -766,6 +797,36 @@ swb2loop:
 	DECQ        CX
 	JNZ         swb2loop
 swb2done:
+	VZEROUPPER
+	RET
+
+// func vmELUBackAVX2(gx, gy, x, y *float32, n int)
+// vmELUBackAVX512 for vectors of 8.
+TEXT ·vmELUBackAVX2(SB), NOSPLIT, $0-40
+	MOVQ         gx+0(FP), DI
+	MOVQ         gy+8(FP), DX
+	MOVQ         x+16(FP), SI
+	MOVQ         y+24(FP), BX
+	MOVQ         n+32(FP), CX
+	SHRQ         $3, CX
+	JZ           elub2done
+	VBROADCASTSS vmc<>+288(SB), Y1
+	VXORPS       Y2, Y2, Y2
+elub2loop:
+	VMOVUPS   (SI), Y0
+	VADDPS    (BX), Y1, Y3
+	VCMPPS    $14, Y2, Y0, Y4
+	VBLENDVPS Y4, Y1, Y3, Y3
+	VMULPS    (DX), Y3, Y3
+	VADDPS    (DI), Y3, Y3
+	VMOVUPS   Y3, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, BX
+	ADDQ      $32, DX
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       elub2loop
+elub2done:
 	VZEROUPPER
 	RET
 

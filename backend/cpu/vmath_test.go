@@ -214,6 +214,48 @@ func TestSwishBackward(t *testing.T) {
 	})
 }
 
+// TestELUBackward checks every variant against the scalar definition bit for bit, on
+// lengths with and without a remainder and inputs of both signs, zeros and infinities.
+func TestELUBackward(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 15, 16, 17, 1000, 4093} {
+		xs := make([]float32, n)
+		ys := make([]float32, n)
+		gy := make([]float32, n)
+		gx0 := make([]float32, n)
+		for i := range xs {
+			xs[i] = float32(r.NormFloat64() * 3)
+			switch i % 97 {
+			case 0:
+				xs[i] = 0
+			case 1:
+				xs[i] = float32(math.Inf(-1))
+			case 2:
+				xs[i] = float32(math.Inf(1))
+			}
+			ys[i] = float32(math.Expm1(float64(min(xs[i], 0))))
+			if xs[i] > 0 {
+				ys[i] = xs[i]
+			}
+			gy[i] = r.Float32()*2 - 1
+			gx0[i] = r.Float32()*2 - 1
+		}
+		forEachVMath(t, func(t *testing.T) {
+			gx := append([]float32(nil), gx0...)
+			ELUBackward(gx, gy, xs, ys)
+			for i, x := range xs {
+				want := gx0[i] + gy[i]
+				if !(x > 0) {
+					want = gx0[i] + float32(gy[i]*(ys[i]+1)) // the conversion rounds the product: no FMA
+				}
+				if math.Float32bits(gx[i]) != math.Float32bits(want) {
+					t.Fatalf("n=%d: ELUBackward at x=%g: gx = %g, want %g", n, x, gx[i], want)
+				}
+			}
+		})
+	}
+}
+
 // TestUnarySplitIndependent checks that each element's result is the same whether it
 // is computed in a long slice, in a remainder or alone.
 func TestUnarySplitIndependent(t *testing.T) {
