@@ -118,10 +118,7 @@ func ChannelScale(tp *ad.Tape, x, v *ad.Var) *ad.Var {
 			cpu.Parallel(n*hw, 64, func(lo, hi int) {
 				for r := lo; r < hi; r++ {
 					vr := vd[(r/hw)*c : (r/hw+1)*c]
-					gr, dst := g[r*c:(r+1)*c], gx[r*c:(r+1)*c]
-					for j, a := range gr {
-						dst[j] += a * vr[j]
-					}
+					cpu.MulAddF32(g[r*c:(r+1)*c], vr, gx[r*c:(r+1)*c])
 				}
 			})
 		}
@@ -132,10 +129,7 @@ func ChannelScale(tp *ad.Tape, x, v *ad.Var) *ad.Var {
 					clear(acc)
 					for p := 0; p < hw; p++ {
 						r := b*hw + p
-						xr, gr := xd[r*c:(r+1)*c], g[r*c:(r+1)*c]
-						for j, a := range gr {
-							acc[j] += float64(a) * float64(xr[j])
-						}
+						cpu.MulAddF64(g[r*c:(r+1)*c], xd[r*c:(r+1)*c], acc)
 					}
 					for j := range acc {
 						gv[b*c+j] += float32(acc[j])
@@ -149,10 +143,7 @@ func ChannelScale(tp *ad.Tape, x, v *ad.Var) *ad.Var {
 	cpu.Parallel(n*hw, 64, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			vr := vd[(r/hw)*c : (r/hw+1)*c]
-			xr, orow := xd[r*c:(r+1)*c], od[r*c:(r+1)*c]
-			for j, a := range xr {
-				orow[j] = a * vr[j]
-			}
+			cpu.MulF32(xd[r*c:(r+1)*c], vr, od[r*c:(r+1)*c])
 		}
 	})
 	return out
@@ -176,9 +167,8 @@ func AddScaled(tp *ad.Tape, a, b *ad.Var, k float32) *ad.Var {
 	out := tp.Custom(a.Shape(), []*ad.Var{a, b}, back)
 	od = out.Data()
 	cpu.Parallel(len(od), 1<<14, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			od[i] = ad_[i] + k*bd[i]
-		}
+		copy(od[lo:hi], ad_[lo:hi])
+		cpu.AxpyF32(k, bd[lo:hi], od[lo:hi]) // od = a + k·b
 	})
 	return out
 }

@@ -56,3 +56,48 @@ func AxpyF32(a float32, x, y []float32) {
 		y[c] += a * x[c]
 	}
 }
+
+// MulAddF64 sets acc[i] += x[i]·y[i] in float64 for i < len(x) (y and acc at least as
+// long). The products of float32 values are exact in float64, so the result is the
+// same as the plain loop's.
+func MulAddF64(x, y []float32, acc []float64) {
+	y, acc = y[:len(x)], acc[:len(x)]
+	n := len(x) &^ 7
+	if n > 0 && useDot64AVX2 {
+		mulAddF64AVX2(&x[0], &y[0], &acc[0], n)
+	} else {
+		n = 0
+	}
+	for c := n; c < len(x); c++ {
+		acc[c] += float64(x[c]) * float64(y[c])
+	}
+}
+
+// MulAddF32 sets z[i] += x[i]·y[i] for i < len(x) (y and z at least as long) serially,
+// rounding the product and the sum separately, like the plain loop.
+func MulAddF32(x, y, z []float32) {
+	y, z = y[:len(x)], z[:len(x)]
+	n := len(x) &^ 15
+	if n > 0 && useDot64AVX2 {
+		mulAddF32AVX2(&x[0], &y[0], &z[0], n)
+	} else {
+		n = 0
+	}
+	for c := n; c < len(x); c++ {
+		z[c] += float32(x[c] * y[c])
+	}
+}
+
+// MulF32 sets z[i] = x[i]·y[i] for i < len(x) (y and z at least as long) serially.
+func MulF32(x, y, z []float32) {
+	y, z = y[:len(x)], z[:len(x)]
+	n := len(x) &^ 15
+	if n > 0 && useDot64AVX2 {
+		mulF32AVX2(&x[0], &y[0], &z[0], n)
+	} else {
+		n = 0
+	}
+	for c := n; c < len(x); c++ {
+		z[c] = x[c] * y[c]
+	}
+}

@@ -18,3 +18,18 @@ func axpyF64AVX2(a float64, x *float32, acc *float64, n int)
 //
 //go:noescape
 func axpyF32AVX2(a float32, x, y *float32, n int)
+
+// mulAddF64AVX2 is MulAddF64 over n elements, n a positive multiple of 8.
+//
+//go:noescape
+func mulAddF64AVX2(x, y *float32, acc *float64, n int)
+
+// mulAddF32AVX2 is MulAddF32 over n elements, n a positive multiple of 16.
+//
+//go:noescape
+func mulAddF32AVX2(x, y, z *float32, n int)
+
+// mulF32AVX2 is MulF32 over n elements, n a positive multiple of 16.
+//
+//go:noescape
+func mulF32AVX2(x, y, z *float32, n int)

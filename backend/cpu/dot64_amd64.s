@@ -82,3 +82,72 @@ axpy32loop:
 	JLT axpy32loop
 	VZEROUPPER
 	RET
+
+// func mulAddF64AVX2(x, y *float32, acc *float64, n int)
+// The float32 products are exact in float64, so the fused multiply-add rounds once,
+// like the separate product and sum.
+TEXT ·mulAddF64AVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DX
+	MOVQ acc+16(FP), DI
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+muladd64loop:
+	VCVTPS2PD   (SI)(AX*4), Y1
+	VCVTPS2PD   16(SI)(AX*4), Y2
+	VCVTPS2PD   (DX)(AX*4), Y5
+	VCVTPS2PD   16(DX)(AX*4), Y6
+	VMOVUPD     (DI)(AX*8), Y3
+	VMOVUPD     32(DI)(AX*8), Y4
+	VFMADD231PD Y5, Y1, Y3
+	VFMADD231PD Y6, Y2, Y4
+	VMOVUPD     Y3, (DI)(AX*8)
+	VMOVUPD     Y4, 32(DI)(AX*8)
+	ADDQ        $8, AX
+	CMPQ        AX, CX
+	JLT         muladd64loop
+	VZEROUPPER
+	RET
+
+// func mulAddF32AVX2(x, y, z *float32, n int)
+// Separate multiply and add, as the scalar loop rounds.
+TEXT ·mulAddF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DX
+	MOVQ z+16(FP), DI
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+muladd32loop:
+	VMOVUPS (SI)(AX*4), Y1
+	VMOVUPS 32(SI)(AX*4), Y2
+	VMULPS  (DX)(AX*4), Y1, Y1
+	VMULPS  32(DX)(AX*4), Y2, Y2
+	VADDPS  (DI)(AX*4), Y1, Y1
+	VADDPS  32(DI)(AX*4), Y2, Y2
+	VMOVUPS Y1, (DI)(AX*4)
+	VMOVUPS Y2, 32(DI)(AX*4)
+	ADDQ    $16, AX
+	CMPQ    AX, CX
+	JLT     muladd32loop
+	VZEROUPPER
+	RET
+
+// func mulF32AVX2(x, y, z *float32, n int)
+TEXT ·mulF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DX
+	MOVQ z+16(FP), DI
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+mul32loop:
+	VMOVUPS (SI)(AX*4), Y1
+	VMOVUPS 32(SI)(AX*4), Y2
+	VMULPS  (DX)(AX*4), Y1, Y1
+	VMULPS  32(DX)(AX*4), Y2, Y2
+	VMOVUPS Y1, (DI)(AX*4)
+	VMOVUPS Y2, 32(DI)(AX*4)
+	ADDQ    $16, AX
+	CMPQ    AX, CX
+	JLT     mul32loop
+	VZEROUPPER
+	RET

@@ -61,3 +61,53 @@ func TestDotF64(t *testing.T) {
 		}
 	}
 }
+
+// TestMulKernels compares MulAddF64, MulAddF32 and MulF32 with the plain loops, bit for
+// bit, over lengths around the vector widths (the remainders run the Go loops).
+func TestMulKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 33, 100, 1153} {
+		x, y := vec(n), vec(n+2)
+		acc, ref := make([]float64, n+1), make([]float64, n+1)
+		for i := range acc {
+			acc[i] = r.NormFloat64()
+			ref[i] = acc[i]
+		}
+		MulAddF64(x, y, acc)
+		for i := range x {
+			ref[i] += float64(x[i]) * float64(y[i])
+		}
+		for i := range acc {
+			if acc[i] != ref[i] {
+				t.Fatalf("n=%d: MulAddF64[%d] = %v, want %v", n, i, acc[i], ref[i])
+			}
+		}
+		z := vec(n + 1)
+		zref := append([]float32(nil), z...)
+		MulAddF32(x, y, z)
+		for i := range x {
+			zref[i] += float32(x[i] * y[i]) // the conversion forbids fusing
+		}
+		for i := range z {
+			if math.Float32bits(z[i]) != math.Float32bits(zref[i]) {
+				t.Fatalf("n=%d: MulAddF32[%d] = %v, want %v", n, i, z[i], zref[i])
+			}
+		}
+		MulF32(x, y, z)
+		for i := range x {
+			zref[i] = x[i] * y[i]
+		}
+		for i := range z {
+			if math.Float32bits(z[i]) != math.Float32bits(zref[i]) {
+				t.Fatalf("n=%d: MulF32[%d] = %v, want %v", n, i, z[i], zref[i])
+			}
+		}
+	}
+}

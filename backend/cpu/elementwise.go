@@ -25,20 +25,10 @@ func MapBack(gx, gy, x, y []float32, df func(x, y float32) float32) {
 	})
 }
 
-// Axpy computes y += a·x.
+// Axpy computes y += a·x (product and sum rounded separately).
 func Axpy(a float32, x, y []float32) {
 	Parallel(len(y), grain, func(lo, hi int) {
-		xs := x[lo:hi]
-		ys := y[lo:hi]
-		if a == 1 {
-			for i, v := range xs {
-				ys[i] += v
-			}
-			return
-		}
-		for i, v := range xs {
-			ys[i] += a * v
-		}
+		AxpyF32(a, x[lo:hi], y[lo:hi])
 	})
 }
 
