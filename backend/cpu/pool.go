@@ -43,11 +43,33 @@ func startPool() {
 	poolSize = runtime.GOMAXPROCS(0)
 	poolTasks = make(chan task, 4*overSplit*poolSize)
 	for i := 0; i < poolSize-1; i++ {
-		go func() {
-			for t := range poolTasks {
+		go worker()
+	}
+}
+
+// spinPolls is how many times an idle worker, or a caller waiting for its loop to
+// finish, polls before it blocks (a millisecond or so): the next loop of a training
+// step usually follows within that time, and waking a blocked goroutine costs a futex
+// call on both sides. Measured on 2 cores, the spin cut a CIFAR-like training step
+// by about 20% and an MNIST one by 15%; it only burns CPU time while a step runs.
+const spinPolls = 100000
+
+// worker runs pool tasks until the pool closes, polling for a while before it blocks.
+func worker() {
+	for {
+		for i := 0; i < spinPolls; i++ {
+			select {
+			case t := <-poolTasks:
 				t.run()
+				i = 0
+			default:
 			}
-		}()
+		}
+		t, ok := <-poolTasks
+		if !ok {
+			return
+		}
+		t.run()
 	}
 }
 
@@ -96,16 +118,16 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 		}
 	}
 	task{j: j, lo: 0, hi: min(step, n)}.run()
-	// Help with queued work (ours or a nested loop's) before blocking.
-	for {
+	// Help with queued work (ours or a nested loop's), then poll for a while before
+	// blocking.
+	for i := 0; i < spinPolls; i++ {
 		select {
 		case <-j.done:
 			return
 		case t := <-poolTasks:
 			t.run()
 		default:
-			<-j.done
-			return
 		}
 	}
+	<-j.done
 }
