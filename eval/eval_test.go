@@ -129,3 +129,31 @@ func TestSampleAndReconstruct(t *testing.T) {
 		t.Fatalf("reconstruction shape %v", s)
 	}
 }
+
+// TestEncodeDecodeReproducesForward: decoding the latents Encode returns gives the
+// same image as the reconstruction of the same pass.
+func TestEncodeDecodeReproducesForward(t *testing.T) {
+	m := tinyModel(t)
+	x := binaryImages(2, 4)
+	enc := Encode(m, x, model.RandNoise{R: rand.New(rand.NewPCG(9, 9))})
+	if len(enc.Z) != m.Cfg.NumGroups() || len(enc.Mu) != len(enc.Z) || len(enc.Sigma) != len(enc.Z) {
+		t.Fatalf("%d latents for %d groups", len(enc.Z), m.Cfg.NumGroups())
+	}
+	rec := Reconstruct(m, x, PixelMean, model.RandNoise{R: rand.New(rand.NewPCG(9, 9))}, nil)
+	dec, err := Decode(m, enc.Z, PixelMean, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range dec.Data() {
+		if v != rec.Data()[i] {
+			t.Fatalf("pixel %d: decoded %v, reconstructed %v", i, v, rec.Data()[i])
+		}
+	}
+	if _, err := Decode(m, enc.Z[:1], PixelMean, nil); err == nil {
+		t.Error("too few latents accepted")
+	}
+	bad := append([]*tensor.Tensor{tensor.New(2, 3, 3, 4)}, enc.Z[1:]...)
+	if _, err := Decode(m, bad, PixelMean, nil); err == nil {
+		t.Error("mis-shaped latent accepted")
+	}
+}

@@ -69,3 +69,37 @@ func pixels(m *model.Model, out *model.Output, t float32, mode PixelMode, rng *r
 	}
 	return out.Decoder.Sample(rng, 1).Clone()
 }
+
+// Encoding is what the encoder says about a batch of images: per latent group in
+// decoder order, the posterior mean and standard deviation, and the latent the
+// decoder consumed (one posterior sample, after the flows). Tensors are NHWC.
+type Encoding struct {
+	Mu, Sigma, Z []*tensor.Tensor
+}
+
+// Encode runs the encoder on x (NHWC in [0,1], preprocessed) with eval-mode batch
+// normalisation and one posterior sample per group.
+func Encode(m *model.Model, x *tensor.Tensor, noise model.Noise) *Encoding {
+	tp := ad.NewNoGradTape()
+	defer tp.Release()
+	out := m.Forward(tp, x, false, noise)
+	e := &Encoding{}
+	for l, d := range out.Dists {
+		e.Mu = append(e.Mu, d.Mu.Value.Clone())
+		e.Sigma = append(e.Sigma, d.Sigma.Value.Clone())
+		e.Z = append(e.Z, out.ZDec[l].Value.Clone())
+	}
+	return e
+}
+
+// Decode turns latents (one per group in decoder order, e.g. Encoding.Z) into images
+// with eval-mode batch normalisation.
+func Decode(m *model.Model, zs []*tensor.Tensor, mode PixelMode, rng *rand.Rand) (*tensor.Tensor, error) {
+	tp := ad.NewNoGradTape()
+	defer tp.Release()
+	out, err := m.Decode(tp, zs)
+	if err != nil {
+		return nil, err
+	}
+	return pixels(m, out, 1, mode, rng), nil
+}

@@ -244,10 +244,12 @@ type Output struct {
 	KLDiag     [][]float32
 	Decoder    dist.Decoder
 
-	// Per group in decoder order: the posterior (Forward) or prior (Sample) distribution and
-	// the sample before any flow.
+	// Per group in decoder order: the posterior (Forward) or prior (Sample, Decode)
+	// distribution, the sample before any flow, and the latent the decoder consumed
+	// (after the flows; the same as Z without flows).
 	Dists []dist.Normal
 	Z     []*ad.Var
+	ZDec  []*ad.Var
 }
 
 func (m *Model) trace(name string, v *ad.Var) {
@@ -332,6 +334,7 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	out.Dists, out.Z = append(out.Dists, q), append(out.Z, z)
 	logQ := q.LogP(tp, z)
 	z = m.flows(tp, 0, z)
+	out.ZDec = append(out.ZDec, z)
 	p := dist.StdNormal(tp, 1, zs...)
 	logQs, logPs = append(logQs, logQ), append(logPs, p.LogP(tp, z))
 	qs, ps = append(qs, q), append(ps, p)
@@ -360,6 +363,7 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 				out.Dists, out.Z = append(out.Dists, q), append(out.Z, z)
 				logQ := q.LogP(tp, z)
 				z = m.flows(tp, idx, z)
+				out.ZDec = append(out.ZDec, z)
 				p := dist.NewNormal(tp, mup, lsp, 1)
 				logQs, logPs = append(logQs, logQ), append(logPs, p.LogP(tp, z))
 				qs, ps = append(qs, q), append(ps, p)
@@ -442,16 +446,58 @@ func klDiag(kl *ad.Var) []float32 {
 // the others from the decoder's priors with σ·t. BN uses running statistics unless SetTrain(true)
 // (BN re-adjustment, which also updates them). Noise supplies one draw per group.
 func (m *Model) Sample(tp *ad.Tape, n int, t float32, noise Noise) *Output {
+	return m.generate(tp, n, t, func(_ int, p dist.Normal, shape []int) *ad.Var {
+		return p.Sample(tp, noise.Normal(shape...))
+	})
+}
+
+// LatentShapes returns the shape of every group's latent for n images, in decoder
+// order (NHWC).
+func (m *Model) LatentShapes(n int) [][]int {
+	cfg := m.Cfg
+	side := cfg.ImageSize() >> (cfg.NumPreprocessBlocks + cfg.NumLatentScales - 1)
+	gs := cfg.GroupsPerScale()
+	var out [][]int
+	for t := range cfg.NumLatentScales {
+		for range gs[cfg.NumLatentScales-1-t] {
+			out = append(out, []int{n, side, side, cfg.NumLatentPerGroup})
+		}
+		side *= 2
+	}
+	return out
+}
+
+// Decode runs the generative path on given latents, one per group in decoder order
+// (NHWC, shaped as LatentShapes; e.g. Output.ZDec of Forward), instead of sampling
+// them. With the latents of Forward it reproduces that pass's logits (same batch-norm
+// mode). Output.Dists holds the priors the latents were decoded under.
+func (m *Model) Decode(tp *ad.Tape, zs []*tensor.Tensor) (*Output, error) {
+	if len(zs) == 0 {
+		return nil, fmt.Errorf("model: Decode needs the latents of %d groups, got none", m.Cfg.NumGroups())
+	}
+	want := m.LatentShapes(zs[0].Dim(0))
+	if len(zs) != len(want) {
+		return nil, fmt.Errorf("model: Decode needs the latents of %d groups, got %d", len(want), len(zs))
+	}
+	for l, z := range zs {
+		if !tensor.SameShape(z.Shape(), want[l]) {
+			return nil, fmt.Errorf("model: latent %d has shape %v, want %v", l, z.Shape(), want[l])
+		}
+	}
+	return m.generate(tp, want[0][0], 1, func(l int, _ dist.Normal, _ []int) *ad.Var { return ad.Const(zs[l]) }), nil
+}
+
+// generate runs the decoder path for n images, taking each group's latent from latent
+// (given the group's prior at temperature t and the latent's shape).
+func (m *Model) generate(tp *ad.Tape, n int, t float32, latent func(l int, p dist.Normal, shape []int) *ad.Var) *Output {
 	cfg := m.Cfg
 	m.newPass()
 	train := m.train
-	top := 1 << (cfg.NumPreprocessBlocks + cfg.NumLatentScales - 1)
-	side := cfg.ImageSize() / top
-	zs := []int{n, side, side, cfg.NumLatentPerGroup}
+	zs := m.LatentShapes(n)[0]
 	out := &Output{}
 	p := dist.StdNormal(tp, t, zs...)
-	z := p.Sample(tp, noise.Normal(zs...))
-	out.Dists, out.Z = append(out.Dists, p), append(out.Z, z)
+	z := latent(0, p, zs)
+	out.Dists, out.Z, out.ZDec = append(out.Dists, p), append(out.Z, z), append(out.ZDec, z)
 	var s *ad.Var
 	if cfg.Vanilla() {
 		s = m.stemDec.Forward(tp, z)
@@ -466,8 +512,8 @@ func (m *Model) Sample(tp *ad.Tape, n int, t float32, noise Noise) *Output {
 			if idx > 0 {
 				mu, ls := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), tp.ELU(s))
 				p := dist.NewNormal(tp, mu, ls, t)
-				z = p.Sample(tp, noise.Normal(mu.Shape()...))
-				out.Dists, out.Z = append(out.Dists, p), append(out.Z, z)
+				z = latent(idx, p, mu.Shape())
+				out.Dists, out.Z, out.ZDec = append(out.Dists, p), append(out.Z, z), append(out.ZDec, z)
 			}
 			s = e.comb.Forward(tp, tp.Concat(3, s, z))
 			idx++
