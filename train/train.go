@@ -343,6 +343,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	base := t.prog.TrainSecond
 	lastCkpt := time.Now()
 	stepsThisRun := 0
+	evalStep := -1
 	var last StepMetrics
 	iters := t.train.BatchesPerEpoch()
 	for t.prog.Step < total {
@@ -383,7 +384,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 			if err != nil {
 				return sum, err
 			}
-			sum.Eval = &r
+			sum.Eval, evalStep = &r, t.prog.Step
 		}
 	}
 	t.bar.Done()
@@ -400,7 +401,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	if err := t.pictures(); err != nil {
 		return sum, err
 	}
-	if sum.Eval == nil && !sum.Interrupted {
+	if (sum.Eval == nil || evalStep != t.prog.Step) && !sum.Interrupted {
 		r, err := t.evaluate(o.NumIWSamples)
 		if err != nil {
 			return sum, err

@@ -78,6 +78,7 @@ func TestRunWritesRunDirectory(t *testing.T) {
 	dir := t.TempDir()
 	o := testOptions(t, dir)
 	o.Steps = 3
+	o.EvalEverySteps = 2 // an evaluation at step 2, and the final one at step 3
 	tr, err := New(o)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +90,11 @@ func TestRunWritesRunDirectory(t *testing.T) {
 	}
 	if sum.Steps != 3 || sum.Eval == nil || !(sum.Eval.NLLNats > 0) {
 		t.Fatalf("summary %+v", sum)
+	}
+	// the final evaluation is of the final model: its record comes after the last step's
+	recs0, _ := report.ReadJSONL(filepath.Join(dir, "metrics.jsonl"))
+	if last := recs0[len(recs0)-1]; last["val_nll"] != sum.Eval.NLLNats || last["step"] != 3 {
+		t.Errorf("last record %v, want the evaluation at step 3", last)
 	}
 	for _, f := range []string{CheckpointName, "metrics.jsonl", "curves.png", "samples_t0.7.png", "samples_t1.0.png", "reconstructions.png"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
