@@ -56,12 +56,21 @@ func (m *Model) Loss(tp *ad.Tape, out *Output, x *tensor.Tensor, klCoeff, wdnCoe
 			bn = tp.Add(bn, mx)
 		}
 	}
-	total := main
+	// As train.py: loss += norm_loss·λ + bn_loss·λ (the regularisers are summed first).
+	var reg *ad.Var
 	if norm != nil {
-		total = tp.Add(total, tp.Scale(norm, wdnCoeff))
+		reg = tp.Scale(norm, wdnCoeff)
 	}
 	if bn != nil {
-		total = tp.Add(total, tp.Scale(bn, wdnCoeff))
+		if b := tp.Scale(bn, wdnCoeff); reg == nil {
+			reg = b
+		} else {
+			reg = tp.Add(reg, b)
+		}
+	}
+	total := main
+	if reg != nil {
+		total = tp.Add(total, reg)
 	}
 	l := &Loss{Total: total, ReconVar: recon, Recon: clone(recon), NELBO: clone(nelbo), BalancedKL: clone(bal),
 		KLCoeffs: coeffs, KLVals: vals, Main: main.Value.Item(), NormVar: norm, BNVar: bn}
