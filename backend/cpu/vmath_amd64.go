@@ -65,76 +65,19 @@ func bnBack1AVX2(dz, x, gy *float32, rows, ld, cw int, par *float32, sums *float
 //go:noescape
 func bnBack2AVX2(gx, x, dz *float32, rows, ld, cw int, par *float32)
 
-// asmAVX512Variant wraps the AVX512 kernels with bounds checks.
-func asmAVX512Variant() *vmVariant {
-	unary := func(k func(dst, src *float32, n int)) func(dst, src []float32) {
-		return func(dst, src []float32) {
-			if len(src) == 0 {
-				return
-			}
-			_ = dst[len(src)-1]
-			k(&dst[0], &src[0], len(src))
-		}
-	}
-	return &vmVariant{
-		name:    "avx512",
-		width:   16,
-		exp:     unary(vmExpAVX512),
-		sigmoid: unary(vmSigmoidAVX512),
-		swish:   unary(vmSwishAVX512),
-		elu:     unary(vmELUAVX512),
-		swishBack: func(gx, gy, x []float32) {
-			if len(x) == 0 {
-				return
-			}
-			_, _ = gx[len(x)-1], gy[len(x)-1]
-			vmSwishBackAVX512(&gx[0], &gy[0], &x[0], len(x))
-		},
-		eluBack: func(gx, gy, x, y []float32) {
-			if len(x) == 0 {
-				return
-			}
-			_, _, _ = gx[len(x)-1], gy[len(x)-1], y[len(x)-1]
-			vmELUBackAVX512(&gx[0], &gy[0], &x[0], &y[0], len(x))
-		},
-		bnStats: func(x []float32, rows, ld, cw int, k, s1, s2 []float64) {
-			if rows == 0 || cw == 0 {
-				return
-			}
-			_, _, _, _ = x[(rows-1)*ld+cw-1], k[cw-1], s1[cw-1], s2[cw-1]
-			bnStatsAVX512(&x[0], rows, ld, cw, &k[0], &s1[0], &s2[0])
-		},
-		bnFwd: func(y, x []float32, rows, ld, cw int, par []float32, swish bool) {
-			if rows == 0 || cw == 0 {
-				return
-			}
-			_, _, _ = y[(rows-1)*ld+cw-1], x[(rows-1)*ld+cw-1], par[2*cw-1]
-			bnFwdAVX512(&y[0], &x[0], rows, ld, cw, &par[0], swish)
-		},
-		bnBack1: func(dz, x, gy []float32, rows, ld, cw int, par []float32, sums []float64, swish bool) {
-			if rows == 0 || cw == 0 {
-				return
-			}
-			_, _, _, _ = x[(rows-1)*ld+cw-1], gy[(rows-1)*ld+cw-1], par[4*cw-1], sums[2*cw-1]
-			d := &gy[0]
-			if swish {
-				_ = dz[(rows-1)*ld+cw-1]
-				d = &dz[0]
-			}
-			bnBack1AVX512(d, &x[0], &gy[0], rows, ld, cw, &par[0], &sums[0], swish)
-		},
-		bnBack2: func(gx, x, dz []float32, rows, ld, cw int, par []float32) {
-			if rows == 0 || cw == 0 {
-				return
-			}
-			_, _, _, _ = gx[(rows-1)*ld+cw-1], x[(rows-1)*ld+cw-1], dz[(rows-1)*ld+cw-1], par[5*cw-1]
-			bnBack2AVX512(&gx[0], &x[0], &dz[0], rows, ld, cw, &par[0])
-		},
-	}
+// vmAsmKernels are one instruction set's assembly kernels.
+type vmAsmKernels struct {
+	exp, sigmoid, swish, elu func(dst, src *float32, n int)
+	swishBack                func(gx, gy, x *float32, n int)
+	eluBack                  func(gx, gy, x, y *float32, n int)
+	bnStats                  func(x *float32, rows, ld, cw int, k, s1, s2 *float64)
+	bnFwd                    func(y, x *float32, rows, ld, cw int, par *float32, swish bool)
+	bnBack1                  func(dz, x, gy *float32, rows, ld, cw int, par *float32, sums *float64, swish bool)
+	bnBack2                  func(gx, x, dz *float32, rows, ld, cw int, par *float32)
 }
 
-// asmAVX2Variant wraps the AVX2 kernels with bounds checks.
-func asmAVX2Variant() *vmVariant {
+// vmAsmVariant wraps assembly kernels of vector width w (floats) with bounds checks.
+func vmAsmVariant(name string, w int, a vmAsmKernels) *vmVariant {
 	unary := func(k func(dst, src *float32, n int)) func(dst, src []float32) {
 		return func(dst, src []float32) {
 			if len(src) == 0 {
@@ -145,39 +88,39 @@ func asmAVX2Variant() *vmVariant {
 		}
 	}
 	return &vmVariant{
-		name:    "avx2",
-		width:   8,
-		exp:     unary(vmExpAVX2),
-		sigmoid: unary(vmSigmoidAVX2),
-		swish:   unary(vmSwishAVX2),
-		elu:     unary(vmELUAVX2),
+		name:    name,
+		width:   w,
+		exp:     unary(a.exp),
+		sigmoid: unary(a.sigmoid),
+		swish:   unary(a.swish),
+		elu:     unary(a.elu),
 		swishBack: func(gx, gy, x []float32) {
 			if len(x) == 0 {
 				return
 			}
 			_, _ = gx[len(x)-1], gy[len(x)-1]
-			vmSwishBackAVX2(&gx[0], &gy[0], &x[0], len(x))
+			a.swishBack(&gx[0], &gy[0], &x[0], len(x))
 		},
 		eluBack: func(gx, gy, x, y []float32) {
 			if len(x) == 0 {
 				return
 			}
 			_, _, _ = gx[len(x)-1], gy[len(x)-1], y[len(x)-1]
-			vmELUBackAVX2(&gx[0], &gy[0], &x[0], &y[0], len(x))
+			a.eluBack(&gx[0], &gy[0], &x[0], &y[0], len(x))
 		},
 		bnStats: func(x []float32, rows, ld, cw int, k, s1, s2 []float64) {
 			if rows == 0 || cw == 0 {
 				return
 			}
 			_, _, _, _ = x[(rows-1)*ld+cw-1], k[cw-1], s1[cw-1], s2[cw-1]
-			bnStatsAVX2(&x[0], rows, ld, cw, &k[0], &s1[0], &s2[0])
+			a.bnStats(&x[0], rows, ld, cw, &k[0], &s1[0], &s2[0])
 		},
 		bnFwd: func(y, x []float32, rows, ld, cw int, par []float32, swish bool) {
 			if rows == 0 || cw == 0 {
 				return
 			}
 			_, _, _ = y[(rows-1)*ld+cw-1], x[(rows-1)*ld+cw-1], par[2*cw-1]
-			bnFwdAVX2(&y[0], &x[0], rows, ld, cw, &par[0], swish)
+			a.bnFwd(&y[0], &x[0], rows, ld, cw, &par[0], swish)
 		},
 		bnBack1: func(dz, x, gy []float32, rows, ld, cw int, par []float32, sums []float64, swish bool) {
 			if rows == 0 || cw == 0 {
@@ -189,23 +132,25 @@ func asmAVX2Variant() *vmVariant {
 				_ = dz[(rows-1)*ld+cw-1]
 				d = &dz[0]
 			}
-			bnBack1AVX2(d, &x[0], &gy[0], rows, ld, cw, &par[0], &sums[0], swish)
+			a.bnBack1(d, &x[0], &gy[0], rows, ld, cw, &par[0], &sums[0], swish)
 		},
 		bnBack2: func(gx, x, dz []float32, rows, ld, cw int, par []float32) {
 			if rows == 0 || cw == 0 {
 				return
 			}
 			_, _, _, _ = gx[(rows-1)*ld+cw-1], x[(rows-1)*ld+cw-1], dz[(rows-1)*ld+cw-1], par[5*cw-1]
-			bnBack2AVX2(&gx[0], &x[0], &dz[0], rows, ld, cw, &par[0])
+			a.bnBack2(&gx[0], &x[0], &dz[0], rows, ld, cw, &par[0])
 		},
 	}
 }
 
 func init() {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		registerVMVariant(asmAVX512Variant())
+		registerVMVariant(vmAsmVariant("avx512", 16, vmAsmKernels{vmExpAVX512, vmSigmoidAVX512, vmSwishAVX512, vmELUAVX512,
+			vmSwishBackAVX512, vmELUBackAVX512, bnStatsAVX512, bnFwdAVX512, bnBack1AVX512, bnBack2AVX512}))
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		registerVMVariant(asmAVX2Variant())
+		registerVMVariant(vmAsmVariant("avx2", 8, vmAsmKernels{vmExpAVX2, vmSigmoidAVX2, vmSwishAVX2, vmELUAVX2,
+			vmSwishBackAVX2, vmELUBackAVX2, bnStatsAVX2, bnFwdAVX2, bnBack1AVX2, bnBack2AVX2}))
 	}
 }
