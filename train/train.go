@@ -45,6 +45,9 @@ type Summary struct {
 	FinalEval    *eval.Result `json:"final_eval,omitempty"`
 	Checkpoint   string       `json:"checkpoint"`
 	Interrupted  bool         `json:"interrupted"`
+	// StepsThisRun counts the steps taken by this call (0 when a resumed run had
+	// already finished its schedule).
+	StepsThisRun int `json:"steps_this_run"`
 }
 
 // Trainer holds a run in progress.
@@ -392,6 +395,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	sum.BadSteps = t.prog.BadSteps
 	sum.TrainSeconds = base + time.Since(start).Seconds()
 	sum.LastLoss = last.Loss
+	sum.StepsThisRun = stepsThisRun
 	if stepsThisRun > 0 {
 		sum.ImagesPerS = float64(stepsThisRun*t.cfg.BatchSize) / time.Since(start).Seconds()
 	}

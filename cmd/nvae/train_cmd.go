@@ -79,7 +79,11 @@ func runTrain(args []string, stdout io.Writer) error {
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(sum)
 	}
-	fmt.Fprintf(stdout, "done: %d steps in %.0f s (%.1f images/s, %d skipped), last loss %.2f\n", sum.Steps, sum.TrainSeconds, sum.ImagesPerS, sum.BadSteps, sum.LastLoss)
+	if sum.StepsThisRun == 0 && !sum.Interrupted {
+		fmt.Fprintf(stdout, "the run in %s had already finished its %d steps (a resumed run keeps the schedule of its checkpoint; use a new --out to train again)\n", o.Out, sum.Steps)
+	} else {
+		fmt.Fprintf(stdout, "done: %d steps in %.0f s (%.1f images/s, %d skipped), last loss %.2f\n", sum.Steps, sum.TrainSeconds, sum.ImagesPerS, sum.BadSteps, sum.LastLoss)
+	}
 	if sum.Eval != nil {
 		fmt.Fprintf(stdout, "test: NELBO %.2f nats, IW bound %.2f nats (K=%d, %d images), %.4f bits/dim\n",
 			sum.Eval.NELBONats, sum.Eval.NLLNats, sum.Eval.NumIWSamples, sum.Eval.NumImages, sum.Eval.BPD)
