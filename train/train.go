@@ -103,11 +103,11 @@ func New(opts Options) (*Trainer, error) {
 	t := &Trainer{opts: opts, cfg: opts.Config}
 	cfg := t.cfg
 
-	dsTrain, err := data.Open(opts.Data, opts.DataDir, "train", data.Options{Folder: data.FolderOptions{Size: cfg.ImageSize(), Channels: cfg.ImageChannels()}})
+	dsTrain, err := OpenData(cfg, opts.Data, opts.DataDir, "train")
 	if err != nil {
 		return nil, err
 	}
-	t.test, err = data.Open(opts.Data, opts.DataDir, "test", data.Options{Folder: data.FolderOptions{Size: cfg.ImageSize(), Channels: cfg.ImageChannels()}})
+	t.test, err = OpenData(cfg, opts.Data, opts.DataDir, "test")
 	if err != nil {
 		return nil, err
 	}
@@ -468,11 +468,7 @@ func (t *Trainer) checkpoint(trainSeconds float64) error {
 
 // evaluate computes the IW bound on the test split and logs it.
 func (t *Trainer) evaluate(k int) (eval.Result, error) {
-	tr, err := data.OfficialTransform(t.cfg.Dataset, false, t.cfg.NumXBits)
-	if err != nil {
-		return eval.Result{}, err
-	}
-	l, err := data.NewLoader(t.test, data.LoaderConfig{BatchSize: t.cfg.BatchSize, Seed: uint64(t.cfg.Seed) + 1, Transform: tr})
+	l, err := EvalLoader(t.test, t.cfg, t.cfg.BatchSize, uint64(t.cfg.Seed)+1)
 	if err != nil {
 		return eval.Result{}, fmt.Errorf("test data: %w", err)
 	}
@@ -513,11 +509,7 @@ func (t *Trainer) pictures() error {
 			return err
 		}
 	}
-	tr, err := data.OfficialTransform(t.cfg.Dataset, false, t.cfg.NumXBits)
-	if err != nil {
-		return err
-	}
-	l, err := data.NewLoader(t.test, data.LoaderConfig{BatchSize: 16, Seed: 7, Transform: tr})
+	l, err := EvalLoader(t.test, t.cfg, 16, 7)
 	if err != nil {
 		return err
 	}

@@ -55,15 +55,11 @@ func runEval(args []string, stdout io.Writer) error {
 		}
 		source = eval.TensorSource(x, bs)
 	} else {
-		ds, err := data.Open(*src, *dir, *split, data.Options{Folder: data.FolderOptions{Size: cfg.ImageSize(), Channels: cfg.ImageChannels()}})
+		ds, err := train.OpenData(cfg, *src, *dir, *split)
 		if err != nil {
 			return err
 		}
-		tr, err := data.OfficialTransform(cfg.Dataset, false, cfg.NumXBits)
-		if err != nil {
-			return err
-		}
-		l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: bs, Seed: *seed, Transform: tr})
+		l, err := train.EvalLoader(ds, cfg, bs, *seed)
 		if err != nil {
 			return err
 		}

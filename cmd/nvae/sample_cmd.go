@@ -122,15 +122,11 @@ func runRecon(args []string, stdout io.Writer) error {
 		return err
 	}
 	cfg := m.Cfg
-	ds, err := data.Open(*src, *dir, *split, data.Options{Folder: data.FolderOptions{Size: cfg.ImageSize(), Channels: cfg.ImageChannels()}})
+	ds, err := train.OpenData(cfg, *src, *dir, *split)
 	if err != nil {
 		return err
 	}
-	tr, err := data.OfficialTransform(cfg.Dataset, false, cfg.NumXBits)
-	if err != nil {
-		return err
-	}
-	l, err := data.NewLoader(ds, data.LoaderConfig{BatchSize: *n, Seed: *seed, Transform: tr})
+	l, err := train.EvalLoader(ds, cfg, *n, *seed)
 	if err != nil {
 		return err
 	}
