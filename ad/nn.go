@@ -47,7 +47,11 @@ func (tp *Tape) Conv2D(x, w, b *Var, o ConvOpts) *Var {
 		g := out.Grad.Data()
 		if x.needGrad {
 			flops.Add(work)
-			cpu.Conv2DBackwardData(p, g, w.Data(), tp.grad(x))
+			if gx, set := tp.gradSet(x); set {
+				cpu.Conv2DBackwardDataSet(p, g, w.Data(), gx)
+			} else {
+				cpu.Conv2DBackwardData(p, g, w.Data(), gx)
+			}
 		}
 		if w.needGrad || (b != nil && b.needGrad) {
 			flops.Add(work)
@@ -88,7 +92,12 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		g := out.Grad.Data()
 		if x.needGrad {
 			flops.Add(work)
-			cpu.Sgemm(false, false, n, in, o, 1, g, o, w.Data(), in, 1, tp.grad(x), in)
+			gx, set := tp.gradSet(x)
+			beta := float32(1)
+			if set {
+				beta = 0 // a fresh gradient: the product overwrites it
+			}
+			cpu.Sgemm(false, false, n, in, o, 1, g, o, w.Data(), in, beta, gx, in)
 		}
 		if w.needGrad {
 			flops.Add(work)
