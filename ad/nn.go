@@ -154,8 +154,9 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 	out.refill = func(dst []float32) { cpu.BNForward(p, x.Data(), mean, variance, gamma.Data(), beta.Data(), dst) }
 	tp.record(out, func() {
 		var gx, gg, gb []float32
+		set := false
 		if x.needGrad {
-			gx = tp.grad(x)
+			gx, set = tp.gradSet(x)
 		}
 		if gamma.needGrad {
 			gg = tp.grad(gamma)
@@ -163,7 +164,11 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 		if beta.needGrad {
 			gb = tp.grad(beta)
 		}
-		cpu.BNBackward(p, train, x.Data(), mean, variance, gamma.Data(), beta.Data(), out.Grad.Data(), gx, gg, gb)
+		if set {
+			cpu.BNBackwardSet(p, train, x.Data(), mean, variance, gamma.Data(), beta.Data(), out.Grad.Data(), gx, gg, gb)
+		} else {
+			cpu.BNBackward(p, train, x.Data(), mean, variance, gamma.Data(), beta.Data(), out.Grad.Data(), gx, gg, gb)
+		}
 	})
 	return out
 }
