@@ -47,7 +47,11 @@ func (tp *Tape) Conv2D(x, w, b *Var, o ConvOpts) *Var {
 		g := out.Grad.Data()
 		if x.needGrad {
 			flops.Add(work)
-			cpu.Conv2DBackwardData(p, g, w.Data(), tp.grad(x))
+			if gx, set := tp.gradSet(x); set {
+				cpu.Conv2DBackwardDataSet(p, g, w.Data(), gx)
+			} else {
+				cpu.Conv2DBackwardData(p, g, w.Data(), gx)
+			}
 		}
 		if w.needGrad || (b != nil && b.needGrad) {
 			flops.Add(work)
@@ -88,7 +92,12 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 		g := out.Grad.Data()
 		if x.needGrad {
 			flops.Add(work)
-			cpu.Sgemm(false, false, n, in, o, 1, g, o, w.Data(), in, 1, tp.grad(x), in)
+			gx, set := tp.gradSet(x)
+			beta := float32(1)
+			if set {
+				beta = 0 // a fresh gradient: the product overwrites it
+			}
+			cpu.Sgemm(false, false, n, in, o, 1, g, o, w.Data(), in, beta, gx, in)
 		}
 		if w.needGrad {
 			flops.Add(work)
@@ -145,8 +154,9 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 	out.refill = func(dst []float32) { cpu.BNForward(p, x.Data(), mean, variance, gamma.Data(), beta.Data(), dst) }
 	tp.record(out, func() {
 		var gx, gg, gb []float32
+		set := false
 		if x.needGrad {
-			gx = tp.grad(x)
+			gx, set = tp.gradSet(x)
 		}
 		if gamma.needGrad {
 			gg = tp.grad(gamma)
@@ -154,7 +164,11 @@ func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, t
 		if beta.needGrad {
 			gb = tp.grad(beta)
 		}
-		cpu.BNBackward(p, train, x.Data(), mean, variance, gamma.Data(), beta.Data(), out.Grad.Data(), gx, gg, gb)
+		if set {
+			cpu.BNBackwardSet(p, train, x.Data(), mean, variance, gamma.Data(), beta.Data(), out.Grad.Data(), gx, gg, gb)
+		} else {
+			cpu.BNBackward(p, train, x.Data(), mean, variance, gamma.Data(), beta.Data(), out.Grad.Data(), gx, gg, gb)
+		}
 	})
 	return out
 }

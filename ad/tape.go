@@ -137,6 +137,18 @@ func (tp *Tape) grad(v *Var) []float32 {
 	return v.Grad.Data()
 }
 
+// gradSet returns v's gradient buffer for an operation that will add its
+// contribution to it. When v has no gradient yet, the buffer is new and not cleared,
+// set reports true, and the caller must overwrite every element with its
+// contribution (the same values as adding them to zeros).
+func (tp *Tape) gradSet(v *Var) (g []float32, set bool) {
+	if v.Grad == nil {
+		v.Grad = tensor.Get(v.Value.Shape()...)
+		return v.Grad.Data(), true
+	}
+	return v.Grad.Data(), false
+}
+
 // zero clears d, in parallel when it is large.
 func zero(d []float32) {
 	cpu.Parallel(len(d), 1<<15, func(lo, hi int) { clear(d[lo:hi]) })

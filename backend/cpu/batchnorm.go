@@ -146,6 +146,17 @@ var scratch sync.Pool
 // with Swish it is kept in a scratch buffer), and the per-channel float64 sums of dz
 // and dz·x̂ from a fixed split of the rows; the second forms gx from them.
 func BNBackward(p BNParams, train bool, x, mean, variance, gamma, beta, gy, gx, ggamma, gbeta []float32) {
+	bnBackward(p, train, x, mean, variance, gamma, beta, gy, gx, ggamma, gbeta, false)
+}
+
+// BNBackwardSet is BNBackward with gx overwritten instead of accumulated into (its
+// old contents are ignored; ggamma and gbeta still accumulate). Each element of gx
+// gets the value that adding it to zero would give.
+func BNBackwardSet(p BNParams, train bool, x, mean, variance, gamma, beta, gy, gx, ggamma, gbeta []float32) {
+	bnBackward(p, train, x, mean, variance, gamma, beta, gy, gx, ggamma, gbeta, true)
+}
+
+func bnBackward(p BNParams, train bool, x, mean, variance, gamma, beta, gy, gx, ggamma, gbeta []float32, set bool) {
 	p.check("BNBackward", x, mean, variance, gamma, beta)
 	p.check("BNBackward", gy)
 	c, m := p.C, p.M
@@ -234,9 +245,9 @@ func BNBackward(p BNParams, train bool, x, mean, variance, gamma, beta, gy, gx, 
 	par = interleave(par, w, cw, mean, inv, a, b, cc)
 	Parallel(m, bnRows, func(lo, hi int) {
 		o := lo * c
-		v.bnBack2(gx[o:], x[o:], dz[o:], hi-lo, c, cw, par)
+		v.bnBack2(gx[o:], x[o:], dz[o:], hi-lo, c, cw, par, set)
 		if cw < c {
-			bnBack2Go(gx[o:], x[o:], dz[o:], hi-lo, c, cw, c, mean[cw:], inv[cw:], a[cw:], b[cw:], cc[cw:])
+			bnBack2Go(gx[o:], x[o:], dz[o:], hi-lo, c, cw, c, mean[cw:], inv[cw:], a[cw:], b[cw:], cc[cw:], set)
 		}
 	})
 }

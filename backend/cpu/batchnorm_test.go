@@ -188,6 +188,23 @@ func checkBN(t *testing.T, seed uint64, p BNParams, train bool) {
 	if !slices.Equal(gx, gx2) {
 		t.Fatal("gx differs when the parameter gradients are not requested")
 	}
+	// BNBackwardSet over garbage: bit for bit what accumulating into zeros gives.
+	gx0, gxs := make([]float32, len(x)), make([]float32, len(x))
+	for i := range gxs {
+		gxs[i] = float32(i%7) - 3.5
+	}
+	gg0, gb0 := make([]float32, c), make([]float32, c)
+	ggs, gbs := make([]float32, c), make([]float32, c)
+	BNBackward(p, train, x, mean, variance, gamma, beta, gy, gx0, gg0, gb0)
+	BNBackwardSet(p, train, x, mean, variance, gamma, beta, gy, gxs, ggs, gbs)
+	for i := range gx0 {
+		if math.Float32bits(gx0[i]) != math.Float32bits(gxs[i]) {
+			t.Fatalf("BNBackwardSet: gx[%d] = %v, want %v", i, gxs[i], gx0[i])
+		}
+	}
+	if !slices.Equal(gg0, ggs) || !slices.Equal(gb0, gbs) {
+		t.Fatal("BNBackwardSet: parameter gradients differ")
+	}
 }
 
 // TestBNDeterministic checks that repeated calls give bit-identical results.

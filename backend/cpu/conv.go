@@ -157,6 +157,21 @@ func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
 	}
 }
 
+// Conv2DBackwardDataSet is Conv2DBackwardData into a dx whose old contents are
+// ignored: dx is overwritten with the gradient. The result is the same as clearing
+// dx and accumulating (each element's sum starts from the first term instead of from
+// zero, which changes no value), without the separate pass that clears dx where the
+// convolution can write it directly (1×1 convolutions).
+func Conv2DBackwardDataSet(p ConvParams, dy, w, dx []float32) {
+	p.check("Conv2DBackwardDataSet", dx, w, dy, "dx", "dy")
+	if p.isPointwise() {
+		pointwiseBackwardDataBeta(p, dy, w, dx, 0)
+		return
+	}
+	Parallel(len(dx), 1<<15, func(lo, hi int) { clear(dx[lo:hi]) })
+	Conv2DBackwardData(p, dy, w, dx)
+}
+
 // Conv2DBackwardFilter accumulates the gradient with respect to the weight into
 // dw [K,KH,KW,C/Groups] and, if dbias is non-nil, with respect to the bias into
 // dbias [K], given the input x [N,H,W,C] and dy [N,OH,OW,K].
@@ -309,10 +324,15 @@ func pointwiseForward(p ConvParams, x, w, bias, y []float32) {
 }
 
 func pointwiseBackwardData(p ConvParams, dy, w, dx []float32) {
+	pointwiseBackwardDataBeta(p, dy, w, dx, 1)
+}
+
+// pointwiseBackwardDataBeta sets dx = dy·w + beta·dx (beta 1 accumulates, 0 overwrites).
+func pointwiseBackwardDataBeta(p ConvParams, dy, w, dx []float32, beta float32) {
 	m := p.N * p.H * p.W
 	g, cg, kg := p.Groups, p.C/p.Groups, p.K/p.Groups
 	for gi := 0; gi < g; gi++ {
-		Sgemm(false, false, m, cg, kg, 1, dy[gi*kg:], p.K, w[gi*kg*cg:], cg, 1, dx[gi*cg:], p.C)
+		Sgemm(false, false, m, cg, kg, 1, dy[gi*kg:], p.K, w[gi*kg*cg:], cg, beta, dx[gi*cg:], p.C)
 	}
 }
 

@@ -562,3 +562,31 @@ func TestConvScratchReuse(t *testing.T) {
 		}
 	}
 }
+
+// TestConvBackwardDataSet checks that Conv2DBackwardDataSet over garbage gives bit for
+// bit what Conv2DBackwardData gives accumulating into zeros, for every case (the
+// pointwise ones take the overwriting product, the others clear first), including a
+// large pointwise one whose product splits across workers.
+func TestConvBackwardDataSet(t *testing.T) {
+	cases := append(convCases(),
+		convCase{"large 1x1", convP(4, 16, 16, 96, 80, 1, 1, 1, 0, 1, 1)},
+		convCase{"grouped 1x1", convP(2, 5, 4, 8, 6, 1, 1, 1, 0, 1, 2)})
+	for ci, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(ci), 11))
+			p := tc.p
+			oh, ow := p.OutHW()
+			w := convRandSlice(rng, p.K*p.KH*p.KW*p.C/p.Groups)
+			dy := convRandSlice(rng, p.N*oh*ow*p.K)
+			want := make([]float32, p.N*p.H*p.W*p.C)
+			Conv2DBackwardData(p, dy, w, want)
+			got := convRandSlice(rng, len(want))
+			Conv2DBackwardDataSet(p, dy, w, got)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("dx[%d] = %v, want %v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}

@@ -599,8 +599,39 @@ func (g *gemm) packB(bp packedB, jc, nc, p0, p1, jp0, jp1 int) {
 			if cols < nr {
 				clear(dst)
 			}
-			for q := range cols {
-				j := jc + jp*nr + q
+			j0 := jc + jp*nr
+			q := 0
+			// Eight (then four) columns at a time: each destination row gets adjacent
+			// values per pass, a fraction of the loop overhead of one column at a time.
+			for ; q+8 <= cols; q += 8 {
+				j := j0 + q
+				s0 := g.b[j*g.ldb+pc : j*g.ldb+pc+kc]
+				s1 := g.b[(j+1)*g.ldb+pc : (j+1)*g.ldb+pc+kc]
+				s2 := g.b[(j+2)*g.ldb+pc : (j+2)*g.ldb+pc+kc]
+				s3 := g.b[(j+3)*g.ldb+pc : (j+3)*g.ldb+pc+kc]
+				s4 := g.b[(j+4)*g.ldb+pc : (j+4)*g.ldb+pc+kc]
+				s5 := g.b[(j+5)*g.ldb+pc : (j+5)*g.ldb+pc+kc]
+				s6 := g.b[(j+6)*g.ldb+pc : (j+6)*g.ldb+pc+kc]
+				s7 := g.b[(j+7)*g.ldb+pc : (j+7)*g.ldb+pc+kc]
+				for p := range kc {
+					d := dst[p*nr+q : p*nr+q+8 : p*nr+q+8]
+					d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
+					d[4], d[5], d[6], d[7] = s4[p], s5[p], s6[p], s7[p]
+				}
+			}
+			for ; q+4 <= cols; q += 4 {
+				j := j0 + q
+				s0 := g.b[j*g.ldb+pc : j*g.ldb+pc+kc]
+				s1 := g.b[(j+1)*g.ldb+pc : (j+1)*g.ldb+pc+kc]
+				s2 := g.b[(j+2)*g.ldb+pc : (j+2)*g.ldb+pc+kc]
+				s3 := g.b[(j+3)*g.ldb+pc : (j+3)*g.ldb+pc+kc]
+				for p := range kc {
+					d := dst[p*nr+q : p*nr+q+4 : p*nr+q+4]
+					d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
+				}
+			}
+			for ; q < cols; q++ {
+				j := j0 + q
 				src := g.b[j*g.ldb+pc : j*g.ldb+pc+kc]
 				for p, x := range src {
 					dst[p*nr+q] = x

@@ -36,7 +36,7 @@ type vmVariant struct {
 	bnStats func(x []float32, rows, ld, cw int, k, s1, s2 []float64)
 	bnFwd   func(y, x []float32, rows, ld, cw int, par []float32, swish bool)
 	bnBack1 func(dz, x, gy []float32, rows, ld, cw int, par []float32, sums []float64, swish bool)
-	bnBack2 func(gx, x, dz []float32, rows, ld, cw int, par []float32)
+	bnBack2 func(gx, x, dz []float32, rows, ld, cw int, par []float32, set bool)
 }
 
 var (
@@ -266,8 +266,8 @@ var vmGo = &vmVariant{
 	bnBack1: func(dz, x, gy []float32, rows, ld, cw int, par []float32, sums []float64, swish bool) {
 		bnBack1Go(dz, x, gy, rows, ld, 0, cw, par[:cw], par[cw:2*cw], par[2*cw:3*cw], par[3*cw:4*cw], sums[:cw], sums[cw:2*cw], swish)
 	},
-	bnBack2: func(gx, x, dz []float32, rows, ld, cw int, par []float32) {
-		bnBack2Go(gx, x, dz, rows, ld, 0, cw, par[:cw], par[cw:2*cw], par[2*cw:3*cw], par[3*cw:4*cw], par[4*cw:5*cw])
+	bnBack2: func(gx, x, dz []float32, rows, ld, cw int, par []float32, set bool) {
+		bnBack2Go(gx, x, dz, rows, ld, 0, cw, par[:cw], par[cw:2*cw], par[2*cw:3*cw], par[3*cw:4*cw], par[4*cw:5*cw], set)
 	},
 }
 
@@ -316,10 +316,17 @@ func bnBack1Go(dz, x, gy []float32, rows, ld, c0, c1 int, mean, inv, gamma, beta
 	}
 }
 
-func bnBack2Go(gx, x, dz []float32, rows, ld, c0, c1 int, mean, inv, a, b, c []float32) {
+func bnBack2Go(gx, x, dz []float32, rows, ld, c0, c1 int, mean, inv, a, b, c []float32, set bool) {
 	for r := 0; r < rows; r++ {
 		o := r*ld + c0
 		xr, dr, gr := x[o:r*ld+c1], dz[o:r*ld+c1], gx[o:r*ld+c1]
+		if set {
+			for j, v := range xr {
+				xh := (v - mean[j]) * inv[j]
+				gr[j] = a[j] * (dr[j] - b[j] - xh*c[j])
+			}
+			continue
+		}
 		for j, v := range xr {
 			xh := (v - mean[j]) * inv[j]
 			gr[j] += a[j] * (dr[j] - b[j] - xh*c[j])

@@ -33,7 +33,7 @@ func bnFwdAVX512(y, x *float32, rows, ld, cw int, par *float32, swish bool)
 func bnBack1AVX512(dz, x, gy *float32, rows, ld, cw int, par *float32, sums *float64, swish bool)
 
 //go:noescape
-func bnBack2AVX512(gx, x, dz *float32, rows, ld, cw int, par *float32)
+func bnBack2AVX512(gx, x, dz *float32, rows, ld, cw int, par *float32, set bool)
 
 //go:noescape
 func vmExpAVX2(dst, src *float32, n int)
@@ -63,7 +63,7 @@ func bnFwdAVX2(y, x *float32, rows, ld, cw int, par *float32, swish bool)
 func bnBack1AVX2(dz, x, gy *float32, rows, ld, cw int, par *float32, sums *float64, swish bool)
 
 //go:noescape
-func bnBack2AVX2(gx, x, dz *float32, rows, ld, cw int, par *float32)
+func bnBack2AVX2(gx, x, dz *float32, rows, ld, cw int, par *float32, set bool)
 
 // vmAsmKernels are one instruction set's assembly kernels.
 type vmAsmKernels struct {
@@ -73,7 +73,7 @@ type vmAsmKernels struct {
 	bnStats                  func(x *float32, rows, ld, cw int, k, s1, s2 *float64)
 	bnFwd                    func(y, x *float32, rows, ld, cw int, par *float32, swish bool)
 	bnBack1                  func(dz, x, gy *float32, rows, ld, cw int, par *float32, sums *float64, swish bool)
-	bnBack2                  func(gx, x, dz *float32, rows, ld, cw int, par *float32)
+	bnBack2                  func(gx, x, dz *float32, rows, ld, cw int, par *float32, set bool)
 }
 
 // vmAsmVariant wraps assembly kernels of vector width w (floats) with bounds checks.
@@ -134,12 +134,12 @@ func vmAsmVariant(name string, w int, a vmAsmKernels) *vmVariant {
 			}
 			a.bnBack1(d, &x[0], &gy[0], rows, ld, cw, &par[0], &sums[0], swish)
 		},
-		bnBack2: func(gx, x, dz []float32, rows, ld, cw int, par []float32) {
+		bnBack2: func(gx, x, dz []float32, rows, ld, cw int, par []float32, set bool) {
 			if rows == 0 || cw == 0 {
 				return
 			}
 			_, _, _, _ = gx[(rows-1)*ld+cw-1], x[(rows-1)*ld+cw-1], dz[(rows-1)*ld+cw-1], par[5*cw-1]
-			a.bnBack2(&gx[0], &x[0], &dz[0], rows, ld, cw, &par[0])
+			a.bnBack2(&gx[0], &x[0], &dz[0], rows, ld, cw, &par[0], set)
 		},
 	}
 }

@@ -568,10 +568,11 @@ b1done:
 	VZEROUPPER
 	RET
 
-// func bnBack2AVX512(gx, x, dz *float32, rows, ld, cw int, par *float32)
+// func bnBack2AVX512(gx, x, dz *float32, rows, ld, cw int, par *float32, set bool)
 // par holds, per group of 16 channels, 16 each of mean, invstd, a, b, c;
-// gx += a·(dz − b − x̂·c) with x̂ = (x − mean)·invstd.
-TEXT ·bnBack2AVX512(SB), NOSPLIT, $0-56
+// gx += a·(dz − b − x̂·c) with x̂ = (x − mean)·invstd (with set, gx = a·(…): gx is
+// not read).
+TEXT ·bnBack2AVX512(SB), NOSPLIT, $0-57
 	MOVQ gx+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ dz+16(FP), DX
@@ -581,6 +582,7 @@ TEXT ·bnBack2AVX512(SB), NOSPLIT, $0-56
 	MOVQ cw+40(FP), R9
 	SHRQ $4, R9
 	MOVQ par+48(FP), R10
+	MOVBQZX set+56(FP), R11
 	TESTQ CX, CX
 	JZ    b2done
 	TESTQ R9, R9
@@ -596,8 +598,14 @@ b2grp:
 	VMOVUPS      (DX)(AX*1), Z1
 	VSUBPS       192(R12), Z1, Z1
 	VFNMADD231PS 256(R12), Z0, Z1
+	TESTQ        R11, R11
+	JNZ          b2set
 	VMOVUPS      (DI)(AX*1), Z2
 	VFMADD231PS  128(R12), Z1, Z2
+	JMP          b2store
+b2set:
+	VMULPS       128(R12), Z1, Z2
+b2store:
 	VMOVUPS      Z2, (DI)(AX*1)
 	ADDQ         $64, AX
 	ADDQ         $320, R12
@@ -1038,9 +1046,9 @@ b12done:
 	VZEROUPPER
 	RET
 
-// func bnBack2AVX2(gx, x, dz *float32, rows, ld, cw int, par *float32)
+// func bnBack2AVX2(gx, x, dz *float32, rows, ld, cw int, par *float32, set bool)
 // bnBack2AVX512 for groups of 8 channels (par: 8 each of mean, invstd, a, b, c).
-TEXT ·bnBack2AVX2(SB), NOSPLIT, $0-56
+TEXT ·bnBack2AVX2(SB), NOSPLIT, $0-57
 	MOVQ gx+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ dz+16(FP), DX
@@ -1050,6 +1058,7 @@ TEXT ·bnBack2AVX2(SB), NOSPLIT, $0-56
 	MOVQ cw+40(FP), R9
 	SHRQ $3, R9
 	MOVQ par+48(FP), R10
+	MOVBQZX set+56(FP), R11
 	TESTQ CX, CX
 	JZ    b22done
 	TESTQ R9, R9
@@ -1065,8 +1074,14 @@ b22grp:
 	VMOVUPS      (DX)(AX*1), Y1
 	VSUBPS       96(R12), Y1, Y1
 	VFNMADD231PS 128(R12), Y0, Y1
+	TESTQ        R11, R11
+	JNZ          b22set
 	VMOVUPS      (DI)(AX*1), Y2
 	VFMADD231PS  64(R12), Y1, Y2
+	JMP          b22store
+b22set:
+	VMULPS       64(R12), Y1, Y2
+b22store:
 	VMOVUPS      Y2, (DI)(AX*1)
 	ADDQ         $32, AX
 	ADDQ         $160, R12
