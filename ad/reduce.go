@@ -139,19 +139,7 @@ func (tp *Tape) LogSumExp(x *Var, axis int, keepDim bool) *Var {
 	xd, od := x.Data(), out.Data()
 	for o := 0; o < outer; o++ {
 		for in := 0; in < inner; in++ {
-			m := math.Inf(-1)
-			for k := 0; k < n; k++ {
-				m = math.Max(m, float64(xd[(o*n+k)*inner+in]))
-			}
-			s := 0.0
-			for k := 0; k < n; k++ {
-				s += math.Exp(float64(xd[(o*n+k)*inner+in]) - m)
-			}
-			if math.IsInf(m, 0) {
-				od[o*inner+in] = float32(m)
-			} else {
-				od[o*inner+in] = float32(m + math.Log(s))
-			}
+			od[o*inner+in] = float32(sliceLogSumExp(xd, o*n*inner+in, n, inner))
 		}
 	}
 	tp.record(out, func() {
@@ -169,6 +157,23 @@ func (tp *Tape) LogSumExp(x *Var, axis int, keepDim bool) *Var {
 	return out
 }
 
+// sliceLogSumExp is log Σ_k exp(x[start + k·stride]) for k < n, computed stably in
+// float64 (−Inf when every element is −Inf, +Inf when one is +Inf).
+func sliceLogSumExp(x []float32, start, n, stride int) float64 {
+	m := math.Inf(-1)
+	for k := 0; k < n; k++ {
+		m = math.Max(m, float64(x[start+k*stride]))
+	}
+	if math.IsInf(m, 0) {
+		return m
+	}
+	s := 0.0
+	for k := 0; k < n; k++ {
+		s += math.Exp(float64(x[start+k*stride]) - m)
+	}
+	return m + math.Log(s)
+}
+
 // LogSoftmax is x − logsumexp(x) over one axis.
 func (tp *Tape) LogSoftmax(x *Var, axis int) *Var {
 	outer, n, inner, _ := axisSplit(x.Shape(), axis)
@@ -176,15 +181,7 @@ func (tp *Tape) LogSoftmax(x *Var, axis int) *Var {
 	xd, od := x.Data(), out.Data()
 	for o := 0; o < outer; o++ {
 		for in := 0; in < inner; in++ {
-			m := math.Inf(-1)
-			for k := 0; k < n; k++ {
-				m = math.Max(m, float64(xd[(o*n+k)*inner+in]))
-			}
-			s := 0.0
-			for k := 0; k < n; k++ {
-				s += math.Exp(float64(xd[(o*n+k)*inner+in]) - m)
-			}
-			l := m + math.Log(s)
+			l := sliceLogSumExp(xd, o*n*inner+in, n, inner)
 			for k := 0; k < n; k++ {
 				i := (o*n+k)*inner + in
 				od[i] = float32(float64(xd[i]) - l)

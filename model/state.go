@@ -85,7 +85,7 @@ func (m *Model) LoadStateDict(ts []checkpoint.Named) error {
 		for _, d := range t.Shape {
 			n *= d
 		}
-		if !sameInts(t.Shape, e.shape) || n != len(t.Data) {
+		if !slices.Equal(t.Shape, e.shape) || n != len(t.Data) {
 			problems = append(problems, fmt.Sprintf("%s: shape %v, want %v", e.name, t.Shape, e.shape))
 			continue
 		}
@@ -130,18 +130,6 @@ func (m *Model) LoadStateDict(ts []checkpoint.Named) error {
 		}
 	}
 	return nil
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Buffers returns the BN running statistics and counters in official order and layout.

@@ -93,3 +93,12 @@ func (cf *configFlags) apply(cfg *model.Config) error {
 	})
 	return err
 }
+
+// config returns the named preset with the flags given on the command line applied.
+func (cf *configFlags) config(preset string) (model.Config, error) {
+	cfg, err := model.Preset(preset)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cf.apply(&cfg)
+}

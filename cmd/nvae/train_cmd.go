@@ -45,11 +45,8 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
-	cfg, err := model.Preset(*preset)
+	cfg, err := cf.config(*preset)
 	if err != nil {
-		return err
-	}
-	if err := cf.apply(&cfg); err != nil {
 		return err
 	}
 	o.Config = cfg
