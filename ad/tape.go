@@ -66,13 +66,15 @@ type Tape struct {
 	nodes  []*Var
 	owned  []*tensor.Tensor
 	noGrad bool
-	// parent is the tape a checkpointed segment's temporary tape belongs to; recompute
-	// marks the tape re-running such a segment during Backward (see Checkpoint).
+	// parent is the tape a recomputed segment's temporary tape belongs to; recompute
+	// marks the tape re-running such a segment during Backward (see Recompute).
 	parent    *Tape
 	recompute bool
 	// refillAt and dropAt map node indices to the discarded values that Backward
 	// recomputes before that node's backward and drops again after it (see Discard).
 	refillAt, dropAt map[int][]*Var
+	// err is the first failure of an operation that cannot stop the pass (see Err).
+	err error
 }
 
 // NewTape returns an empty tape that records gradients.
@@ -84,6 +86,22 @@ func NewNoGradTape() *Tape { return &Tape{noGrad: true} }
 
 // NoGrad reports whether the tape skips gradient recording.
 func (tp *Tape) NoGrad() bool { return tp.noGrad }
+
+// Err returns the first error an operation recorded on the tape (or on a segment
+// recomputed for it), such as a failed reduction of synchronized batch-norm
+// statistics, or nil. Such an operation carries on with local values, so a caller
+// that installs a fallible hook checks Err after the forward and after the backward
+// pass. The error stays until the tape is dropped.
+func (tp *Tape) Err() error { return tp.err }
+
+// fail records err on tp and on the tapes it belongs to, keeping the first error.
+func (tp *Tape) fail(err error) {
+	for t := tp; t != nil; t = t.parent {
+		if t.err == nil {
+			t.err = err
+		}
+	}
+}
 
 // alloc returns a pooled tensor owned by the tape (contents undefined).
 func (tp *Tape) alloc(shape ...int) *tensor.Tensor {

@@ -77,11 +77,11 @@ type Model struct {
 	// as in the fixtures' train_activations), for debugging.
 	Trace func(name string, v *ad.Var)
 
-	// CheckpointCells makes Forward keep only each cell's input and output for the
+	// RecomputeCells makes Forward keep only each cell's input and output for the
 	// backward pass and recompute the cell's interior during Backward (gradient
 	// checkpointing: less memory for about one more forward pass). Results, running
 	// statistics included, are the same as without it.
-	CheckpointCells bool
+	RecomputeCells bool
 }
 
 // New builds the model with PyTorch-default initialisation from a seeded generator.
@@ -228,6 +228,16 @@ func (m *Model) ZeroGrad() {
 // running statistics (false, the default of a new model) for Sample. Forward takes its mode as an
 // argument.
 func (m *Model) SetTrain(train bool) { m.train = train }
+
+// SetStatReducer makes the training-mode statistics of every batch norm, and their
+// gradient sums, go through r (synchronized batch normalisation across the processes of
+// a data-parallel run; see ad.StatReducer). nil, the default, keeps them local. A
+// reducer's failure is reported by the tape's Err.
+func (m *Model) SetStatReducer(r ad.StatReducer) {
+	for _, b := range m.bns {
+		b.Reducer = r
+	}
+}
 
 // ResetSpectral forgets the spectral regulariser's power-iteration vectors (they are not
 // checkpointed: the next Loss draws them again and runs 10× the iterations).
@@ -400,9 +410,9 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	return out
 }
 
-// cell runs c on x, as a checkpointed segment when CheckpointCells is set.
+// cell runs c on x, as a checkpointed segment when RecomputeCells is set.
 func (m *Model) cell(tp *ad.Tape, c *cell, x *ad.Var, train bool) *ad.Var {
-	if !m.CheckpointCells || tp.NoGrad() {
+	if !m.RecomputeCells || tp.NoGrad() {
 		return c.forward(tp, x, train)
 	}
 	for _, cv := range c.convs() {
@@ -415,7 +425,7 @@ func (m *Model) cell(tp *ad.Tape, c *cell, x *ad.Var, train bool) *ad.Var {
 	for _, cv := range c.convs() {
 		cv.EffectiveWeight(tp)
 	}
-	return tp.Checkpoint(func(tp *ad.Tape, in []*ad.Var) *ad.Var { return c.forward(tp, in[0], train) }, x)
+	return tp.Recompute(func(tp *ad.Tape, in []*ad.Var) *ad.Var { return c.forward(tp, in[0], train) }, x)
 }
 
 // newPass forgets the effective weights of the previous pass (the Loss recomputes those of

@@ -130,7 +130,7 @@ func New(opts Options) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.m.CheckpointCells = opts.CheckpointCells
+	t.m.RecomputeCells = opts.RecomputeCells
 	sizes := make([]int, 0)
 	for _, p := range t.m.Params() {
 		sizes = append(sizes, p.V.Value.Len())
@@ -232,6 +232,11 @@ func (t *Trainer) StepOnce() (StepMetrics, error) {
 	if ok {
 		tp.Backward(loss.Total)
 		ok = allFinite(t.grads)
+	}
+	if err := tp.Err(); err != nil { // a synchronized batch norm's reduction failed
+		t.restoreBN()
+		t.m.ZeroGrad()
+		return StepMetrics{}, fmt.Errorf("training step %d: %w", step, err)
 	}
 	sm := StepMetrics{Step: step, Epoch: batch.Epoch, Loss: lv, LR: lr, KLCoeff: beta, NormCoeff: lambda,
 		NormLoss: float64(loss.NormLoss), BNLoss: float64(loss.BNLoss)}

@@ -12,6 +12,13 @@ type BNParams struct {
 	M, C  int
 	Eps   float32
 	Swish bool
+	// SumGrads, when not nil, is called by a training-mode backward with the
+	// per-channel sums Σdz and Σdz·x̂ over the M local rows, after the γ and β
+	// gradients took them; it may replace them in place by the sums over every row
+	// the statistics cover (synchronized batch normalisation across processes) and
+	// returns that number of rows, by which the input gradient then divides. nil:
+	// the local sums and M.
+	SumGrads func(sumDz, sumDzXhat []float64) int
 }
 
 // chunks splits [0, m) into one contiguous range per worker.
@@ -233,8 +240,11 @@ func bnBackward(p BNParams, train bool, x, mean, variance, gamma, beta, gy, gx, 
 		return
 	}
 	p.check("BNBackward", gx)
-	a, b, cc := make([]float32, c), make([]float32, c), make([]float32, c)
 	fm := float32(m)
+	if train && p.SumGrads != nil {
+		fm = float32(p.SumGrads(s1, s2))
+	}
+	a, b, cc := make([]float32, c), make([]float32, c), make([]float32, c)
 	for j := 0; j < c; j++ {
 		a[j] = gamma[j] * inv[j]
 		if train {

@@ -78,11 +78,12 @@ func benchInput(cfg model.Config, b int, r *rand.Rand) *tensor.Tensor {
 }
 
 func benchTrain(args []string, stdout io.Writer) error {
-	fs := newFlags("bench train", "[--preset NAME] [--batch_size B] [--steps N] [--warmup W] [--checkpoint_cells] [--json] [official flags…]")
+	fs := newFlags("bench train", "[--preset NAME] [--batch_size B] [--steps N] [--warmup W] [--recompute_cells] [--json] [official flags…]")
 	preset := fs.String("preset", "mnist", "model configuration: "+joinNames(model.PresetNames()))
 	steps := fs.Int("steps", 3, "timed training steps")
 	warmup := fs.Int("warmup", 1, "untimed training steps first (the first one also draws the spectral state and runs 10× its iterations)")
-	ckptCells := fs.Bool("checkpoint_cells", false, "recompute each cell's forward during backward (less memory, more compute)")
+	var recompute bool
+	addRecomputeCellsFlag(fs, &recompute)
 	klCoeff := fs.Float64("kl_coeff", 0.5, "KL warm-up coefficient β of the timed steps (KL balancing runs while β < 1)")
 	peakSecs := fs.Float64("peak_seconds", 0.5, "seconds spent measuring the machine's FMA peak (0: skip)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
@@ -102,7 +103,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bench train: building the model: %w", err)
 	}
-	m.CheckpointCells = *ckptCells
+	m.RecomputeCells = recompute
 	named := m.Params()
 	params, grads, sizes := make([][]float32, len(named)), make([][]float32, len(named)), make([]int, len(named))
 	for i, p := range named {
@@ -175,7 +176,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 	gflop := float64(ad.FLOPs()-f0) / n / 1e9
 	res := map[string]any{
 		"preset": *preset, "batch_size": cfg.BatchSize, "steps": *steps, "warmup": *warmup,
-		"params": m.NumParams(), "threads": cpu.Workers(), "checkpoint_cells": *ckptCells,
+		"params": m.NumParams(), "threads": cpu.Workers(), "recompute_cells": recompute,
 		"step_s": stepS, "images_per_s": float64(cfg.BatchSize) / stepS,
 		"forward_s": tot.fwd.Seconds() / n, "backward_s": tot.bwd.Seconds() / n, "optimizer_s": tot.opt.Seconds() / n,
 		"peak_rss_bytes": peak, "rss_before_bytes": rssBefore, "rss_after_bytes": rssAfter,
@@ -192,8 +193,8 @@ func benchTrain(args []string, stdout io.Writer) error {
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "training step, preset %s, batch %d, %d params, %d threads, checkpoint_cells=%v\n",
-		*preset, cfg.BatchSize, m.NumParams(), cpu.Workers(), *ckptCells)
+	fmt.Fprintf(stdout, "training step, preset %s, batch %d, %d params, %d threads, recompute_cells=%v\n",
+		*preset, cfg.BatchSize, m.NumParams(), cpu.Workers(), recompute)
 	fmt.Fprintf(stdout, "  step %.3f s (%.2f images/s): forward+loss %.3f s, backward %.3f s, optimizer %.3f s; %.3f CPU s per step\n",
 		stepS, float64(cfg.BatchSize)/stepS, tot.fwd.Seconds()/n, tot.bwd.Seconds()/n, tot.opt.Seconds()/n, cpuS/n)
 	fmt.Fprintf(stdout, "  conv/linear work %.1f GFLOP/step, %.1f GFLOP/s", gflop, gflop/stepS)

@@ -21,7 +21,7 @@ func trainSteps(t *testing.T, preset string, ckpt bool, steps int) ([]float32, [
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.CheckpointCells = ckpt
+	m.RecomputeCells = ckpt
 	noise := RandNoise{rand.New(rand.NewPCG(5, 6))}
 	var losses []float32
 	for s := 0; s < steps; s++ {
@@ -37,10 +37,10 @@ func trainSteps(t *testing.T, preset string, ckpt bool, steps int) ([]float32, [
 	return losses, m.GradDict(), m.Buffers()
 }
 
-// TestCheckpointCellsSameResults checks that recomputing cells in the backward pass
+// TestRecomputeCellsSameResults checks that recomputing cells in the backward pass
 // changes nothing: the same losses, bit-identical gradients and BN running statistics
 // updated once per training pass.
-func TestCheckpointCellsSameResults(t *testing.T) {
+func TestRecomputeCellsSameResults(t *testing.T) {
 	for _, preset := range []string{"tiny_mnist", "tiny_cifar10"} {
 		l0, g0, b0 := trainSteps(t, preset, false, 2)
 		l1, g1, b1 := trainSteps(t, preset, true, 2)

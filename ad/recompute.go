@@ -1,6 +1,7 @@
 package ad
 
-// Checkpoint runs fn as a recomputed segment (gradient checkpointing): the forward
+// Recompute runs fn as a recomputed segment (what PyTorch calls gradient
+// checkpointing; "checkpoint" in this project means a saved training state): the forward
 // pass runs fn on a temporary tape that records nothing, keeps only the result (a copy
 // owned by tp) and frees every intermediate value at once; Backward runs fn again on a
 // recording tape and propagates the result's gradient through it, into the gradients
@@ -14,11 +15,11 @@ package ad
 // updates its running statistics once, in the first run). Values computed on tp before
 // the call (such as effective weights) may be used inside fn: gradients reach them
 // when the segment is recomputed, before tp's Backward visits them, so the results are
-// the same as without checkpointing. The result is considered to need a gradient
+// the same as without recomputation. The result is considered to need a gradient
 // whenever tp records.
 //
-// On a tape that records nothing, Checkpoint is simply fn(tp, inputs).
-func (tp *Tape) Checkpoint(fn func(tp *Tape, in []*Var) *Var, inputs ...*Var) *Var {
+// On a tape that records nothing, Recompute is simply fn(tp, inputs).
+func (tp *Tape) Recompute(fn func(tp *Tape, in []*Var) *Var, inputs ...*Var) *Var {
 	if tp.noGrad {
 		return fn(tp, inputs)
 	}
@@ -56,7 +57,7 @@ func stand(vs []*Var) []*Var {
 	return out
 }
 
-// Recomputing reports whether tp is re-running a checkpointed segment during Backward
+// Recomputing reports whether tp is re-running a Recompute segment during Backward
 // (layers then skip side effects that already happened in the first run).
 func (tp *Tape) Recomputing() bool {
 	for t := tp; t != nil; t = t.parent {
@@ -67,7 +68,7 @@ func (tp *Tape) Recomputing() bool {
 	return false
 }
 
-// Within reports whether tp is t or a tape of a segment checkpointed on t (values
+// Within reports whether tp is t or a tape of a segment recomputed on t (values
 // recorded on t may be used on tp).
 func (tp *Tape) Within(t *Tape) bool {
 	for s := tp; s != nil; s = s.parent {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/nvae-go/nvae/backend/cpu"
-	"github.com/nvae-go/nvae/tensor"
 )
 
 // ConvOpts are the geometry of a convolution: stride, zero padding, dilation and
@@ -108,66 +107,6 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 			for i, v := range g {
 				gb[i%o] += v
 			}
-		}
-	})
-	return out
-}
-
-// BatchNorm normalises x over every dimension but the last (channels), scales by
-// gamma and shifts by beta, and applies Swish when swish is set (the fused
-// "BN+Swish"). In training mode it uses the batch statistics (biased variance) and
-// updates runMean / runVar in place with the unbiased variance:
-// running ← (1−momentum)·running + momentum·batch (not when tp is Recomputing a
-// checkpointed segment). In eval mode it uses runMean / runVar.
-func (tp *Tape) BatchNorm(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, train bool, momentum, eps float32, swish bool) *Var {
-	xs := x.Shape()
-	c := xs[len(xs)-1]
-	m := x.Value.Len() / c
-	if gamma.Value.Len() != c || beta.Value.Len() != c || runMean.Len() != c || runVar.Len() != c {
-		panic(fmt.Sprintf("ad.BatchNorm: input %v with %d-channel parameters", xs, gamma.Value.Len()))
-	}
-	p := cpu.BNParams{M: m, C: c, Eps: eps, Swish: swish}
-	mean, variance := runMean.Data(), runVar.Data()
-	if train {
-		stats := tp.alloc(2, c)
-		mean, variance = stats.Data()[:c], stats.Data()[c:]
-		cpu.BNStats(p, x.Data(), mean, variance)
-		if !tp.Recomputing() { // a checkpointed segment updates the statistics once
-			rm, rv := runMean.Data(), runVar.Data()
-			unbias := float32(m) / float32(max(m-1, 1))
-			for j := 0; j < c; j++ {
-				rm[j] = (1-momentum)*rm[j] + momentum*mean[j]
-				rv[j] = (1-momentum)*rv[j] + momentum*variance[j]*unbias
-			}
-		}
-	}
-	out := tp.newVar(xs, x, gamma, beta)
-	cpu.BNForward(p, x.Data(), mean, variance, gamma.Data(), beta.Data(), out.Data())
-	if !train && out.needGrad {
-		// keep the statistics used, since the running buffers may change later
-		stats := tp.alloc(2, c)
-		copy(stats.Data()[:c], mean)
-		copy(stats.Data()[c:], variance)
-		mean, variance = stats.Data()[:c], stats.Data()[c:]
-	}
-	// the output can be recomputed from x and the statistics (see Discard)
-	out.refill = func(dst []float32) { cpu.BNForward(p, x.Data(), mean, variance, gamma.Data(), beta.Data(), dst) }
-	tp.record(out, func() {
-		var gx, gg, gb []float32
-		set := false
-		if x.needGrad {
-			gx, set = tp.gradSet(x)
-		}
-		if gamma.needGrad {
-			gg = tp.grad(gamma)
-		}
-		if beta.needGrad {
-			gb = tp.grad(beta)
-		}
-		if set {
-			cpu.BNBackwardSet(p, train, x.Data(), mean, variance, gamma.Data(), beta.Data(), out.Grad.Data(), gx, gg, gb)
-		} else {
-			cpu.BNBackward(p, train, x.Data(), mean, variance, gamma.Data(), beta.Data(), out.Grad.Data(), gx, gg, gb)
 		}
 	})
 	return out

@@ -9,10 +9,10 @@ import (
 	"github.com/nvae-go/nvae/tensor"
 )
 
-// TestCheckpointMatchesPlain compares a segment (input x, parameter w, BN with running
-// statistics) run plainly and as a checkpoint: same output, bit-identical gradients of
+// TestRecomputeMatchesPlain compares a segment (input x, parameter w, BN with running
+// statistics) run plainly and as a recomputed segment: same output, bit-identical gradients of
 // the input and the parameters, and running statistics updated once.
-func TestCheckpointMatchesPlain(t *testing.T) {
+func TestRecomputeMatchesPlain(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	xv := testutil.Uniform(r, -1, 1, 2, 5, 5, 3)
 	wv := testutil.Uniform(r, -1, 1, 4, 3, 3, 3)
@@ -24,14 +24,14 @@ func TestCheckpointMatchesPlain(t *testing.T) {
 		runVar.Fill(1)
 		seg := func(tp *ad.Tape, in []*ad.Var) *ad.Var {
 			h := tp.Conv2D(in[0], w, nil, ad.ConvOpts{Pad: 1})
-			h = tp.BatchNorm(h, gamma, beta, runMean, runVar, true, 0.1, 1e-5, true)
+			h = trackedBN(tp, h, gamma, beta, runMean, runVar)
 			return tp.Add(tp.Mul(h, h), tp.Sum(in[0], true, 3))
 		}
 		tp := ad.NewTape()
 		pre := tp.Scale(x, 2) // x reaches the segment through a recorded op
 		var o *ad.Var
 		if ckpt {
-			o = tp.Checkpoint(seg, pre)
+			o = tp.Recompute(seg, pre)
 		} else {
 			o = seg(tp, []*ad.Var{pre})
 		}
@@ -48,20 +48,36 @@ func TestCheckpointMatchesPlain(t *testing.T) {
 	for k := range a {
 		for i := range a[k] {
 			if a[k][i] != b[k][i] {
-				t.Errorf("%s[%d] = %v with checkpointing, %v without", names[k], i, b[k][i], a[k][i])
+				t.Errorf("%s[%d] = %v with recomputation, %v without", names[k], i, b[k][i], a[k][i])
 				break
 			}
 		}
 	}
 }
 
-// TestCheckpointNoGrad checks that a tape recording nothing runs the segment directly.
-func TestCheckpointNoGrad(t *testing.T) {
+// trackedBN is a training-mode BN+Swish that keeps running statistics (momentum 0.1)
+// the way nn.BN does: once per forward pass, not when a segment is recomputed.
+func trackedBN(tp *ad.Tape, x, gamma, beta *ad.Var, runMean, runVar *tensor.Tensor) *ad.Var {
+	y, st := tp.BatchNormTrain(x, gamma, beta, ad.BatchNormOpts{Eps: 1e-5, Swish: true})
+	if !tp.Recomputing() {
+		rm, rv := runMean.Data(), runVar.Data()
+		m := float32(0.1)
+		unbias := float32(st.Count) / float32(st.Count-1)
+		for j := range rm {
+			rm[j] = (1-m)*rm[j] + m*st.Mean[j]
+			rv[j] = (1-m)*rv[j] + m*st.Var[j]*unbias
+		}
+	}
+	return y
+}
+
+// TestRecomputeNoGrad checks that a tape recording nothing runs the segment directly.
+func TestRecomputeNoGrad(t *testing.T) {
 	tp := ad.NewNoGradTape()
 	defer tp.Release()
 	x := ad.Const(tensor.FromData([]float32{1, 2, 3}, 3))
 	calls := 0
-	o := tp.Checkpoint(func(tp *ad.Tape, in []*ad.Var) *ad.Var {
+	o := tp.Recompute(func(tp *ad.Tape, in []*ad.Var) *ad.Var {
 		calls++
 		if tp.Recomputing() {
 			t.Error("no-grad tape reports recomputing")
@@ -84,9 +100,8 @@ func TestDiscardRecomputes(t *testing.T) {
 	run := func(discard bool) [][]float32 {
 		x, w := ad.NewParam(xv.Clone()), ad.NewParam(wv.Clone())
 		gamma, beta := ad.NewParam(testutil.Uniform(rand.New(rand.NewPCG(3, 4)), 0.5, 1.5, 3)), ad.NewParam(tensor.New(3))
-		rm, rv := tensor.New(3), tensor.New(3)
 		tp := ad.NewTape()
-		h := tp.BatchNorm(tp.Scale(x, 1.5), gamma, beta, rm, rv, true, 0.1, 1e-5, true)
+		h, _ := tp.BatchNormTrain(tp.Scale(x, 1.5), gamma, beta, ad.BatchNormOpts{Eps: 1e-5, Swish: true})
 		y := tp.Conv2D(h, w, nil, ad.ConvOpts{Pad: 1})
 		if discard {
 			tp.Discard(h)
@@ -115,8 +130,8 @@ func TestDiscardRecomputes(t *testing.T) {
 	}
 	tp := ad.NewNoGradTape()
 	defer tp.Release()
-	h := tp.BatchNorm(ad.Const(xv), ad.Const(tensor.FromData([]float32{1, 1, 1}, 3)), ad.Const(tensor.New(3)),
-		tensor.New(3), tensor.New(3), true, 0.1, 1e-5, false)
+	h, _ := tp.BatchNormTrain(ad.Const(xv), ad.Const(tensor.FromData([]float32{1, 1, 1}, 3)), ad.Const(tensor.New(3)),
+		ad.BatchNormOpts{Eps: 1e-5})
 	tp.Discard(h)
 	if h.Data() != nil {
 		t.Error("no-grad tape kept a discarded value")
