@@ -14,6 +14,7 @@ import (
 	"github.com/nvae-go/nvae/model"
 	"github.com/nvae-go/nvae/optim"
 	"github.com/nvae-go/nvae/report"
+	"github.com/nvae-go/nvae/tensor"
 )
 
 // StepMetrics are the numbers logged for one training step.
@@ -68,6 +69,9 @@ type Trainer struct {
 	// running statistics saved before each step (restored if the step is non-finite)
 	bnSave  []float32
 	bnCount []int64
+	times   StepTimes
+	// fixed is the batch of a trainer made by NewFixed, nil otherwise.
+	fixed *Fixed
 
 	metrics *report.JSONL
 	events  *report.EventWriter
@@ -131,14 +135,7 @@ func New(opts Options) (*Trainer, error) {
 		return nil, err
 	}
 	t.m.RecomputeCells = opts.RecomputeCells
-	sizes := make([]int, 0)
-	for _, p := range t.m.Params() {
-		sizes = append(sizes, p.V.Value.Len())
-		t.params = append(t.params, p.V.Data())
-		t.grads = append(t.grads, p.V.Grad.Data())
-	}
-	t.opt, err = optim.NewAdamax(sizes, cfg.WeightDecay)
-	if err != nil {
+	if err := t.setOptimizer(cfg.WeightDecay); err != nil {
 		return nil, err
 	}
 	t.noise = NewRandNoise(uint64(cfg.Seed))
@@ -185,6 +182,20 @@ func New(opts Options) (*Trainer, error) {
 	return t, nil
 }
 
+// setOptimizer points the trainer at the model's parameters and gradients and makes
+// the optimizer for them.
+func (t *Trainer) setOptimizer(weightDecay float64) error {
+	params := t.m.Params()
+	sizes := make([]int, len(params))
+	t.params, t.grads = make([][]float32, len(params)), make([][]float32, len(params))
+	for i, p := range params {
+		sizes[i], t.params[i], t.grads[i] = p.V.Value.Len(), p.V.Data(), p.V.Grad.Data()
+	}
+	var err error
+	t.opt, err = optim.NewAdamax(sizes, weightDecay)
+	return err
+}
+
 // checkShape verifies that the loader's images fit the model's input.
 func checkShape(l *data.Loader, cfg model.Config, name string) error {
 	s := l.ImageShape()
@@ -200,7 +211,9 @@ func (t *Trainer) Model() *model.Model { return t.m }
 
 // Close releases the data loader and log files.
 func (t *Trainer) Close() {
-	t.train.Close()
+	if t.train != nil {
+		t.train.Close()
+	}
 	if t.metrics != nil {
 		t.metrics.Close()
 	}
@@ -209,28 +222,78 @@ func (t *Trainer) Close() {
 	}
 }
 
+// StepTimes splits the wall time of a training step into its phases.
+type StepTimes struct {
+	Data     time.Duration // reading the batch (zero for a fixed batch)
+	Forward  time.Duration // forward pass and loss
+	Backward time.Duration // backward pass
+	Update   time.Duration // finiteness check, optimizer update, clearing the gradients
+}
+
+// LastStepTimes returns the phases of the last step taken.
+func (t *Trainer) LastStepTimes() StepTimes { return t.times }
+
+// Fixed is a training setup without data or run directory: every step trains on the
+// same batch with the same learning rate, KL coefficient β and regulariser weight λ
+// (nvae bench train times the trainer's own step with it).
+type Fixed struct {
+	Batch                  *tensor.Tensor // NHWC in [0,1]
+	LR, KLCoeff, NormCoeff float64
+	WeightDecay            float64 // of the optimizer
+	Seed                   uint64  // of the model's noise
+}
+
+// NewFixed returns a trainer of m whose StepOnce trains on f. It has no data, logs or
+// checkpoints: use StepOnce, LastStepTimes and Model only. A non-finite step is skipped
+// as in a run but never stops it.
+func NewFixed(m *model.Model, f Fixed) (*Trainer, error) {
+	if f.Batch == nil {
+		return nil, fmt.Errorf("train.NewFixed: no batch")
+	}
+	t := &Trainer{m: m, cfg: m.Cfg, fixed: &f, noise: NewRandNoise(f.Seed), opts: Options{MaxBadSteps: math.MaxInt}}
+	if err := t.setOptimizer(f.WeightDecay); err != nil {
+		return nil, fmt.Errorf("train.NewFixed: %w", err)
+	}
+	return t, nil
+}
+
 // StepOnce runs one training step on the next batch and returns its metrics.
 func (t *Trainer) StepOnce() (StepMetrics, error) {
+	if f := t.fixed; f != nil {
+		return t.step(f.Batch, 0, f.LR, f.KLCoeff, f.NormCoeff, 0)
+	}
+	start := time.Now()
 	batch, err := t.train.Next()
 	if err != nil {
 		return StepMetrics{}, fmt.Errorf("reading training data: %w", err)
 	}
 	defer batch.Release()
-	x := batch.X
 	step := t.prog.Step
-	lr := t.lr.LR(step, batch.Epoch)
 	beta := t.kl.Beta(step)
-	lambda := t.reg.At(beta)
+	return t.step(batch.X, batch.Epoch, t.lr.LR(step, batch.Epoch), beta, t.reg.At(beta), time.Since(start))
+}
 
+// step trains on x with the given learning rate, KL coefficient β and regulariser
+// weight λ; readTime is the time spent getting x.
+func (t *Trainer) step(x *tensor.Tensor, epoch int, lr, beta, lambda float64, readTime time.Duration) (StepMetrics, error) {
+	step := t.prog.Step
+	t0 := time.Now()
+	t.times = StepTimes{Data: readTime}
 	t.saveBN()
 	tp := ad.NewTape()
 	defer tp.Release()
 	out := t.m.Forward(tp, x, true, t.noise)
 	loss := t.m.Loss(tp, out, x, float32(beta), float32(lambda), t.noise)
 	lv := float64(loss.Total.Value.Item())
+	t1 := time.Now()
+	t.times.Forward = t1.Sub(t0)
 	ok := finite(lv)
 	if ok {
 		tp.Backward(loss.Total)
+	}
+	t2 := time.Now()
+	t.times.Backward = t2.Sub(t1)
+	if ok {
 		ok = allFinite(t.grads)
 	}
 	if err := tp.Err(); err != nil { // a synchronized batch norm's reduction failed
@@ -238,7 +301,7 @@ func (t *Trainer) StepOnce() (StepMetrics, error) {
 		t.m.ZeroGrad()
 		return StepMetrics{}, fmt.Errorf("training step %d: %w", step, err)
 	}
-	sm := StepMetrics{Step: step, Epoch: batch.Epoch, Loss: lv, LR: lr, KLCoeff: beta, NormCoeff: lambda,
+	sm := StepMetrics{Step: step, Epoch: epoch, Loss: lv, LR: lr, KLCoeff: beta, NormCoeff: lambda,
 		NormLoss: float64(loss.NormLoss), BNLoss: float64(loss.BNLoss)}
 	b := float64(len(loss.Recon))
 	for i := range loss.Recon {
@@ -269,6 +332,7 @@ func (t *Trainer) StepOnce() (StepMetrics, error) {
 		t.prog.BadInARow++
 	}
 	t.m.ZeroGrad()
+	t.times.Update = time.Since(t2)
 	t.prog.Step++
 	if t.prog.BadInARow >= t.opts.MaxBadSteps {
 		return sm, fmt.Errorf("%d consecutive steps had a non-finite loss or gradient (last loss %v at step %d); "+

@@ -17,7 +17,6 @@ import (
 	"github.com/nvae-go/nvae/backend/cpu"
 	"github.com/nvae-go/nvae/eval"
 	"github.com/nvae-go/nvae/model"
-	"github.com/nvae-go/nvae/optim"
 	"github.com/nvae-go/nvae/tensor"
 	"github.com/nvae-go/nvae/train"
 )
@@ -104,40 +103,22 @@ func benchTrain(args []string, stdout io.Writer) error {
 		return fmt.Errorf("bench train: building the model: %w", err)
 	}
 	m.RecomputeCells = recompute
-	named := m.Params()
-	params, grads, sizes := make([][]float32, len(named)), make([][]float32, len(named)), make([]int, len(named))
-	for i, p := range named {
-		params[i], grads[i], sizes[i] = p.V.Data(), p.V.Grad.Data(), p.V.Value.Len()
-	}
-	opt, err := optim.NewAdamax(sizes, cfg.WeightDecay)
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 7))
+	tr, err := train.NewFixed(m, train.Fixed{Batch: benchInput(cfg, cfg.BatchSize, rng), LR: cfg.LearningRate,
+		KLCoeff: *klCoeff, NormCoeff: cfg.WeightDecayNorm, WeightDecay: cfg.WeightDecay, Seed: uint64(cfg.Seed)})
 	if err != nil {
 		return fmt.Errorf("bench train: %w", err)
 	}
-	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 7))
-	x := benchInput(cfg, cfg.BatchSize, rng)
-	noise := model.RandNoise{R: rng}
-	wdn := float32(cfg.WeightDecayNorm)
-
 	type phase struct{ fwd, bwd, opt time.Duration }
-	step := func() (phase, float32) {
-		var ph phase
-		t0 := time.Now()
-		tp := ad.NewTape()
-		out := m.Forward(tp, x, true, noise)
-		l := m.Loss(tp, out, x, float32(*klCoeff), wdn, noise)
-		t1 := time.Now()
-		tp.Backward(l.Total)
-		loss := l.Total.Value.Item()
-		tp.Release()
-		t2 := time.Now()
-		opt.Update(params, grads, cfg.LearningRate)
-		m.ZeroGrad()
-		t3 := time.Now()
-		ph.fwd, ph.bwd, ph.opt = t1.Sub(t0), t2.Sub(t1), t3.Sub(t2)
-		return ph, loss
+	step := func() (phase, float32, error) {
+		sm, err := tr.StepOnce()
+		st := tr.LastStepTimes()
+		return phase{st.Forward, st.Backward, st.Update}, float32(sm.Loss), err
 	}
 	for i := 0; i < *warmup; i++ {
-		step()
+		if _, _, err := step(); err != nil {
+			return fmt.Errorf("bench train: %w", err)
+		}
 	}
 	_, rssBefore := peakRSS()
 	var ms0, ms1 runtime.MemStats
@@ -158,7 +139,10 @@ func benchTrain(args []string, stdout io.Writer) error {
 	cpu0 := processCPU()
 	start := time.Now()
 	for i := 0; i < *steps; i++ {
-		ph, l := step()
+		ph, l, err := step()
+		if err != nil {
+			return fmt.Errorf("bench train: %w", err)
+		}
 		tot.fwd += ph.fwd
 		tot.bwd += ph.bwd
 		tot.opt += ph.opt
