@@ -137,3 +137,43 @@ func TestDiscardRecomputes(t *testing.T) {
 		t.Error("no-grad tape kept a discarded value")
 	}
 }
+
+// TestMemo checks that a memoised value is computed once per tape, shared with the
+// segments recomputed on it, dropped by Forget and forgotten by Release.
+func TestMemo(t *testing.T) {
+	calls := 0
+	w := ad.NewParam(tensor.FromData([]float32{1, 2}, 2))
+	key := new(int)
+	tp := ad.NewTape()
+	get := func(tp *ad.Tape) *ad.Var {
+		return tp.Memo(key, func() *ad.Var { calls++; return tp.Scale(w, 2) })
+	}
+	first := get(tp)
+	if get(tp) != first || calls != 1 {
+		t.Fatalf("second lookup: %d computations", calls)
+	}
+	x := ad.NewParam(tensor.FromData([]float32{3, 4}, 2))
+	out := tp.Recompute(func(sub *ad.Tape, in []*ad.Var) *ad.Var {
+		if get(sub) != first {
+			t.Error("a recomputed segment did not see the tape's value")
+		}
+		return sub.Mul(in[0], get(sub))
+	}, x)
+	tp.Backward(tp.Sum(out, false))
+	if calls != 1 {
+		t.Errorf("%d computations with a recomputed segment, want 1", calls)
+	}
+	if g := w.Grad.Data(); g[0] != 6 || g[1] != 8 {
+		t.Errorf("gradient through the memoised value %v, want [6 8]", g)
+	}
+	tp.Forget(key)
+	if get(tp) == first || calls != 2 {
+		t.Error("Forget kept the value")
+	}
+	second := get(tp)
+	tp.Release()
+	if get(tp) == second || calls != 3 {
+		t.Error("Release kept the value")
+	}
+	tp.Release()
+}

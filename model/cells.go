@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/nvae-go/nvae/ad"
 	"github.com/nvae-go/nvae/nn"
@@ -65,15 +66,15 @@ func (b *builder) param(name string, v *ad.Var, l layout) {
 	b.m.params = append(b.m.params, NamedParam{Name: name, V: v})
 }
 
-// conv makes a convolution at prefix. wn selects weight normalisation; without it the
-// official code registers the `weight_normalized` alias.
-func (b *builder) conv(prefix string, cin, cout, k int, o ad.ConvOpts, bias, wn bool, mask *tensor.Tensor) *nn.Conv {
-	c := nn.NewConv(b.rng, cin, cout, k, o, bias, wn, mask)
+// conv makes a convolution at prefix. Without weight normalisation the official code
+// registers the `weight_normalized` alias.
+func (b *builder) conv(prefix string, spec nn.ConvSpec) *nn.Conv {
+	c := nn.NewConv(b.rng, spec)
 	b.param(prefix+".weight", c.W, layoutConv)
-	if bias {
+	if spec.Bias {
 		b.param(prefix+".bias", c.B, layoutPlain)
 	}
-	if wn {
+	if spec.WeightNorm {
 		b.param(prefix+".log_weight_norm", c.LogWN, layoutConv)
 	} else {
 		b.m.state = append(b.m.state, stateEntry{name: prefix + ".weight_normalized", kind: kindAlias, param: c.W,
@@ -81,6 +82,18 @@ func (b *builder) conv(prefix string, cin, cout, k int, o ad.ConvOpts, bias, wn 
 	}
 	b.m.convs = append(b.m.convs, c)
 	return c
+}
+
+// wnConv makes the most common convolution: in → out channels, k×k, with bias and
+// weight normalisation, no mask.
+func (b *builder) wnConv(prefix string, in, out, k int, o ad.ConvOpts) *nn.Conv {
+	return b.conv(prefix, nn.ConvSpec{In: in, Out: out, Kernel: k, Opts: o, Bias: true, WeightNorm: true})
+}
+
+// plainConv makes a convolution without bias or weight normalisation (inside the
+// inverted residual ops).
+func (b *builder) plainConv(prefix string, in, out, k int, o ad.ConvOpts) *nn.Conv {
+	return b.conv(prefix, nn.ConvSpec{In: in, Out: out, Kernel: k, Opts: o})
 }
 
 // bn makes a batch norm whose keys live at prefix (prefix.weight, …).
@@ -160,30 +173,33 @@ func (o *irOp) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 	return o.bn3.Forward(tp, conv(o.conv3, x), train)
 }
 
-func (b *builder) op(prefix, name string, cin, cout, stride int) op {
+// op makes the operation name of a cell at prefix, from cin to cout channels; the
+// first op of a cell does the cell's resampling.
+func (b *builder) op(prefix, name string, cin, cout int, rs resample) op {
+	stride := rs.stride()
 	if ir, ok := irSpec[name]; ok {
-		off := 0
-		o := &irOp{up: stride == -1}
+		o := &irOp{up: rs == upsample}
+		off := 0 // the official Sequential starts with the upsampling module
 		if o.up {
 			off = 1
 		}
 		hid := cin * ir.ex
-		g := ir.g
-		if g == 0 {
-			g = hid
+		groups := ir.g
+		if groups == 0 {
+			groups = hid // depthwise
 		}
 		p := func(i int) string { return fmt.Sprintf("%s.conv.%d", prefix, i+off) }
 		o.bn0 = b.bn(p(0)+".bn", cin, false)
-		o.conv1 = b.conv(p(1)+".conv.0", cin, hid, 1, ad.ConvOpts{}, false, false, nil)
+		o.conv1 = b.plainConv(p(1)+".conv.0", cin, hid, 1, ad.ConvOpts{})
 		o.bn1 = b.bn(p(1)+".conv.1", hid, true)
-		o.conv2 = b.conv(p(2)+".conv.0", hid, hid, ir.k, ad.ConvOpts{Stride: max(stride, 1), Pad: (ir.k - 1) / 2, Groups: g}, false, false, nil)
+		o.conv2 = b.plainConv(p(2)+".conv.0", hid, hid, ir.k, ad.ConvOpts{Stride: stride, Pad: (ir.k - 1) / 2, Groups: groups})
 		o.bn2 = b.bn(p(2)+".conv.1", hid, true)
-		o.conv3 = b.conv(p(3), hid, cout, 1, ad.ConvOpts{}, false, false, nil)
+		o.conv3 = b.plainConv(p(3), hid, cout, 1, ad.ConvOpts{})
 		o.bn3 = b.bn(p(4)+".bn", cout, false)
 		return o
 	}
-	o := &resOp{up: stride == -1}
-	co := ad.ConvOpts{Stride: max(stride, 1), Pad: 1}
+	o := &resOp{up: rs == upsample}
+	co := ad.ConvOpts{Stride: stride, Pad: 1}
 	dataInit := false
 	switch name {
 	case "res_bnswish":
@@ -199,7 +215,7 @@ func (b *builder) op(prefix, name string, cin, cout, stride int) op {
 	default:
 		panic("model: unknown op " + name)
 	}
-	o.conv = b.conv(prefix+".conv_0", cin, cout, 3, co, true, true, nil)
+	o.conv = b.wnConv(prefix+".conv_0", cin, cout, 3, co)
 	o.conv.DataInit = dataInit
 	return o
 }
@@ -213,36 +229,55 @@ type cell struct {
 	se     *nn.SE
 }
 
-func cellStride(typ string) int {
-	switch typ[:2] {
-	case "do":
+// resample is how a cell changes the spatial size of its input.
+type resample int
+
+const (
+	sameSize   resample = iota // normal cells
+	downsample                 // stride 2 (down_pre, down_enc)
+	upsample                   // ×2 nearest / bilinear (up_dec, up_post)
+)
+
+// cellResample is the resampling of a cell type ("normal_enc", "down_pre", "up_dec", …).
+func cellResample(typ string) resample {
+	switch {
+	case strings.HasPrefix(typ, "down"):
+		return downsample
+	case strings.HasPrefix(typ, "up"):
+		return upsample
+	}
+	return sameSize
+}
+
+// stride is the convolution stride that does the resampling.
+func (r resample) stride() int {
+	if r == downsample {
 		return 2
-	case "up":
-		return -1
 	}
 	return 1
 }
 
+// cell makes a cell of type typ at prefix, from cin to cout channels.
 func (b *builder) cell(prefix, typ string, cin, cout int) *cell {
 	c := &cell{name: prefix}
-	st := cellStride(typ)
-	switch st {
-	case 2:
+	rs := cellResample(typ)
+	switch rs {
+	case downsample:
 		q := cout / 4
 		outs := [4]int{q, q, q, cout - 3*q}
 		for i := range c.fr {
 			// official: 1×1 stride-2 convs on shifted inputs; here stride 1 on Subsample2 picks
-			c.fr[i] = b.conv(fmt.Sprintf("%s.skip.conv_%d", prefix, i+1), cin, outs[i], 1, ad.ConvOpts{}, true, true, nil)
+			c.fr[i] = b.wnConv(fmt.Sprintf("%s.skip.conv_%d", prefix, i+1), cin, outs[i], 1, ad.ConvOpts{})
 		}
-	case -1:
-		c.upSkip = b.conv(prefix+".skip.1", cin, cout, 1, ad.ConvOpts{}, false, true, nil)
+	case upsample:
+		c.upSkip = b.conv(prefix+".skip.1", nn.ConvSpec{In: cin, Out: cout, Kernel: 1, WeightNorm: true})
 	}
 	for j, name := range archs[b.m.Cfg.ArchInstance][typ] {
-		ci, s := cin, st
+		in, r := cin, rs
 		if j > 0 {
-			ci, s = cout, 1
+			in, r = cout, sameSize
 		}
-		c.ops = append(c.ops, b.op(fmt.Sprintf("%s._ops.%d", prefix, j), name, ci, cout, s))
+		c.ops = append(c.ops, b.op(fmt.Sprintf("%s._ops.%d", prefix, j), name, in, cout, r))
 	}
 	if b.m.Cfg.UseSE {
 		c.se = b.se(prefix+".se.se", cout)
@@ -304,9 +339,12 @@ type flowCell struct{ in, dw, mu *nn.Conv }
 func (b *builder) flowCell(prefix string, z int, mirror bool) *flowCell {
 	hid := 6 * z
 	f := &flowCell{}
-	f.in = b.conv(prefix+".conv.convz.0", z, hid, 3, ad.ConvOpts{Pad: 1}, false, true, nn.ARMask(z, hid, 3, 1, true, mirror))
-	f.dw = b.conv(prefix+".conv.convz.2", hid, hid, 5, ad.ConvOpts{Pad: 2, Groups: hid}, false, true, nn.ARMask(hid, hid, 5, hid, false, mirror))
-	f.mu = b.conv(prefix+".mu.conv_0", hid, z, 1, ad.ConvOpts{}, true, true, nn.ARMask(hid, z, 1, 1, false, mirror))
+	f.in = b.conv(prefix+".conv.convz.0", nn.ConvSpec{In: z, Out: hid, Kernel: 3, Opts: ad.ConvOpts{Pad: 1},
+		WeightNorm: true, Mask: nn.ARMask(z, hid, 3, 1, true, mirror)})
+	f.dw = b.conv(prefix+".conv.convz.2", nn.ConvSpec{In: hid, Out: hid, Kernel: 5, Opts: ad.ConvOpts{Pad: 2, Groups: hid},
+		WeightNorm: true, Mask: nn.ARMask(hid, hid, 5, hid, false, mirror)})
+	f.mu = b.conv(prefix+".mu.conv_0", nn.ConvSpec{In: hid, Out: z, Kernel: 1, Bias: true,
+		WeightNorm: true, Mask: nn.ARMask(hid, z, 1, 1, false, mirror)})
 	// The official μ conv starts at a tenth of the usual norm.
 	for i, v := range f.mu.LogWN.Data() {
 		f.mu.LogWN.Data()[i] = v + float32(lnTenth)

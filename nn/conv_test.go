@@ -12,7 +12,7 @@ import (
 
 func TestWeightNormInit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	c := NewConv(rng, 3, 5, 3, ad.ConvOpts{Pad: 1}, true, true, nil)
+	c := NewConv(rng, ConvSpec{In: 3, Out: 5, Kernel: 3, Opts: ad.ConvOpts{Pad: 1}, Bias: true, WeightNorm: true})
 	tp := ad.NewTape()
 	defer tp.Release()
 	w := c.Weight(tp).Data()
@@ -37,8 +37,13 @@ func TestWeightNormInit(t *testing.T) {
 			}
 		}
 	}
-	if c.EffectiveWeight(tp) != c.Eff {
+	eff := c.EffectiveWeight(tp)
+	if c.EffectiveWeight(tp) != eff {
 		t.Error("EffectiveWeight recomputed the weight on the same tape")
+	}
+	tp.Release()
+	if c.EffectiveWeight(tp) == eff {
+		t.Error("EffectiveWeight kept a weight across Release")
 	}
 }
 
@@ -96,7 +101,7 @@ func TestARMask(t *testing.T) {
 func TestMaskedWeightNorm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	mask := ARMask(2, 4, 3, 1, true, false)
-	c := NewConv(rng, 2, 4, 3, ad.ConvOpts{Pad: 1}, false, true, mask)
+	c := NewConv(rng, ConvSpec{In: 2, Out: 4, Kernel: 3, Opts: ad.ConvOpts{Pad: 1}, WeightNorm: true, Mask: mask})
 	tp := ad.NewTape()
 	defer tp.Release()
 	w := c.Weight(tp).Data()
@@ -111,7 +116,7 @@ func TestMaskedWeightNorm(t *testing.T) {
 // the output has zero mean and standard deviation 1/5 per channel (unbiased).
 func TestDataInit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	c := NewConv(rng, 3, 4, 3, ad.ConvOpts{Pad: 1}, true, true, nil)
+	c := NewConv(rng, ConvSpec{In: 3, Out: 4, Kernel: 3, Opts: ad.ConvOpts{Pad: 1}, Bias: true, WeightNorm: true})
 	c.DataInit = true
 	x := tensor.New(2, 5, 5, 3)
 	for i := range x.Data() {
