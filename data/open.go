@@ -20,6 +20,10 @@ type Options struct {
 // Names lists the dataset names Open accepts.
 var Names = []string{"mnist", "fashion_mnist", "cifar10", "folder", "celeba_64", "embedded"}
 
+// CanonicalName returns the entry of Names that an accepted spelling of a source
+// name stands for ("fmnist" → "fashion_mnist"), or the lower-cased name when none does.
+func CanonicalName(name string) string { return canonicalName(name) }
+
 // canonicalName maps accepted spellings of a dataset name to the names in Names.
 func canonicalName(name string) string {
 	n := strings.ToLower(strings.ReplaceAll(name, "-", "_"))

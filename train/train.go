@@ -111,7 +111,7 @@ func New(opts Options) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr, err := data.OfficialTransform(cfg.Dataset, true, cfg.NumXBits)
+	tr, err := transformFor(dsTrain, cfg, true)
 	if err != nil {
 		return nil, err
 	}

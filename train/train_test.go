@@ -91,11 +91,6 @@ func TestRunWritesRunDirectory(t *testing.T) {
 	if sum.Steps != 3 || sum.Eval == nil || !(sum.Eval.NLLNats > 0) {
 		t.Fatalf("summary %+v", sum)
 	}
-	// the final evaluation is of the final model: its record comes after the last step's
-	recs0, _ := report.ReadJSONL(filepath.Join(dir, "metrics.jsonl"))
-	if last := recs0[len(recs0)-1]; last["val_nll"] != sum.Eval.NLLNats || last["step"] != 3 {
-		t.Errorf("last record %v, want the evaluation at step 3", last)
-	}
 	for _, f := range []string{CheckpointName, "metrics.jsonl", "curves.png", "samples_t0.7.png", "samples_t1.0.png", "reconstructions.png"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s missing or empty: %v", f, err)
@@ -104,6 +99,10 @@ func TestRunWritesRunDirectory(t *testing.T) {
 	recs, err := report.ReadJSONL(filepath.Join(dir, "metrics.jsonl"))
 	if err != nil || len(recs) == 0 {
 		t.Fatalf("metrics: %v, %d records", err, len(recs))
+	}
+	// the final evaluation is of the final model: its record comes after the last step's
+	if last := recs[len(recs)-1]; last["val_nll"] != sum.Eval.NLLNats || last["step"] != 3 {
+		t.Errorf("last record %v, want the evaluation at step 3", last)
 	}
 	m, saved, err := LoadModel(dir)
 	if err != nil {

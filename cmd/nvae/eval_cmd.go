@@ -20,7 +20,7 @@ func runEval(args []string, stdout io.Writer) error {
 	fs := newFlags("eval", "--checkpoint PATH [--num_iw_samples K] [--json]")
 	ckpt := fs.String("checkpoint", "", "run directory, checkpoint .safetensors, or NVIDIA's checkpoint.pt (required)")
 	k := fs.Int("num_iw_samples", 1000, "importance samples per image (official evaluation: 1000)")
-	src := fs.String("data", "embedded", "image source: "+joinNames(data.Names))
+	src := fs.String("data", "embedded", "image reader, which files are read (the likelihood is the checkpoint's --dataset): "+joinNames(data.Names))
 	dir := fs.String("data_dir", "", "directory (or archive) of the images")
 	split := fs.String("split", "test", "split to evaluate: test or train")
 	images := fs.String("images", "", "evaluate these preprocessed images instead: a safetensors file whose tensor \"x\" is [N,C,H,W] in [0,1] (U8 or F32)")

@@ -99,7 +99,7 @@ func runRecon(args []string, stdout io.Writer) error {
 	ckpt := fs.String("checkpoint", "", "run directory, checkpoint .safetensors, or NVIDIA's checkpoint.pt (required)")
 	n := fs.Int("n", 16, "number of images")
 	out := fs.String("out", "reconstructions.png", "PNG file to write (inputs on the left, reconstructions on the right)")
-	src := fs.String("data", "embedded", "image source: "+joinNames(data.Names))
+	src := fs.String("data", "embedded", "image reader, which files are read (the likelihood is the checkpoint's --dataset): "+joinNames(data.Names))
 	dir := fs.String("data_dir", "", "directory (or archive) of the images")
 	split := fs.String("split", "test", "split: test or train")
 	pixels := fs.String("pixels", "default", "default, mean or sample_t")
