@@ -156,7 +156,7 @@ func TestPresetUnknown(t *testing.T) {
 }
 
 // TestPresetCountsBig checks the parameter, conv and BN counts of the large official presets
-// (spec §10). It allocates several GB, so it runs only with NVAE_BIG_TESTS=1.
+// (docs/model.md#presets). It allocates several GB, so it runs only with NVAE_BIG_TESTS=1.
 func TestPresetCountsBig(t *testing.T) {
 	if os.Getenv("NVAE_BIG_TESTS") == "" {
 		t.Skip("set NVAE_BIG_TESTS=1 (allocates several GB)")

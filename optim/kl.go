@@ -5,7 +5,7 @@ import (
 	"math"
 )
 
-// Official KL warm-up settings (train.py defaults, spec §0 and §5.2).
+// Official KL warm-up settings (train.py defaults, docs/model.md#hyperparameters and docs/model.md#kl-warm-up).
 const (
 	KLAnnealPortion = 0.3
 	KLConstPortion  = 0.0001
@@ -13,7 +13,7 @@ const (
 )
 
 // KLCoeff is train.py's kl_coeff: β(i) = max(min((i − constSteps)/annealSteps, 1), minCoeff),
-// evaluated in float64 in that order (spec §5.2). β stays at minCoeff until constSteps
+// evaluated in float64 in that order (docs/model.md#kl-warm-up). β stays at minCoeff until constSteps
 // (and for as long as the ramp is below it), then rises linearly and reaches 1 at
 // constSteps + annealSteps. An annealSteps ≤ 0 (a division by zero in Python) is taken
 // as an immediate step to 1 at constSteps.
@@ -33,7 +33,7 @@ func KLCoeff(step int, annealSteps, constSteps, minCoeff float64) float64 {
 
 // KLSchedule is the KL warm-up coefficient β as a function of the global step.
 type KLSchedule struct {
-	// AnnealSteps is the length of the linear rise (a in spec §5.2).
+	// AnnealSteps is the length of the linear rise (a in docs/model.md#kl-warm-up).
 	AnnealSteps float64
 	// ConstSteps is the number of steps at MinCoeff before the rise (c).
 	ConstSteps float64
@@ -62,7 +62,7 @@ func (k KLSchedule) Beta(step int) float64 {
 	return KLCoeff(step, k.AnnealSteps, k.ConstSteps, k.MinCoeff)
 }
 
-// RegCoeff gives λ, the coefficient of the spectral and BN regularizers (spec §5.7).
+// RegCoeff gives λ, the coefficient of the spectral and BN regularizers (docs/model.md#regularisation-coefficient).
 // Without Anneal, λ = Lambda. With Anneal, λ(β) = exp((1−β)·ln(LambdaInit) + β·ln(Lambda)),
 // a geometric interpolation from LambdaInit to Lambda driven by the KL warm-up β.
 type RegCoeff struct {
@@ -98,7 +98,7 @@ func (r RegCoeff) At(beta float64) float64 {
 }
 
 // GroupsPerScale returns the number of latent groups at each encoder scale
-// s = 0 .. L−1, highest resolution first (spec §1.1): the first scale has G groups and,
+// s = 0 .. L−1, highest resolution first (docs/model.md#latent-groups): the first scale has G groups and,
 // with ada, each coarser scale has max(minGroups, floor(previous/2)).
 func GroupsPerScale(L, G int, ada bool, minGroups int) ([]int, error) {
 	if L < 1 {
@@ -120,7 +120,7 @@ func GroupsPerScale(L, G int, ada bool, minGroups int) ([]int, error) {
 }
 
 // KLBalanceAlpha returns the KL-balancing prior weights α (kl_balancer_coeff with
-// fun=square, spec §5.3), one per latent group in decoder order: decoder scale t
+// fun=square, docs/model.md#kl-balancing), one per latent group in decoder order: decoder scale t
 // (coarsest first, encoder scale L−1−t) with n_t groups gives each group 4^t/n_t, and
 // all weights are then divided by their minimum. As in the official code each weight
 // is the float64 quotient rounded to float32 and the normalization is a float32

@@ -11,7 +11,7 @@ import (
 )
 
 // TestKLCoeffOfficial checks β for the official MNIST run: T = 60000, so a = 18000
-// and c = 6 (spec §5.2).
+// and c = 6 (docs/model.md#kl-warm-up).
 func TestKLCoeffOfficial(t *testing.T) {
 	k := KLScheduleFromPortions(KLAnnealPortion, KLConstPortion, KLConstCoeff, 60000)
 	if k.AnnealSteps != 18000 || k.ConstSteps != 6 || k.MinCoeff != 1e-4 {
@@ -59,7 +59,7 @@ func TestKLStepSchedule(t *testing.T) {
 	}
 }
 
-// TestRegCoeff checks λ(β) with and without annealing (spec §5.7).
+// TestRegCoeff checks λ(β) with and without annealing (docs/model.md#regularisation-coefficient).
 func TestRegCoeff(t *testing.T) {
 	fixed := RegCoeff{Lambda: 1e-2, LambdaInit: 10}
 	if err := fixed.Validate(); err != nil {
@@ -112,7 +112,7 @@ func TestGroupsPerScale(t *testing.T) {
 		minG       int
 		want       []int
 		wantAlpha  []float32
-		alphaCount []int // the α table of spec §5.3: value v repeated count times
+		alphaCount []int // the α table of docs/model.md#kl-balancing: value v repeated count times
 	}{
 		{"MNIST", 2, 10, true, 1, []int{10, 5}, nil, []int{1, 5, 2, 10}},
 		{"CelebA-64", 3, 20, true, 1, []int{20, 10, 5}, nil, []int{1, 5, 2, 10, 4, 20}},

@@ -69,7 +69,7 @@ func (r *Report) Print(w io.Writer) {
 	}
 }
 
-// Tolerances (fixtures README §9).
+// Tolerances (docs/numerics.md#parity-tolerances).
 const (
 	ForwardRel = 1e-5 // forward values, relative to max|ref|
 	LossAbs    = 1e-3 // absolute cap for loss-type sums (values in the hundreds/thousands)
