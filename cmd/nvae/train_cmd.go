@@ -54,7 +54,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err := applyContTraining(fs, &o); err != nil {
 		return err
 	}
-	if err := train.CheckSource(cfg, o.Data); err != nil {
+	if err := data.CheckSource(o.Data, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
 		return err
 	}
 	if *download {

@@ -1,4 +1,4 @@
-package checkpoint
+package tensorfile
 
 import (
 	"bytes"
@@ -12,10 +12,11 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/nvae-go/nvae/internal/atomicfile"
 	"github.com/nvae-go/nvae/tensor"
 )
 
-// Named is one tensor of a checkpoint: its name, its shape (row-major; [] is a
+// Named is one tensor of a file: its name, its shape (row-major; [] is a
 // scalar), the element type it is (or is to be) stored as, and its values
 // converted to float32.
 type Named struct {
@@ -289,9 +290,9 @@ func reorderByMetadata(f *File) {
 // WriteSafetensors writes tensors, in the given order, and metadata (omitted when
 // nil) to path as a safetensors file. Each tensor is stored as its DType (F32 when
 // empty; integer dtypes such as I64 require integral values). The file is written
-// atomically with WriteFileAtomic.
+// atomically (atomicfile.Write).
 func WriteSafetensors(path string, tensors []Named, metadata map[string]string) error {
-	err := WriteFileAtomic(path, func(w io.Writer) error {
+	err := atomicfile.Write(path, func(w io.Writer) error {
 		return EncodeSafetensors(w, tensors, metadata)
 	})
 	if err != nil {
@@ -404,7 +405,7 @@ func EncodeSafetensors(w io.Writer, tensors []Named, metadata map[string]string)
 func writeJSONString(b *bytes.Buffer, s string) {
 	q, err := json.Marshal(s)
 	if err != nil {
-		panic(errors.New("checkpoint: json.Marshal of a string failed")) // cannot happen
+		panic(errors.New("tensorfile: json.Marshal of a string failed")) // cannot happen
 	}
 	b.Write(q)
 }

@@ -1,4 +1,4 @@
-package checkpoint
+package tensorfile
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 // interpret (an optimizer-specific class, a torch.device, ...). Class is
 // "module.Name"; Args are the constructor or reduce arguments and State the
 // argument of BUILD (usually the instance __dict__), all converted like every
-// other value (see TorchCheckpoint.Raw). Items and Entries hold what the pickle
+// other value (see TorchFile.Raw). Items and Entries hold what the pickle
 // appended or set on the object when the class is a list or dict subclass.
 type PyObject struct {
 	Class   string

@@ -1,35 +1,40 @@
-package model
+package modelfile
 
 import (
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/nvae-go/nvae/checkpoint"
+	"github.com/nvae-go/nvae/model"
+	"github.com/nvae-go/nvae/tensorfile"
 )
+
+// f1Checkpoint is a checkpoint.pt written by the official train.py (F1 configuration, two
+// training steps); the tensorfile tests read the same file.
+const f1Checkpoint = "../tensorfile/testdata/f1_checkpoint.pt"
 
 // TestOfficialCheckpoint loads a checkpoint written by the official train.py (F1 configuration,
 // two training steps): the config comes from its argparse namespace, the state dict (with
 // aliases and int64 counters) loads strictly, and StateDict reproduces it key by key.
 func TestOfficialCheckpoint(t *testing.T) {
-	ck, err := checkpoint.ReadTorch("testdata/F1/checkpoint.pt")
+	ck, err := tensorfile.ReadTorch(f1Checkpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ConfigFromArgs(ck.Args)
+	cfg, err := model.ConfigFromArgs(ck.Args)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, _ := Preset("tiny_mnist")
+	want, _ := model.Preset("tiny_mnist")
 	if cfg.NumChannelsEnc != want.NumChannelsEnc || cfg.NumLatentScales != 2 || !cfg.AdaGroups || cfg.NumLatentPerGroup != 4 ||
 		cfg.NumPreprocessCells != 2 || !cfg.UseSE || !cfg.ResDist || cfg.Dataset != "mnist" {
 		t.Fatalf("config from checkpoint args: %+v", cfg)
 	}
-	m, err := New(cfg, 1)
+	m, err := model.New(cfg, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.LoadStateDict(ck.StateDict); err != nil {
+	if err := m.LoadStateDict(ModelTensors(ck.StateDict)); err != nil {
 		t.Fatal(err)
 	}
 	got := m.StateDict()
@@ -41,8 +46,8 @@ func TestOfficialCheckpoint(t *testing.T) {
 		if g.Name != w.Name || !slices.Equal(g.Shape, w.Shape) || !slices.Equal(g.Data, w.Data) {
 			t.Fatalf("entry %d: got %s %v, checkpoint %s %v (or data differ)", i, g.Name, g.Shape, w.Name, w.Shape)
 		}
-		if (w.DType == checkpoint.I64) != (g.DType == checkpoint.I64) {
-			t.Errorf("%s: dtype %s, checkpoint %s", w.Name, g.DType, w.DType)
+		if (w.DType == tensorfile.I64) != g.Int {
+			t.Errorf("%s: Int %v, checkpoint dtype %s", w.Name, g.Int, w.DType)
 		}
 	}
 }
@@ -50,7 +55,7 @@ func TestOfficialCheckpoint(t *testing.T) {
 // TestFromTorchRejectsMismatches: a checkpoint whose args disagree with its tensors, or
 // whose alias keys differ from their twins, fails with an error naming the keys.
 func TestFromTorchRejectsMismatches(t *testing.T) {
-	ck, err := checkpoint.ReadTorch("testdata/F1/checkpoint.pt")
+	ck, err := tensorfile.ReadTorch(f1Checkpoint)
 	if err != nil {
 		t.Fatal(err)
 	}

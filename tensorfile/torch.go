@@ -1,4 +1,4 @@
-package checkpoint
+package tensorfile
 
 import (
 	"archive/zip"
@@ -15,7 +15,7 @@ import (
 	"github.com/nlpodyssey/gopickle/types"
 )
 
-// TorchCheckpoint is the content of a checkpoint written by torch.save (the zip
+// TorchFile is the content of a checkpoint written by torch.save (the zip
 // format of PyTorch ≥ 1.6), such as the ones the official NVAE train.py writes:
 // a dict with the keys epoch, state_dict, optimizer, global_step, args,
 // arch_instance, scheduler and grad_scalar.
@@ -26,7 +26,7 @@ import (
 // key is a string and map[any]any otherwise (int keys as int64), tensor → Named
 // (with an empty Name), argparse.Namespace → map[string]any of its attributes,
 // any other object → *PyObject.
-type TorchCheckpoint struct {
+type TorchFile struct {
 	// StateDict holds the tensors of the "state_dict" entry in pickle (that is,
 	// state_dict) order, converted to float32; DType keeps the stored type (I64
 	// for num_batches_tracked). Non-tensor entries are skipped. When the
@@ -48,7 +48,7 @@ type TorchCheckpoint struct {
 }
 
 // Lookup returns the state-dict tensor with the given name.
-func (c *TorchCheckpoint) Lookup(name string) (Named, bool) {
+func (c *TorchFile) Lookup(name string) (Named, bool) {
 	for _, t := range c.StateDict {
 		if t.Name == name {
 			return t, true
@@ -58,7 +58,7 @@ func (c *TorchCheckpoint) Lookup(name string) (Named, bool) {
 }
 
 // IntArg returns Args[name] when it is an integer (a bool counts as 0/1).
-func (c *TorchCheckpoint) IntArg(name string) (int64, bool) {
+func (c *TorchFile) IntArg(name string) (int64, bool) {
 	switch v := c.Args[name].(type) {
 	case int64:
 		return v, true
@@ -72,7 +72,7 @@ func (c *TorchCheckpoint) IntArg(name string) (int64, bool) {
 }
 
 // FloatArg returns Args[name] when it is a number.
-func (c *TorchCheckpoint) FloatArg(name string) (float64, bool) {
+func (c *TorchFile) FloatArg(name string) (float64, bool) {
 	switch v := c.Args[name].(type) {
 	case float64:
 		return v, true
@@ -83,13 +83,13 @@ func (c *TorchCheckpoint) FloatArg(name string) (float64, bool) {
 }
 
 // BoolArg returns Args[name] when it is a bool.
-func (c *TorchCheckpoint) BoolArg(name string) (bool, bool) {
+func (c *TorchFile) BoolArg(name string) (bool, bool) {
 	v, ok := c.Args[name].(bool)
 	return v, ok
 }
 
 // StringArg returns Args[name] when it is a string.
-func (c *TorchCheckpoint) StringArg(name string) (string, bool) {
+func (c *TorchFile) StringArg(name string) (string, bool) {
 	v, ok := c.Args[name].(string)
 	return v, ok
 }
@@ -98,7 +98,7 @@ func (c *TorchCheckpoint) StringArg(name string) (string, bool) {
 // may carry any location tag (such as "cuda:0"); their bytes are read as they
 // are. The legacy (pre-1.6, non-zip) format and TorchScript archives are not
 // supported.
-func ReadTorch(path string) (*TorchCheckpoint, error) {
+func ReadTorch(path string) (*TorchFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("torch checkpoint: %w", err)
@@ -117,7 +117,7 @@ func ReadTorch(path string) (*TorchCheckpoint, error) {
 
 // ReadTorchBytes is ReadTorch for a checkpoint held in memory; name is used in
 // error messages only.
-func ReadTorchBytes(name string, data []byte) (*TorchCheckpoint, error) {
+func ReadTorchBytes(name string, data []byte) (*TorchFile, error) {
 	ck, err := readTorch(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("torch checkpoint %s: %w", name, err)
@@ -175,7 +175,7 @@ type torchReader struct {
 	bytes    map[string][]byte
 }
 
-func readTorch(ra io.ReaderAt, size int64) (ck *TorchCheckpoint, err error) {
+func readTorch(ra io.ReaderAt, size int64) (ck *TorchFile, err error) {
 	zr, err := zip.NewReader(ra, size)
 	if err != nil {
 		return nil, describeNonZip(ra, size, err)
@@ -522,8 +522,8 @@ func isContiguous(size, stride []int) bool {
 	return true
 }
 
-// interpret turns the unpickled top-level object into a TorchCheckpoint.
-func (r *torchReader) interpret(obj any) (*TorchCheckpoint, error) {
+// interpret turns the unpickled top-level object into a TorchFile.
+func (r *torchReader) interpret(obj any) (*TorchFile, error) {
 	keys, vals, ok := dictEntries(obj)
 	if !ok {
 		return nil, fmt.Errorf("top-level object is %T, not a dict", obj)
@@ -535,7 +535,7 @@ func (r *torchReader) interpret(obj any) (*TorchCheckpoint, error) {
 		}
 		return n, nil
 	}}
-	ck := &TorchCheckpoint{Raw: map[string]any{}}
+	ck := &TorchFile{Raw: map[string]any{}}
 
 	// A bare state dict: every value a tensor and no "state_dict" key.
 	bare := len(keys) > 0

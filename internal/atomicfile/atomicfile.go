@@ -1,4 +1,6 @@
-package checkpoint
+// Package atomicfile writes files atomically: readers see either the old file or
+// the complete new one, never a half-written file.
+package atomicfile
 
 import (
 	"bufio"
@@ -8,13 +10,13 @@ import (
 	"path/filepath"
 )
 
-// WriteFileAtomic creates or replaces the file at path with the bytes that write
+// Write creates or replaces the file at path with the bytes that write
 // produces, so that readers see either the old file or the complete new one: it
 // writes a temporary file in the same directory (through a buffer), syncs it to
 // disk, renames it over path and syncs the directory. On any error, including an
 // error returned by write, the temporary file is removed and path is untouched.
 // The new file has mode 0644.
-func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
+func Write(path string, write func(w io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

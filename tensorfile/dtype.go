@@ -1,4 +1,4 @@
-package checkpoint
+package tensorfile
 
 import (
 	"encoding/binary"
@@ -73,7 +73,7 @@ func elemDecoder(dt string, order binary.ByteOrder) func(b []byte) float32 {
 func decodeElems(dst []float32, src []byte, dt string, order binary.ByteOrder) {
 	sz := dtypeSize(dt)
 	if len(src) != len(dst)*sz {
-		panic(fmt.Sprintf("checkpoint: decodeElems: %d bytes for %d %s elements", len(src), len(dst), dt))
+		panic(fmt.Sprintf("tensorfile: decodeElems: %d bytes for %d %s elements", len(src), len(dst), dt))
 	}
 	if dt == F32 && order == binary.LittleEndian {
 		for i := range dst {

@@ -1,4 +1,4 @@
-package checkpoint
+package tensorfile
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -385,48 +384,6 @@ func TestWriteSafetensorsErrors(t *testing.T) {
 	}
 	if err := WriteSafetensors(filepath.Join(dir, "no", "such", "dir.safetensors"), good, nil); err == nil {
 		t.Error("write into a missing directory: no error")
-	}
-}
-
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "f.txt")
-	write := func(s string) func(io.Writer) error {
-		return func(w io.Writer) error { _, err := io.WriteString(w, s); return err }
-	}
-	if err := WriteFileAtomic(path, write("one")); err != nil {
-		t.Fatal(err)
-	}
-	if err := WriteFileAtomic(path, write("two, longer")); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(path); string(b) != "two, longer" {
-		t.Fatalf("content %q", b)
-	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o644 {
-		t.Errorf("mode %v, want 0644", st.Mode())
-	}
-	boom := errors.New("boom")
-	err := WriteFileAtomic(path, func(w io.Writer) error {
-		io.WriteString(w, "partial")
-		return boom
-	})
-	if !errors.Is(err, boom) {
-		t.Fatalf("error %v, want boom", err)
-	}
-	if b, _ := os.ReadFile(path); string(b) != "two, longer" {
-		t.Fatalf("failed write changed the file to %q", b)
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("%d directory entries, want 1 (temporary file left behind?)", len(entries))
-	}
-	// A relative path in the working directory.
-	t.Chdir(dir)
-	if err := WriteFileAtomic("rel.txt", write("r")); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "rel.txt")); string(b) != "r" {
-		t.Fatalf("relative write gave %q", b)
 	}
 }
 
