@@ -77,7 +77,7 @@ func BNStats(p BNParams, x []float32, mean, variance []float32) {
 		}
 		return
 	}
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	cw := bnSplit(v, c)
 	k := make([]float64, c)
 	for j, xv := range x[:c] {
@@ -123,7 +123,7 @@ func BNForward(p BNParams, x, mean, variance, gamma, beta, y []float32) {
 		scale[j] = gamma[j] * inv
 		shift[j] = beta[j] - mean[j]*scale[j]
 	}
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	cw := bnSplit(v, c)
 	par := interleave(make([]float32, 0, 2*cw), v.width, cw, scale, shift)
 	Parallel(p.M, bnRows, func(lo, hi int) {
@@ -164,7 +164,7 @@ func bnBackward(p BNParams, train bool, x, mean, variance, gamma, beta, gy, gx, 
 	for j := 0; j < c; j++ {
 		inv[j] = float32(1 / math.Sqrt(float64(variance[j])+float64(p.Eps)))
 	}
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	w := v.width
 	cw := bnSplit(v, c)
 

@@ -1,7 +1,5 @@
 package cpu
 
-import "golang.org/x/sys/cpu"
-
 // Assembly kernels of vmath_amd64.s; n and cw are multiples of the vector width (16
 // floats for AVX-512, 8 for AVX2), ld is the row stride in floats.
 
@@ -77,7 +75,7 @@ type vmAsmKernels struct {
 }
 
 // vmAsmVariant wraps assembly kernels of vector width w (floats) with bounds checks.
-func vmAsmVariant(name string, w int, a vmAsmKernels) *vmVariant {
+func vmAsmVariant(w int, a vmAsmKernels) *vmVariant {
 	unary := func(k func(dst, src *float32, n int)) func(dst, src []float32) {
 		return func(dst, src []float32) {
 			if len(src) == 0 {
@@ -88,7 +86,6 @@ func vmAsmVariant(name string, w int, a vmAsmKernels) *vmVariant {
 		}
 	}
 	return &vmVariant{
-		name:    name,
 		width:   w,
 		exp:     unary(a.exp),
 		sigmoid: unary(a.sigmoid),
@@ -145,12 +142,8 @@ func vmAsmVariant(name string, w int, a vmAsmKernels) *vmVariant {
 }
 
 func init() {
-	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		registerVMVariant(vmAsmVariant("avx512", 16, vmAsmKernels{vmExpAVX512, vmSigmoidAVX512, vmSwishAVX512, vmELUAVX512,
-			vmSwishBackAVX512, vmELUBackAVX512, bnStatsAVX512, bnFwdAVX512, bnBack1AVX512, bnBack2AVX512}))
-	}
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		registerVMVariant(vmAsmVariant("avx2", 8, vmAsmKernels{vmExpAVX2, vmSigmoidAVX2, vmSwishAVX2, vmELUAVX2,
-			vmSwishBackAVX2, vmELUBackAVX2, bnStatsAVX2, bnFwdAVX2, bnBack1AVX2, bnBack2AVX2}))
-	}
+	vmathKernels.add("avx512", prioAVX512, []feature{hasAVX512F, hasAVX2, hasFMA}, vmAsmVariant(16, vmAsmKernels{vmExpAVX512, vmSigmoidAVX512, vmSwishAVX512, vmELUAVX512,
+		vmSwishBackAVX512, vmELUBackAVX512, bnStatsAVX512, bnFwdAVX512, bnBack1AVX512, bnBack2AVX512}))
+	vmathKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, vmAsmVariant(8, vmAsmKernels{vmExpAVX2, vmSigmoidAVX2, vmSwishAVX2, vmELUAVX2,
+		vmSwishBackAVX2, vmELUBackAVX2, bnStatsAVX2, bnFwdAVX2, bnBack1AVX2, bnBack2AVX2}))
 }
