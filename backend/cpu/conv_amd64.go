@@ -2,7 +2,11 @@ package cpu
 
 import "fmt"
 
-// Assembly kernels (conv_amd64.s). Strides and lengths are in float32 elements.
+//go:generate sh -c "go run conv_asmgen.go > conv_taps_amd64.s"
+
+// Assembly kernels (conv_amd64.s; the fixed-tap row kernels dwRow5AVX512, dwRow3AVX512,
+// dwRowDot5AVX512 and dwRowDot3AVX512 are generated into conv_taps_amd64.s by
+// conv_asmgen.go). Strides and lengths are in float32 elements.
 
 //go:noescape
 func dwMulAddAVX512(dst *float32, ds int, src *float32, ss int, w *float32, c int, count int)
