@@ -1,6 +1,7 @@
 package cpu
 
-// Assembly kernels of vmath_amd64.s; n and cw are multiples of the vector width (16
+// Assembly kernels of vmath_amd64.s (the batch-norm ones, of batchnorm_amd64.s, are
+// declared in batchnorm_amd64.go); n and cw are multiples of the vector width (16
 // floats for AVX-512, 8 for AVX2), ld is the row stride in floats.
 
 //go:noescape
@@ -22,18 +23,6 @@ func vmSwishBackAVX512(gx, gy, x *float32, n int)
 func vmELUBackAVX512(gx, gy, x, y *float32, n int)
 
 //go:noescape
-func bnStatsAVX512(x *float32, rows, ld, cw int, k, s1, s2 *float64)
-
-//go:noescape
-func bnFwdAVX512(y, x *float32, rows, ld, cw int, par *float32, swish bool)
-
-//go:noescape
-func bnBack1AVX512(dz, x, gy *float32, rows, ld, cw int, par *float32, sums *float64, swish bool)
-
-//go:noescape
-func bnBack2AVX512(gx, x, dz *float32, rows, ld, cw int, par *float32, set bool)
-
-//go:noescape
 func vmExpAVX2(dst, src *float32, n int)
 
 //go:noescape
@@ -50,18 +39,6 @@ func vmSwishBackAVX2(gx, gy, x *float32, n int)
 
 //go:noescape
 func vmELUBackAVX2(gx, gy, x, y *float32, n int)
-
-//go:noescape
-func bnStatsAVX2(x *float32, rows, ld, cw int, k, s1, s2 *float64)
-
-//go:noescape
-func bnFwdAVX2(y, x *float32, rows, ld, cw int, par *float32, swish bool)
-
-//go:noescape
-func bnBack1AVX2(dz, x, gy *float32, rows, ld, cw int, par *float32, sums *float64, swish bool)
-
-//go:noescape
-func bnBack2AVX2(gx, x, dz *float32, rows, ld, cw int, par *float32, set bool)
 
 // vmAsmKernels are one instruction set's assembly kernels.
 type vmAsmKernels struct {
