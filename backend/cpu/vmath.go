@@ -9,7 +9,7 @@ import (
 //
 // Every kernel exists as a portable Go implementation ("go", computing in float64 with
 // the math package) and, on amd64, as AVX-512 and AVX2+FMA assembly working in float32
-// (see vmath_amd64.s): exp(t) is 2ⁿ·(1 + q) with n = round(t·log2e), r = t − n·ln2
+// (see vmath_amd64.s, vmath_amd64.h and batchnorm_amd64.s): exp(t) is 2ⁿ·(1 + q) with n = round(t·log2e), r = t − n·ln2
 // (Cody–Waite with FMA) and q = expm1(r) from a degree-7 Taylor polynomial;
 // expm1(t) = 2ⁿ·q + (2ⁿ − 1); σ(x) = num/(1 + e^−|x|) with num = 1 for x ≥ 0 and
 // e^−|x| otherwise, so that no intermediate overflows. Their relative errors stay below
