@@ -1,9 +1,5 @@
 package cpu
 
-import "golang.org/x/sys/cpu"
-
-var useDot64AVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
-
 // dotF64AVX2 is DotF64 over n elements, n a positive multiple of 16.
 //
 //go:noescape
@@ -33,3 +29,9 @@ func mulAddF32AVX2(x, y, z *float32, n int)
 //
 //go:noescape
 func mulF32AVX2(x, y, z *float32, n int)
+
+func init() {
+	vecKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, &vecVariant{
+		dotF64AVX2, axpyF64AVX2, axpyF32AVX2, mulAddF64AVX2, mulAddF32AVX2, mulF32AVX2,
+	})
+}

@@ -1,5 +1,7 @@
 package cpu
 
+// Vector ops on float32 data that accumulate in float64 (see vec.go).
+
 // DotF64 returns Σ x[i]·y[i] over len(x) elements (y at least as long), with the
 // products and sums in float64 (the products of float32 values are exact in float64).
 // The partial sums are kept in a fixed interleaving, so the result is reproducible.
@@ -7,8 +9,8 @@ func DotF64(x, y []float32) float64 {
 	y = y[:len(x)]
 	n := len(x) &^ 15
 	var s float64
-	if n > 0 && useDot64AVX2 {
-		s = dotF64AVX2(&x[0], &y[0], n)
+	if k := vecKernels.get().dotF64; n > 0 && k != nil {
+		s = k(&x[0], &y[0], n)
 	} else {
 		n = 0
 	}
@@ -32,28 +34,13 @@ func DotF64(x, y []float32) float64 {
 func AxpyF64(a float64, x []float32, acc []float64) {
 	acc = acc[:len(x)]
 	n := len(x) &^ 7
-	if n > 0 && useDot64AVX2 {
-		axpyF64AVX2(a, &x[0], &acc[0], n)
+	if k := vecKernels.get().axpyF64; n > 0 && k != nil {
+		k(a, &x[0], &acc[0], n)
 	} else {
 		n = 0
 	}
 	for c := n; c < len(x); c++ {
 		acc[c] += a * float64(x[c])
-	}
-}
-
-// AxpyF32 sets y[i] += a·x[i] for i < len(x) (y at least as long) serially, rounding
-// the product and the sum separately (no fused multiply-add), like the plain loop.
-func AxpyF32(a float32, x, y []float32) {
-	y = y[:len(x)]
-	n := len(x) &^ 15
-	if n > 0 && useDot64AVX2 {
-		axpyF32AVX2(a, &x[0], &y[0], n)
-	} else {
-		n = 0
-	}
-	for c := n; c < len(x); c++ {
-		y[c] += a * x[c]
 	}
 }
 
@@ -63,41 +50,12 @@ func AxpyF32(a float32, x, y []float32) {
 func MulAddF64(x, y []float32, acc []float64) {
 	y, acc = y[:len(x)], acc[:len(x)]
 	n := len(x) &^ 7
-	if n > 0 && useDot64AVX2 {
-		mulAddF64AVX2(&x[0], &y[0], &acc[0], n)
+	if k := vecKernels.get().mulAddF64; n > 0 && k != nil {
+		k(&x[0], &y[0], &acc[0], n)
 	} else {
 		n = 0
 	}
 	for c := n; c < len(x); c++ {
 		acc[c] += float64(x[c]) * float64(y[c])
-	}
-}
-
-// MulAddF32 sets z[i] += x[i]·y[i] for i < len(x) (y and z at least as long) serially,
-// rounding the product and the sum separately, like the plain loop.
-func MulAddF32(x, y, z []float32) {
-	y, z = y[:len(x)], z[:len(x)]
-	n := len(x) &^ 15
-	if n > 0 && useDot64AVX2 {
-		mulAddF32AVX2(&x[0], &y[0], &z[0], n)
-	} else {
-		n = 0
-	}
-	for c := n; c < len(x); c++ {
-		z[c] += float32(x[c] * y[c])
-	}
-}
-
-// MulF32 sets z[i] = x[i]·y[i] for i < len(x) (y and z at least as long) serially.
-func MulF32(x, y, z []float32) {
-	y, z = y[:len(x)], z[:len(x)]
-	n := len(x) &^ 15
-	if n > 0 && useDot64AVX2 {
-		mulF32AVX2(&x[0], &y[0], &z[0], n)
-	} else {
-		n = 0
-	}
-	for c := n; c < len(x); c++ {
-		z[c] = x[c] * y[c]
 	}
 }

@@ -8,7 +8,9 @@ import (
 
 // TestDotF64 compares DotF64 with a float64 reference, and AxpyF64 and AxpyF32 with
 // the plain loops (bit for bit) over lengths around the vector widths.
-func TestDotF64(t *testing.T) {
+func TestDotF64(t *testing.T) { forEachVariant(t, FamilyVec, testDotF64) }
+
+func testDotF64(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{0, 1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 100, 1153} {
 		x, y := make([]float32, n), make([]float32, n+3)
@@ -64,7 +66,9 @@ func TestDotF64(t *testing.T) {
 
 // TestMulKernels compares MulAddF64, MulAddF32 and MulF32 with the plain loops, bit for
 // bit, over lengths around the vector widths (the remainders run the Go loops).
-func TestMulKernels(t *testing.T) {
+func TestMulKernels(t *testing.T) { forEachVariant(t, FamilyVec, testMulKernels) }
+
+func testMulKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	vec := func(n int) []float32 {
 		v := make([]float32, n)
