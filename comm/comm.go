@@ -7,7 +7,9 @@
 //   - Single, a job of one process, where every collective is a no-op;
 //   - an Open MPI implementation (linux/amd64 and linux/arm64), which loads
 //     libmpi.so.40 at run time with purego, so that binaries build with
-//     CGO_ENABLED=0 and run single-process on machines without MPI.
+//     CGO_ENABLED=0 and run single-process on machines without MPI. (purego makes
+//     such a binary dynamically linked against the C library; the nompi build tag
+//     leaves the MPI implementation out for a static binary.)
 //
 // FromEnv picks the implementation from the environment the launcher sets (mpirun,
 // srun). Callers depend only on the Comm interface and on Open/FromEnv; a further

@@ -120,6 +120,9 @@ func TestFromEnvSingle(t *testing.T) {
 // TestFromEnvLibraryMissing is the error path of a run started by mpirun on a machine
 // without the library: one line naming libmpi.so.40 and the Debian package.
 func TestFromEnvLibraryMissing(t *testing.T) {
+	if !mpiBuilt {
+		t.Skip("built without the MPI implementation")
+	}
 	clearLaunchEnv(t)
 	t.Setenv("OMPI_COMM_WORLD_RANK", "1")
 	t.Setenv("OMPI_COMM_WORLD_SIZE", "2")
@@ -152,7 +155,7 @@ func TestOpenBackends(t *testing.T) {
 		t.Fatalf("Open(tcp): %v", err)
 	}
 	t.Setenv(LibEnv, "/nonexistent/"+LibName)
-	if _, err := Open("mpi"); !errors.Is(err, ErrNoLibrary) {
+	if _, err := Open("mpi"); err == nil || (mpiBuilt && !errors.Is(err, ErrNoLibrary)) {
 		t.Fatalf("Open(mpi) with a missing library: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-//go:build linux && (amd64 || arm64)
+//go:build linux && (amd64 || arm64) && !nompi
 
 package comm
 
@@ -14,6 +14,9 @@ import (
 
 	"github.com/ebitengine/purego"
 )
+
+// mpiBuilt says whether this build holds the MPI implementation.
+const mpiBuilt = true
 
 // Open MPI's ABI constants (mpi.h of Open MPI 4 and 5).
 const (
