@@ -17,4 +17,7 @@ require (
 	golang.org/x/text v0.28.0 // indirect
 )
 
-require golang.org/x/sys v0.50.0
+require (
+	github.com/ebitengine/purego v0.11.3
+	golang.org/x/sys v0.50.0
+)

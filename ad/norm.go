@@ -7,18 +7,18 @@ import (
 )
 
 // StatReducer sums per-channel batch-normalisation statistics over the processes of a
-// data-parallel run (synchronized batch normalisation). AllReduceSum replaces every
+// data-parallel run (synchronized batch normalisation). AllReduceSumFloat64 replaces every
 // element of buf by its sum over all processes; every process calls it with a buffer
 // of the same length at the same point of the step. A nil StatReducer means local
-// statistics.
+// statistics. A comm.Comm satisfies it.
 //
 // A training-mode batch norm with a reducer calls it twice in the forward pass (the
-// count-weighted means, then the spread around the common mean: 2C+1 and C values)
-// and once in the backward pass (the two per-channel gradient sums Σdz and Σdz·x̂,
-// 2C values). The gradients of γ and β stay local (a data-parallel trainer averages
+// count-weighted means with the row count, then the spread around the common mean:
+// C+1 and C values) and once in the backward pass (the two per-channel gradient sums
+// Σdz and Σdz·x̂, 2C values). The gradients of γ and β stay local (a data-parallel trainer averages
 // them with the other parameter gradients).
 type StatReducer interface {
-	AllReduceSum(buf []float64) error
+	AllReduceSumFloat64(buf []float64) error
 }
 
 // BatchNormOpts configure a batch normalisation.
@@ -74,7 +74,7 @@ func (tp *Tape) BatchNormTrain(x, gamma, beta *Var, o BatchNormOpts) (*Var, Batc
 			buf := make([]float64, 2*c)
 			copy(buf, sumDz)
 			copy(buf[c:], sumDzXhat)
-			if err := o.Reducer.AllReduceSum(buf); err != nil {
+			if err := o.Reducer.AllReduceSumFloat64(buf); err != nil {
 				tp.fail(fmt.Errorf("ad.BatchNormTrain: reducing the gradient sums: %w", err))
 				return p.M
 			}
@@ -160,7 +160,7 @@ func reduceStats(r StatReducer, st *BatchStats) error {
 		}
 	}
 	buf[c] = n
-	if err := r.AllReduceSum(buf); err != nil {
+	if err := r.AllReduceSumFloat64(buf); err != nil {
 		return err
 	}
 	total := buf[c]
@@ -179,7 +179,7 @@ func reduceStats(r StatReducer, st *BatchStats) error {
 			sq[j] = n * (float64(st.Var[j]) + d*d)
 		}
 	}
-	if err := r.AllReduceSum(sq); err != nil {
+	if err := r.AllReduceSumFloat64(sq); err != nil {
 		return err
 	}
 	for j := 0; j < c; j++ {

@@ -30,7 +30,7 @@ func newGroupReducer(n int) *groupReducer {
 	return g
 }
 
-func (g *groupReducer) AllReduceSum(buf []float64) error {
+func (g *groupReducer) AllReduceSumFloat64(buf []float64) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	round := g.round
@@ -63,7 +63,7 @@ func (g *groupReducer) AllReduceSum(buf []float64) error {
 // failReducer fails every reduction.
 type failReducer struct{}
 
-func (failReducer) AllReduceSum([]float64) error { return errors.New("link down") }
+func (failReducer) AllReduceSumFloat64([]float64) error { return errors.New("link down") }
 
 // TestSyncBatchNormMatchesWholeBatch splits a batch between two in-process members
 // joined by a reducer and checks that each member's output, input gradient and

@@ -6,7 +6,7 @@
 // and a small Fashion-MNIST subset embedded in the binary. Open picks the reader by
 // dataset name; Download fetches the canonical archives with checksum verification.
 //
-// Transform reproduces the official NVAE input pipelines (spec §6): zero padding, ToTensor
+// Transform reproduces the official NVAE input pipelines (docs/model.md#data): zero padding, ToTensor
 // (/255), dynamic binarisation, random horizontal flips and num_x_bits reduction. Loader
 // shuffles, batches and prepares batches ahead of time in a goroutine, producing float32
 // NHWC tensors; its sequence depends only on the seed and it can be resumed exactly.

@@ -7,7 +7,7 @@ import (
 )
 
 // Transform is the per-image preprocessing of the official NVAE input pipelines
-// (spec §6), applied to a uint8 HWC image to give float32 HWC values in [0,1]:
+// (docs/model.md#data), applied to a uint8 HWC image to give float32 HWC values in [0,1]:
 //
 //	random horizontal flip (HFlip) → zero padding (Pad) → ToTensor (/255)
 //	→ dynamic binarisation (Binarize) → num_x_bits reduction (NumBits)

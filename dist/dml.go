@@ -22,7 +22,7 @@ const (
 	minDelta    float32 = 1e-5   // below this bin mass the density approximation is used
 )
 
-// discMixLogistic is the discretized mixture of logistics over RGB images (spec §3.4).
+// discMixLogistic is the discretized mixture of logistics over RGB images (docs/model.md#logistic-mixture).
 // The logits [B,H,W,10M] hold, per pixel, M mixture logits and then for each colour
 // c the block [means(M), log-scales(M), coefficients(M)].
 type discMixLogistic struct {

@@ -63,7 +63,7 @@ func dmlCase(r *rand.Rand, h, w, m, bits int, sharp bool) (logits, x *tensor.Ten
 	return logits, x
 }
 
-// refDML is an independent float64 transcription of spec §3.4, returning the
+// refDML is an independent float64 transcription of docs/model.md#logistic-mixture, returning the
 // per-pixel log-likelihoods and how often each branch was taken
 // (left, right, interior, interior with cdf_delta ≤ 1e-5).
 func refDML(logits []float64, x *tensor.Tensor, m int, bits int) ([]float64, [4]int) {

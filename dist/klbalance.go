@@ -6,7 +6,7 @@ import (
 	"github.com/nvae-go/nvae/ad"
 )
 
-// KLBalance implements NVAE's KL balancing (spec §5.3). klAll holds the KL of each
+// KLBalance implements NVAE's KL balancing (docs/model.md#kl-balancing). klAll holds the KL of each
 // latent group in decoder order, each of shape [B]; alpha holds the groups'
 // balancing weights α_l. With K[b,l] = klAll[l][b]:
 //

@@ -1,6 +1,6 @@
 // Package eval measures and shows a trained NVAE: the importance-weighted negative
-// log-likelihood and bits per dimension (spec §8), generative samples with temperature
-// and BN re-adjustment, and reconstructions (spec §9).
+// log-likelihood and bits per dimension (docs/model.md#evaluation), generative samples with temperature
+// and BN re-adjustment, and reconstructions (docs/model.md#sampling).
 package eval
 
 import (
@@ -26,7 +26,7 @@ type Result struct {
 }
 
 // Dims is the number of dimensions the likelihood covers: 784 for the cropped binary
-// datasets, C·H·W otherwise (spec §8.1).
+// datasets, C·H·W otherwise (docs/model.md#importance-weighted-nll).
 func Dims(cfg model.Config) int {
 	if cfg.CropOutput() {
 		return 28 * 28
@@ -74,7 +74,7 @@ func TensorSource(x *tensor.Tensor, batch int) Source {
 	}
 }
 
-// NLL runs the importance-weighted evaluation of spec §8.1 over the batches of src,
+// NLL runs the importance-weighted evaluation of docs/model.md#importance-weighted-nll over the batches of src,
 // with k posterior samples per image and eval-mode batch normalisation (a batch is
 // binarised once and reused for its k samples, as officially). maxImages > 0 stops
 // after that many images.

@@ -24,7 +24,7 @@ const (
 )
 
 // ReadjustBN re-estimates the decoder's batch-norm running statistics for sampling at
-// temperature t (spec §9): iters generative passes of batch n in training mode (the
+// temperature t (docs/model.md#sampling): iters generative passes of batch n in training mode (the
 // official values are 500 and 16), then back to eval mode.
 func ReadjustBN(m *model.Model, iters, n int, t float32, noise model.Noise) {
 	m.SetTrain(true)

@@ -1,6 +1,6 @@
 package model
 
-// archs are the official --arch_instance recipes (spec §2.10): the ops of each cell type.
+// archs are the official --arch_instance recipes (docs/model.md#architecture-recipes): the ops of each cell type.
 // res_mbconv9 is absent on purpose: it refers to undefined ops in the official code.
 var archs = map[string]map[string][]string{
 	"res_mbconv":   recipe(two("res_bnswish"), two("res_bnswish"), one("mconv_e6k5g0"), one("mconv_e3k5g0")),

@@ -16,7 +16,7 @@ import (
 // decodes into it directly (see ConfigFromArgs).
 type Config struct {
 	Dataset string `json:"dataset"`
-	// InputSize is the side length given to the model; 0 derives it from Dataset (spec §6).
+	// InputSize is the side length given to the model; 0 derives it from Dataset (docs/model.md#data).
 	InputSize int `json:"input_size,omitempty"`
 
 	BatchSize           int     `json:"batch_size"`
@@ -59,7 +59,7 @@ type Config struct {
 var Datasets = []string{"cifar10", "mnist", "omniglot", "celeba_64", "celeba_256", "imagenet_32", "ffhq",
 	"lsun_bedroom_128", "stacked_mnist", "lsun_church_128", "lsun_church_64"}
 
-// DefaultConfig returns the official train.py defaults (spec §0).
+// DefaultConfig returns the official train.py defaults (docs/model.md#hyperparameters).
 func DefaultConfig() Config {
 	return Config{
 		Dataset: "mnist", BatchSize: 200, LearningRate: 1e-2, LearningRateMin: 1e-4, WeightDecay: 3e-4,
@@ -83,7 +83,7 @@ func PresetNames() []string {
 }
 
 var presets = map[string]func(c *Config){
-	// Official README configurations (spec §10).
+	// Official README configurations (docs/model.md#presets).
 	"mnist": func(c *Config) {
 		c.Dataset, c.Epochs, c.BatchSize = "mnist", 400, 200
 		c.NumChannelsEnc, c.NumChannelsDec = 32, 32
@@ -157,7 +157,7 @@ var presets = map[string]func(c *Config){
 }
 
 // Preset returns a named configuration: the official ones (mnist, cifar10, celeba_64,
-// imagenet_32, celeba_256, ffhq; README commands, spec §10) and small CPU ones (tiny_mnist,
+// imagenet_32, celeba_256, ffhq; README commands, docs/model.md#presets) and small CPU ones (tiny_mnist,
 // tiny_cifar10: the architectures of the parity fixtures F1 and F2; demo: the README's main job).
 func Preset(name string) (Config, error) {
 	f, ok := presets[name]
@@ -208,7 +208,7 @@ func (c Config) Binary() bool {
 // CropOutput reports whether the reconstruction loss covers only the central [2:30, 2:30].
 func (c Config) CropOutput() bool { return c.Binary() }
 
-// OutChannels is the channel count of the image-conditional logits (spec §1.8).
+// OutChannels is the channel count of the image-conditional logits (docs/model.md#output-head).
 func (c Config) OutChannels() int {
 	switch {
 	case c.Binary():
@@ -219,7 +219,7 @@ func (c Config) OutChannels() int {
 	return 10 * c.NumMixtureDec
 }
 
-// GroupsPerScale returns g_s for encoder scales s = 0 (highest resolution) .. L−1 (spec §1.1).
+// GroupsPerScale returns g_s for encoder scales s = 0 (highest resolution) .. L−1 (docs/model.md#latent-groups).
 func (c Config) GroupsPerScale() []int {
 	g := make([]int, c.NumLatentScales)
 	n := c.NumGroupsPerScale
@@ -244,7 +244,7 @@ func (c Config) NumGroups() int {
 // Vanilla reports the vanilla-VAE mode (one scale with one group).
 func (c Config) Vanilla() bool { return c.NumLatentScales == 1 && c.NumGroupsPerScale == 1 }
 
-// KLBalanceAlpha returns the KL-balancing weights α_l in decoder order (spec §5.3): 4^t/n_t per
+// KLBalanceAlpha returns the KL-balancing weights α_l in decoder order (docs/model.md#kl-balancing): 4^t/n_t per
 // decoder scale t, normalised by the minimum. As in the official kl_balancer_coeff, each weight
 // is the float64 quotient rounded to float32 and the normalisation is a float32 division.
 func (c Config) KLBalanceAlpha() []float32 {

@@ -45,7 +45,7 @@ func TestGroupsAndAlpha(t *testing.T) {
 	}
 }
 
-// TestGroupsPerScaleTable checks g_s and the α table of spec §5.3 beyond the presets.
+// TestGroupsPerScaleTable checks g_s and the α table of docs/model.md#kl-balancing beyond the presets.
 func TestGroupsPerScaleTable(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -214,7 +214,7 @@ func TestPresetUnknown(t *testing.T) {
 }
 
 // TestPresetCountsBig checks the parameter, conv and BN counts of the large official presets
-// (spec §10). It allocates several GB, so it runs only with NVAE_BIG_TESTS=1.
+// (docs/model.md#presets). It allocates several GB, so it runs only with NVAE_BIG_TESTS=1.
 func TestPresetCountsBig(t *testing.T) {
 	if os.Getenv("NVAE_BIG_TESTS") == "" {
 		t.Skip("set NVAE_BIG_TESTS=1 (allocates several GB)")

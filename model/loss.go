@@ -6,7 +6,7 @@ import (
 	"github.com/nvae-go/nvae/tensor"
 )
 
-// Loss is the training objective of one forward pass (spec §5).
+// Loss is the training objective of one forward pass (docs/model.md#objective).
 type Loss struct {
 	Total                    *ad.Var   // scalar: mean_b(recon + balanced KL) + wdn·(norm + bn)
 	ReconVar                 *ad.Var   // [B]

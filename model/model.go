@@ -295,7 +295,7 @@ func (m *Model) flows(tp *ad.Tape, l int, z *ad.Var) *ad.Var {
 	return z
 }
 
-// Forward runs the model on x (NHWC in [0,1]) as the official AutoEncoder.forward (spec §1.9).
+// Forward runs the model on x (NHWC in [0,1]) as the official AutoEncoder.forward (docs/model.md#forward-pass).
 // train selects batch statistics (and updates the running statistics).
 func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) *Output {
 	cfg := m.Cfg
@@ -422,7 +422,7 @@ func klDiag(kl *ad.Var) []float32 {
 	return out
 }
 
-// Sample generates n images at temperature t (spec §1.10): the top latent from N(0, (1.01·t)²),
+// Sample generates n images at temperature t (docs/model.md#sampling-pass): the top latent from N(0, (1.01·t)²),
 // the others from the decoder's priors with σ·t. BN uses running statistics unless SetTrain(true)
 // (BN re-adjustment, which also updates them). Noise supplies one draw per group.
 func (m *Model) Sample(tp *ad.Tape, n int, t float32, noise Noise) *Output {

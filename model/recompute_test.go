@@ -6,12 +6,11 @@ import (
 	"testing"
 
 	"github.com/nvae-go/nvae/ad"
-	"github.com/nvae-go/nvae/checkpoint"
 )
 
 // trainSteps runs steps training passes (forward, loss, backward) of a fresh model and
 // returns the losses, the gradients of the last step and the BN buffers.
-func trainSteps(t *testing.T, preset string, ckpt bool, steps int) ([]float32, []checkpoint.Named, []checkpoint.Named) {
+func trainSteps(t *testing.T, preset string, ckpt bool, steps int) ([]float32, []NamedTensor, []NamedTensor) {
 	t.Helper()
 	cfg, err := Preset(preset)
 	if err != nil {
@@ -49,7 +48,7 @@ func TestRecomputeCellsSameResults(t *testing.T) {
 				t.Errorf("%s: step %d loss %v with checkpointing, %v without", preset, i, l1[i], l0[i])
 			}
 		}
-		same := func(what string, a, b []checkpoint.Named) {
+		same := func(what string, a, b []NamedTensor) {
 			if len(a) != len(b) {
 				t.Fatalf("%s: %d %s, want %d", preset, len(b), what, len(a))
 			}

@@ -5,13 +5,18 @@ import (
 	"testing"
 
 	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/comm"
 )
+
+// A comm.Comm is a StatReducer: a data-parallel trainer passes its communicator to
+// Model.SetStatReducer.
+var _ ad.StatReducer = comm.Single()
 
 // soloReducer is the reducer of a one-process group: sums are left as they are. It
 // counts its calls.
 type soloReducer struct{ calls int }
 
-func (r *soloReducer) AllReduceSum([]float64) error { r.calls++; return nil }
+func (r *soloReducer) AllReduceSumFloat64([]float64) error { r.calls++; return nil }
 
 // TestStatReducerSolo checks the synchronized batch-norm seam end to end: a model whose
 // batch norms reduce through a one-process group trains bit-identically to one with

@@ -182,7 +182,7 @@ func (c *Conv) dataInit(x *tensor.Tensor) {
 	}
 }
 
-// ARMask builds the OHWI mask of the official ARConv2d (spec §4) for a k×k convolution with cin
+// ARMask builds the OHWI mask of the official ARConv2d (docs/model.md#flows) for a k×k convolution with cin
 // inputs, cout outputs and the given groups: taps above the centre row and left of the centre
 // are 1, the centre tap carries the channel mask (strictly lower with zeroDiag), the rest is 0.
 // mirror flips the mask in both spatial axes.

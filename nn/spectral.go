@@ -16,8 +16,9 @@ import (
 const snEps = 1e-3
 
 // SpectralReg holds the persistent power-iteration state of NVAE's spectral
-// regularisation (spec §5.5): vectors u and v for every weight matrix, grouped by
-// matrix shape. The state is not part of a checkpoint (as in the official code).
+// regularisation (docs/model.md#spectral-regularisation): vectors u and v for every weight matrix, grouped by
+// matrix shape. The official code keeps this state out of its checkpoints; our run
+// checkpoints save it (docs/numerics.md#deviations).
 // A SpectralReg is used by one goroutine at a time.
 type SpectralReg struct {
 	groups  []*snGroup

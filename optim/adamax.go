@@ -7,7 +7,7 @@ import (
 	"github.com/nvae-go/nvae/backend/cpu"
 )
 
-// Official Adamax hyperparameters (spec §7.1, train.py).
+// Official Adamax hyperparameters (docs/model.md#adamax, train.py).
 const (
 	AdamaxBeta1       = 0.9
 	AdamaxBeta2       = 0.999

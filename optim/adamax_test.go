@@ -39,7 +39,7 @@ func newAdamax(t *testing.T, sizes []int, wd float64) *Adamax {
 	return o
 }
 
-// TestAdamaxMatchesFloat64Reference runs a few steps against the formulas of spec §7.1
+// TestAdamaxMatchesFloat64Reference runs a few steps against the formulas of docs/model.md#adamax
 // evaluated in float64.
 func TestAdamaxMatchesFloat64Reference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))

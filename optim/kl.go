@@ -5,7 +5,7 @@ import (
 	"math"
 )
 
-// Official KL warm-up settings (train.py defaults, spec §0 and §5.2).
+// Official KL warm-up settings (train.py defaults, docs/model.md#hyperparameters and docs/model.md#kl-warm-up).
 const (
 	KLAnnealPortion = 0.3
 	KLConstPortion  = 0.0001
@@ -13,7 +13,7 @@ const (
 )
 
 // KLCoeff is train.py's kl_coeff: β(i) = max(min((i − constSteps)/annealSteps, 1), minCoeff),
-// evaluated in float64 in that order (spec §5.2). β stays at minCoeff until constSteps
+// evaluated in float64 in that order (docs/model.md#kl-warm-up). β stays at minCoeff until constSteps
 // (and for as long as the ramp is below it), then rises linearly and reaches 1 at
 // constSteps + annealSteps. An annealSteps ≤ 0 (a division by zero in Python) is taken
 // as an immediate step to 1 at constSteps.
@@ -33,7 +33,7 @@ func KLCoeff(step int, annealSteps, constSteps, minCoeff float64) float64 {
 
 // KLSchedule is the KL warm-up coefficient β as a function of the global step.
 type KLSchedule struct {
-	// AnnealSteps is the length of the linear rise (a in spec §5.2).
+	// AnnealSteps is the length of the linear rise (a in docs/model.md#kl-warm-up).
 	AnnealSteps float64
 	// ConstSteps is the number of steps at MinCoeff before the rise (c).
 	ConstSteps float64
@@ -62,7 +62,7 @@ func (k KLSchedule) Beta(step int) float64 {
 	return KLCoeff(step, k.AnnealSteps, k.ConstSteps, k.MinCoeff)
 }
 
-// RegCoeff gives λ, the coefficient of the spectral and BN regularizers (spec §5.7).
+// RegCoeff gives λ, the coefficient of the spectral and BN regularizers (docs/model.md#regularisation-coefficient).
 // Without Anneal, λ = Lambda. With Anneal, λ(β) = exp((1−β)·ln(LambdaInit) + β·ln(Lambda)),
 // a geometric interpolation from LambdaInit to Lambda driven by the KL warm-up β.
 type RegCoeff struct {

@@ -6,7 +6,7 @@ import (
 )
 
 // TestKLCoeffOfficial checks β for the official MNIST run: T = 60000, so a = 18000
-// and c = 6 (spec §5.2).
+// and c = 6 (docs/model.md#kl-warm-up).
 func TestKLCoeffOfficial(t *testing.T) {
 	k := KLScheduleFromPortions(KLAnnealPortion, KLConstPortion, KLConstCoeff, 60000)
 	if k.AnnealSteps != 18000 || k.ConstSteps != 6 || k.MinCoeff != 1e-4 {
@@ -54,7 +54,7 @@ func TestKLStepSchedule(t *testing.T) {
 	}
 }
 
-// TestRegCoeff checks λ(β) with and without annealing (spec §5.7).
+// TestRegCoeff checks λ(β) with and without annealing (docs/model.md#regularisation-coefficient).
 func TestRegCoeff(t *testing.T) {
 	fixed := RegCoeff{Lambda: 1e-2, LambdaInit: 10}
 	if err := fixed.Validate(); err != nil {

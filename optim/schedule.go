@@ -11,7 +11,7 @@ type LRScheduler interface {
 	LR(globalStep, epoch int) float64
 }
 
-// EpochSchedule is the official learning-rate schedule of train.py (spec §7.2):
+// EpochSchedule is the official learning-rate schedule of train.py (docs/model.md#learning-rate-schedule):
 //
 //   - warm-up: for globalStep < W, lr = LRMax·globalStep/W (0 at step 0), where
 //     W = WarmupSteps if it is positive, else ItersPerEpoch·WarmupEpochs;
@@ -132,7 +132,7 @@ func cosineLR(base, lrMin float64, k, tMax int) float64 {
 	return lrMin + (base-lrMin)*(1+math.Cos(math.Pi*float64(k)/float64(tMax)))/2
 }
 
-// ItersPerEpoch returns the number of iterations per epoch of one process (spec §7.8):
+// ItersPerEpoch returns the number of iterations per epoch of one process (docs/model.md#iterations-per-epoch):
 // the distributed sampler gives each of world processes ceil(nTrain/world) examples,
 // and the loader drops the last incomplete batch, so floor(ceil(nTrain/world)/batch).
 // It returns 0 for non-positive arguments.

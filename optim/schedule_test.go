@@ -10,7 +10,7 @@ func closeRel(a, b, rel float64) bool {
 }
 
 // TestEpochScheduleMNIST checks the official MNIST schedule: 150 iterations per epoch,
-// 5 warm-up epochs (W = 750), 400 epochs, lr 1e-2 → 1e-4 (spec §7.2, §7.8).
+// 5 warm-up epochs (W = 750), 400 epochs, lr 1e-2 → 1e-4 (docs/model.md#learning-rate-schedule, docs/model.md#iterations-per-epoch).
 func TestEpochScheduleMNIST(t *testing.T) {
 	s := EpochSchedule{LRMax: 1e-2, LRMin: 1e-4, Epochs: 400, WarmupEpochs: 5, ItersPerEpoch: 150}
 	if err := s.Validate(); err != nil {
@@ -156,7 +156,7 @@ func TestStepSchedule(t *testing.T) {
 	var _ LRScheduler = EpochSchedule{}
 }
 
-// TestItersPerEpoch checks the table of spec §7.8 (iterations per epoch, and the
+// TestItersPerEpoch checks the table of docs/model.md#iterations-per-epoch (iterations per epoch, and the
 // derived totals, warm-up iterations and KL anneal iterations).
 func TestItersPerEpoch(t *testing.T) {
 	tests := []struct {

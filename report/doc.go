@@ -10,7 +10,7 @@
 //	for step := ... {
 //		bar.Update(report.Stats{Step: step, Loss: loss, NELBO: nelbo, KL: kl, ImagesPerSec: ips})
 //		if step%100 == 0 {
-//			tb.Scalar("train/nelbo_iter", step, float32(loss)) // tags as in the spec, §5.9
+//			tb.Scalar("train/nelbo_iter", step, float32(loss)) // tags as the official train.py logs them
 //			log.Write(map[string]any{"step": step, "nelbo": nelbo, "kl": kl, "lr": lr})
 //		}
 //		if step%1000 == 0 {

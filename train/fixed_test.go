@@ -50,7 +50,7 @@ func TestFixedStepMatchesManualStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noise := NewRandNoise(f.Seed)
+	noise := model.NewSeededNoise(f.Seed)
 	for step := 0; step < 2; step++ {
 		sm, err := tr.StepOnce()
 		if err != nil {

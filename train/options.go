@@ -1,4 +1,4 @@
-// Package train runs NVAE training as the official train.py does (spec §5–§7): Adamax
+// Package train runs NVAE training as the official train.py does (docs/model.md#objective and docs/model.md#training): Adamax
 // with the official learning-rate warm-up and cosine schedule, KL warm-up and balancing,
 // spectral and BN regularisation, periodic evaluation, atomic checkpoints that resume
 // exactly, NaN/Inf protection, and a run directory a person can look at (metrics,

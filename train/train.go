@@ -12,6 +12,7 @@ import (
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
 	"github.com/nvae-go/nvae/model"
+	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/optim"
 	"github.com/nvae-go/nvae/report"
 	"github.com/nvae-go/nvae/tensor"
@@ -57,7 +58,7 @@ type Trainer struct {
 	cfg    model.Config
 	m      *model.Model
 	opt    *optim.Adamax
-	noise  *RandNoise
+	noise  *model.SeededNoise
 	train  *data.Loader
 	test   *data.Dataset
 	lr     optim.LRScheduler
@@ -89,33 +90,40 @@ func New(opts Options) (*Trainer, error) {
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the run directory: %w", err)
 	}
-	ckpt := filepath.Join(opts.Out, CheckpointName)
-	var saved *Saved
+	ckpt := filepath.Join(opts.Out, modelfile.RunFile)
+	var saved *modelfile.File
+	var savedProg *Progress
 	if opts.Resume && exists(ckpt) {
-		s, err := Load(ckpt)
+		f, err := modelfile.Read(ckpt)
 		if err != nil {
 			return nil, err
 		}
-		if s.Progress == nil {
+		p, err := readProgress(f)
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
 			return nil, fmt.Errorf("%s holds weights only, no training state to resume", ckpt)
 		}
-		saved = s
-		opts.Config = s.Config
-		p := s.Progress
+		saved, savedProg = f, p
+		opts.Config = f.Config
 		opts.Steps, opts.WarmupSteps, opts.KLAnnealSteps, opts.KLConstSteps = p.Steps, p.WarmupSteps, p.KLAnnealSteps, p.KLConstSteps
 	}
 	t := &Trainer{opts: opts, cfg: opts.Config}
 	cfg := t.cfg
 
-	dsTrain, err := OpenData(cfg, opts.Data, opts.DataDir, "train")
+	if err := data.CheckSource(opts.Data, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
+		return nil, err
+	}
+	dsTrain, err := data.OpenFor(opts.Data, opts.DataDir, "train", cfg.ImageSize(), cfg.ImageChannels())
 	if err != nil {
 		return nil, err
 	}
-	t.test, err = OpenData(cfg, opts.Data, opts.DataDir, "test")
+	t.test, err = data.OpenFor(opts.Data, opts.DataDir, "test", cfg.ImageSize(), cfg.ImageChannels())
 	if err != nil {
 		return nil, err
 	}
-	tr, err := data.OfficialTransform(cfg.Dataset, true, cfg.NumXBits)
+	tr, err := data.TransformFor(dsTrain, cfg.Dataset, true, cfg.NumXBits)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +146,7 @@ func New(opts Options) (*Trainer, error) {
 	if err := t.setOptimizer(cfg.WeightDecay); err != nil {
 		return nil, err
 	}
-	t.noise = NewRandNoise(uint64(cfg.Seed))
+	t.noise = model.NewSeededNoise(uint64(cfg.Seed))
 
 	iters := t.train.BatchesPerEpoch()
 	total := opts.Steps
@@ -166,16 +174,16 @@ func New(opts Options) (*Trainer, error) {
 	t.prog = Progress{Steps: opts.Steps, WarmupSteps: opts.WarmupSteps, KLAnnealSteps: opts.KLAnnealSteps, KLConstSteps: opts.KLConstSteps, TotalSteps: total}
 
 	if saved != nil {
-		if err := t.m.LoadStateDict(saved.ModelTensors()); err != nil {
+		if err := t.m.LoadStateDict(saved.State); err != nil {
 			return nil, fmt.Errorf("%s: %w", ckpt, err)
 		}
-		if err := saved.restore(t.m, t.opt, t.noise); err != nil {
+		if err := restoreRun(saved, savedProg, t.m, t.opt, t.noise); err != nil {
 			return nil, fmt.Errorf("%s: %w", ckpt, err)
 		}
-		if err := t.train.Restore(saved.Progress.Loader); err != nil {
+		if err := t.train.Restore(savedProg.Loader); err != nil {
 			return nil, fmt.Errorf("%s: %w", ckpt, err)
 		}
-		p := *saved.Progress
+		p := *savedProg
 		t.prog.Step, t.prog.BadSteps, t.prog.BadInARow, t.prog.TrainSecond = p.Step, p.BadSteps, p.BadInARow, p.TrainSecond
 		fmt.Fprintf(opts.Log, "resuming %s at step %d\n", ckpt, p.Step)
 	}
@@ -250,7 +258,7 @@ func NewFixed(m *model.Model, f Fixed) (*Trainer, error) {
 	if f.Batch == nil {
 		return nil, fmt.Errorf("train.NewFixed: no batch")
 	}
-	t := &Trainer{m: m, cfg: m.Cfg, fixed: &f, noise: NewRandNoise(f.Seed), opts: Options{MaxBadSteps: math.MaxInt}}
+	t := &Trainer{m: m, cfg: m.Cfg, fixed: &f, noise: model.NewSeededNoise(f.Seed), opts: Options{MaxBadSteps: math.MaxInt}}
 	if err := t.setOptimizer(f.WeightDecay); err != nil {
 		return nil, fmt.Errorf("train.NewFixed: %w", err)
 	}
@@ -410,7 +418,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	fmt.Fprintf(o.Log, "training NVAE (%s likelihood, %d parameters) on %s images %d×%d×%d: %d batches of %d per epoch, %d steps planned\n",
 		t.cfg.Dataset, t.m.NumParams(), o.Data, sh[0], sh[1], sh[2], t.train.BatchesPerEpoch(), t.cfg.BatchSize, total)
 
-	sum := &Summary{Checkpoint: filepath.Join(o.Out, CheckpointName)}
+	sum := &Summary{Checkpoint: filepath.Join(o.Out, modelfile.RunFile)}
 	start := time.Now()
 	base := t.prog.TrainSecond
 	lastCkpt := time.Now()
@@ -528,16 +536,16 @@ func (t *Trainer) log(sm StepMetrics) {
 	_ = t.events.Flush()
 }
 
-// checkpoint saves the run atomically.
+// checkpoint saves the model and the run state atomically.
 func (t *Trainer) checkpoint(trainSeconds float64) error {
 	t.prog.TrainSecond = trainSeconds
 	t.prog.Loader = t.train.State()
-	return save(filepath.Join(t.opts.Out, CheckpointName), t.m, t.opt, t.prog, t.noise)
+	return saveRun(filepath.Join(t.opts.Out, modelfile.RunFile), t.m, t.opt, t.prog, t.noise)
 }
 
 // evaluate computes the IW bound on the test split and logs it.
 func (t *Trainer) evaluate(k int) (eval.Result, error) {
-	l, err := EvalLoader(t.test, t.cfg, t.cfg.BatchSize, uint64(t.cfg.Seed)+1)
+	l, err := data.EvalLoader(t.test, t.cfg.Dataset, t.cfg.NumXBits, t.cfg.BatchSize, uint64(t.cfg.Seed)+1)
 	if err != nil {
 		return eval.Result{}, fmt.Errorf("test data: %w", err)
 	}
@@ -578,7 +586,7 @@ func (t *Trainer) pictures() error {
 			return err
 		}
 	}
-	l, err := EvalLoader(t.test, t.cfg, 16, 7)
+	l, err := data.EvalLoader(t.test, t.cfg.Dataset, t.cfg.NumXBits, 16, 7)
 	if err != nil {
 		return err
 	}

@@ -84,7 +84,7 @@ func BNStats(p BNParams, x []float32, mean, variance []float32) {
 		}
 		return
 	}
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	cw := bnSplit(v, c)
 	k := make([]float64, c)
 	for j, xv := range x[:c] {
@@ -130,7 +130,7 @@ func BNForward(p BNParams, x, mean, variance, gamma, beta, y []float32) {
 		scale[j] = gamma[j] * inv
 		shift[j] = beta[j] - mean[j]*scale[j]
 	}
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	cw := bnSplit(v, c)
 	par := interleave(make([]float32, 0, 2*cw), v.width, cw, scale, shift)
 	Parallel(p.M, bnRows, func(lo, hi int) {
@@ -171,7 +171,7 @@ func bnBackward(p BNParams, train bool, x, mean, variance, gamma, beta, gy, gx, 
 	for j := 0; j < c; j++ {
 		inv[j] = float32(1 / math.Sqrt(float64(variance[j])+float64(p.Eps)))
 	}
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	w := v.width
 	cw := bnSplit(v, c)
 
@@ -260,4 +260,67 @@ func bnBackward(p BNParams, train bool, x, mean, variance, gamma, beta, gy, gx, 
 			bnBack2Go(gx[o:], x[o:], dz[o:], hi-lo, c, cw, c, mean[cw:], inv[cw:], a[cw:], b[cw:], cc[cw:], set)
 		}
 	})
+}
+
+// The portable batch-norm kernels work on the channels [c0, c1) of rows ld floats
+// apart, with per-channel parameters indexed by channel − c0.
+
+func bnStatsGo(x []float32, rows, ld, c0, c1 int, k, s1, s2 []float64) {
+	for r := 0; r < rows; r++ {
+		xr := x[r*ld+c0 : r*ld+c1]
+		for j, v := range xr {
+			d := float64(v) - k[j]
+			s1[j] += d
+			s2[j] += d * d
+		}
+	}
+}
+
+func bnFwdGo(y, x []float32, rows, ld, c0, c1 int, scale, shift []float32, swish bool) {
+	for r := 0; r < rows; r++ {
+		xr, yr := x[r*ld+c0:r*ld+c1], y[r*ld+c0:r*ld+c1]
+		for j, v := range xr {
+			z := float32(float64(v)*float64(scale[j]) + float64(shift[j]))
+			if swish {
+				z = swish64(z)
+			}
+			yr[j] = z
+		}
+	}
+}
+
+func bnBack1Go(dz, x, gy []float32, rows, ld, c0, c1 int, mean, inv, gamma, beta []float32, s1, s2 []float64, swish bool) {
+	for r := 0; r < rows; r++ {
+		o := r*ld + c0
+		xr, gr := x[o:r*ld+c1], gy[o:r*ld+c1]
+		for j, v := range xr {
+			xh := (v - mean[j]) * inv[j]
+			g := gr[j]
+			if swish {
+				z := float32(float64(xh)*float64(gamma[j]) + float64(beta[j]))
+				g *= float32(swishGrad64(float64(z)))
+				dz[o+j] = g
+			}
+			s1[j] += float64(g)
+			s2[j] += float64(g * xh)
+		}
+	}
+}
+
+func bnBack2Go(gx, x, dz []float32, rows, ld, c0, c1 int, mean, inv, a, b, c []float32, set bool) {
+	for r := 0; r < rows; r++ {
+		o := r*ld + c0
+		xr, dr, gr := x[o:r*ld+c1], dz[o:r*ld+c1], gx[o:r*ld+c1]
+		if set {
+			for j, v := range xr {
+				xh := (v - mean[j]) * inv[j]
+				gr[j] = a[j] * (dr[j] - b[j] - xh*c[j])
+			}
+			continue
+		}
+		for j, v := range xr {
+			xh := (v - mean[j]) * inv[j]
+			gr[j] += a[j] * (dr[j] - b[j] - xh*c[j])
+		}
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/nvae-go/nvae/backend/cpu"
 	"github.com/nvae-go/nvae/eval"
 	"github.com/nvae-go/nvae/model"
+	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/tensor"
 	"github.com/nvae-go/nvae/train"
 )
@@ -211,11 +212,8 @@ func benchSample(args []string, stdout io.Writer) error {
 	}
 	var m *model.Model
 	if *ckpt != "" {
-		path, err := train.ResolveCheckpoint(*ckpt)
-		if err != nil {
-			return fmt.Errorf("bench sample: %w", err)
-		}
-		if m, _, err = train.LoadModel(path); err != nil {
+		var err error
+		if m, _, err = modelfile.Load(*ckpt); err != nil {
 			return fmt.Errorf("bench sample: %w", err)
 		}
 	} else {

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-const fixtureCheckpoint = "../../checkpoint/testdata/f1_checkpoint.pt"
+const fixtureCheckpoint = "../../tensorfile/testdata/f1_checkpoint.pt"
 
 // TestCLIErrors: bad arguments exit non-zero with a one-line reason.
 func TestCLIErrors(t *testing.T) {
@@ -88,5 +88,73 @@ func TestImportThenSample(t *testing.T) {
 	}
 	if b := img.Bounds(); b.Dx() != 64 || b.Dy() != 64 {
 		t.Errorf("grid of 4 32×32 images is %v", b)
+	}
+}
+
+// TestDataAndDatasetFlags: --data (the reader) and --dataset (the likelihood) must fit
+// together; a mismatch is refused before any image is read, naming both flags.
+func TestDataAndDatasetFlags(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--data", "cifar10"}, "--data cifar10 reads colour images, but --dataset mnist"},
+		{[]string{"--data", "folder", "--data_dir", dir}, "--data folder reads colour images"},
+		{[]string{"--dataset", "cifar10"}, "--data embedded reads 28×28 greyscale digits, but --dataset cifar10"},
+		{[]string{"--preset", "tiny_cifar10", "--data", "fmnist"}, "--data fmnist reads 28×28 greyscale digits"},
+		{[]string{"--preset", "tiny_cifar10", "--data", "cifar10"}, "--data cifar10 gives 32×32 images, but --dataset cifar10 models 16×16"},
+		{[]string{"--preset", "celeba_64", "--data", "cifar10"}, "--dataset celeba_64 models 64×64"},
+	}
+	for _, c := range cases {
+		args := append([]string{"train", "--out", filepath.Join(dir, "run")}, c.args...)
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 1 || !strings.Contains(errb.String(), c.msg) {
+			t.Errorf("nvae %v: exit %d, stderr %q; want exit 1 and %q", args, code, errb.String(), c.msg)
+		}
+	}
+	// the help says what each flag picks
+	var out, errb bytes.Buffer
+	run([]string{"train", "-h"}, &out, &errb)
+	for _, want := range []string{"image reader", "which picks the likelihood", "fashion_mnist, embedded", "cifar10, folder, celeba_64",
+		"fast_adamax", "accepted with no effect", "cont_training", "must exist"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("nvae train -h lacks %q", want)
+		}
+	}
+}
+
+// TestContTraining: --cont_training continues a run from its checkpoint as the
+// official train.py does, and refuses to start when there is none or when
+// --resume=false contradicts it.
+func TestContTraining(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	short := []string{"--preset", "tiny_mnist", "--out", dir, "--steps", "1", "--eval_images", "8", "--num_iw_samples", "1"}
+	for _, c := range []struct {
+		args []string
+		msg  string
+	}{
+		{[]string{"--cont_training"}, "--cont_training: no checkpoint to continue from in " + dir},
+		{[]string{"--cont_training", "--resume=false"}, "--resume=false"},
+	} {
+		var out, errb bytes.Buffer
+		args := append(append([]string{"train"}, short...), c.args...)
+		if code := run(args, &out, &errb); code != 1 || !strings.Contains(errb.String(), c.msg) {
+			t.Errorf("nvae %v: exit %d, stderr %q; want exit 1 and %q", args, code, errb.String(), c.msg)
+		}
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Fatalf("a refused --cont_training created %s", dir)
+	}
+	var out, errb bytes.Buffer
+	if code := run(append([]string{"train"}, short...), &out, &errb); code != 0 {
+		t.Fatalf("first run: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	if code := run(append(append([]string{"train"}, short...), "--cont_training"), &out, &errb); code != 0 {
+		t.Fatalf("--cont_training run: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "resuming") || !strings.Contains(out.String(), "at step 1") {
+		t.Errorf("--cont_training did not continue from the checkpoint: %q", out.String())
 	}
 }

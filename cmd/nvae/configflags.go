@@ -33,6 +33,9 @@ func addConfigFlags(fs *flag.FlagSet) *configFlags {
 		v := new(string)
 		cf.values[name] = v
 		usage := fmt.Sprintf("official flag --%s (%s; default from the preset)", name, f.Type.Kind())
+		if u, ok := configUsage[name]; ok {
+			usage = u
+		}
 		if f.Type.Kind() == reflect.Bool {
 			fs.Func(name, usage, func(s string) error {
 				if s == "" {

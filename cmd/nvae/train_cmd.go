@@ -22,7 +22,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs := newFlags("train", "[--preset NAME] [--out DIR] [--max_minutes M] [official flags…]")
 	preset := fs.String("preset", "demo", "starting configuration: "+joinNames(model.PresetNames()))
 	o := train.Options{}
-	fs.StringVar(&o.Data, "data", "embedded", "image source: "+joinNames(data.Names))
+	fs.StringVar(&o.Data, "data", "embedded", dataUsage)
 	fs.StringVar(&o.DataDir, "data_dir", "", "directory (or archive) of the images; for fashion_mnist the Debian dataset directory by default")
 	download := fs.Bool("download", false, "download mnist / fashion_mnist / cifar10 into --data_dir first (checksums verified)")
 	fs.StringVar(&o.Out, "out", "runs/demo", "run directory: checkpoint, metrics, TensorBoard events, pictures")
@@ -51,6 +51,12 @@ func runTrain(args []string, stdout io.Writer) error {
 	}
 	o.Config = cfg
 	o.Log = stdout
+	if err := applyContTraining(fs, &o); err != nil {
+		return err
+	}
+	if err := data.CheckSource(o.Data, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
+		return err
+	}
 	if *download {
 		if o.DataDir == "" {
 			return fmt.Errorf("--download needs --data_dir")
