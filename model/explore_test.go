@@ -52,8 +52,11 @@ func TestDecodePartial(t *testing.T) {
 		t.Error("DecodePartial with one fixed group: wrong latents")
 	}
 	for name, f := range map[string]func() error{
-		"n 0":        func() error { _, err := m.DecodePartial(tp, 0, 1, nil, noise()); return err },
-		"too many":   func() error { _, err := m.DecodePartial(tp, 2, 1, append(slices.Clone(zs), zs[0]), noise()); return err },
+		"n 0": func() error { _, err := m.DecodePartial(tp, 0, 1, nil, noise()); return err },
+		"too many": func() error {
+			_, err := m.DecodePartial(tp, 2, 1, append(slices.Clone(zs), zs[0]), noise())
+			return err
+		},
 		"bad shape":  func() error { _, err := m.DecodePartial(tp, 3, 1, zs[:1], noise()); return err },
 		"nil latent": func() error { _, err := m.DecodePartial(tp, 2, 1, []*tensor.Tensor{nil}, noise()); return err },
 	} {
