@@ -6,4 +6,6 @@ import (
 	"io"
 )
 
-func jpegEncode(w io.Writer, img image.Image) error { return jpeg.Encode(w, img, &jpeg.Options{Quality: 90}) }
+func jpegEncode(w io.Writer, img image.Image) error {
+	return jpeg.Encode(w, img, &jpeg.Options{Quality: 90})
+}
