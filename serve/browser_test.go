@@ -1,8 +1,11 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -18,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/model"
 	"github.com/nvae-go/nvae/train"
 )
@@ -70,11 +74,11 @@ func TestBrowser(t *testing.T) {
 
 	dir := t.TempDir()
 	upload := filepath.Join(dir, "upload.png")
-	if err := os.WriteFile(upload, uploadImage(t, m), 0o644); err != nil {
+	if err := os.WriteFile(upload, uploadImage(t, m, 0), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	upload2 := filepath.Join(dir, "upload2.png")
-	if err := os.WriteFile(upload2, pngBytes(t, 37, 53), 0o644); err != nil {
+	if err := os.WriteFile(upload2, uploadImage(t, m, 9), 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -183,7 +187,7 @@ func TestBrowser(t *testing.T) {
 	}
 	w, h = imgReady("reconimg", "")
 	check("reconimg", w, h, 2*side, side)
-	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("travfile"), []string{upload})); err != nil {
+	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("travfile"), []string{upload2})); err != nil {
 		t.Fatal(err)
 	}
 	w, h = imgReady("travimg", "")
@@ -200,7 +204,6 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	imgReady("travimg", "")
-	_ = upload2
 
 	if path := os.Getenv("NVAE_SCREENSHOT"); path != "" {
 		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -220,9 +223,23 @@ func TestBrowser(t *testing.T) {
 	}
 }
 
-// uploadImage is the image the browser uploads: for a trained model a test image of
-// its data would be ideal; a smooth gradient works for any model.
-func uploadImage(t *testing.T, m *model.Model) []byte {
+// uploadImage is an image the browser uploads: with NVAE_CHECKPOINT and a grey model,
+// test image i of the embedded Fashion-MNIST subset (for the README's screenshot);
+// otherwise a colour gradient (any model accepts any image).
+func uploadImage(t *testing.T, m *model.Model, i int) []byte {
 	t.Helper()
-	return pngBytes(t, 60, 45)
+	if os.Getenv("NVAE_CHECKPOINT") == "" || m.Cfg.ImageChannels() != 1 {
+		return pngBytes(t, 60+i, 45)
+	}
+	ds, err := data.Open("embedded", "", "test", data.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := image.NewGray(image.Rect(0, 0, ds.W, ds.H))
+	copy(img.Pix, ds.At(i))
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
