@@ -201,7 +201,7 @@ func TestBrowser(t *testing.T) {
 	check("interpimg", w, h, 8*side, side)
 	// the traversal slider: keep every group, then one
 	for _, v := range []string{"k.max", "1"} {
-		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const k = document.getElementById("keep"); k.value = ` + v + `; document.getElementById("travimg").dataset.state = "loading"; k.dispatchEvent(new Event("input")); k.dispatchEvent(new Event("change")); })()`)); err != nil {
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const k = document.getElementById("keep"); k.value = `+v+`; document.getElementById("travimg").dataset.state = "loading"; k.dispatchEvent(new Event("input")); k.dispatchEvent(new Event("change")); })()`)); err != nil {
 			t.Fatal(err)
 		}
 		w, h = imgReady("travimg", "")
