@@ -29,6 +29,9 @@ type Options struct {
 	Out string
 	// Resume continues from Out/checkpoint.safetensors when it exists.
 	Resume bool
+	// Force lets a run that does not resume replace an existing checkpoint in Out
+	// (without it New refuses, naming the file).
+	Force bool
 	// CheckpointCells recomputes each cell's forward pass during backward (gradient
 	// checkpointing): less memory, about one more forward pass per step, same results.
 	CheckpointCells bool

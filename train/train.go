@@ -11,6 +11,7 @@ import (
 	"github.com/nvae-go/nvae/ad"
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
+	"github.com/nvae-go/nvae/internal/runlock"
 	"github.com/nvae-go/nvae/model"
 	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/optim"
@@ -74,11 +75,14 @@ type Trainer struct {
 	events  *report.EventWriter
 	bar     *report.Progress
 	history []map[string]float64
+	lock    *runlock.Lock
 }
 
 // New prepares a run: data, model, optimizer and schedules, resuming from the run
-// directory's checkpoint when asked and present.
-func New(opts Options) (*Trainer, error) {
+// directory's checkpoint when asked and present. The run directory is locked
+// (runlock) until Close, so a second run there fails at once; a checkpoint that a
+// fresh run (Resume false) would replace is refused unless Force is set.
+func New(opts Options) (t *Trainer, err error) {
 	opts = opts.withDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -86,7 +90,19 @@ func New(opts Options) (*Trainer, error) {
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the run directory: %w", err)
 	}
+	lock, err := runlock.Acquire(opts.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.Release()
+		}
+	}()
 	ckpt := filepath.Join(opts.Out, modelfile.RunFile)
+	if !opts.Resume && !opts.Force && exists(ckpt) {
+		return nil, fmt.Errorf("%s already holds a checkpoint that a new run would replace: resume it (drop --resume=false), choose another --out, or give --force to replace it", ckpt)
+	}
 	var saved *modelfile.File
 	var savedProg *Progress
 	if opts.Resume && exists(ckpt) {
@@ -105,7 +121,7 @@ func New(opts Options) (*Trainer, error) {
 		opts.Config = f.Config
 		opts.Steps, opts.WarmupSteps, opts.KLAnnealSteps, opts.KLConstSteps = p.Steps, p.WarmupSteps, p.KLAnnealSteps, p.KLConstSteps
 	}
-	t := &Trainer{opts: opts, cfg: opts.Config}
+	t = &Trainer{opts: opts, cfg: opts.Config, lock: lock}
 	cfg := t.cfg
 
 	if err := data.CheckSource(opts.Data, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
@@ -206,8 +222,9 @@ func checkShape(l *data.Loader, cfg model.Config, name string) error {
 // Model returns the model being trained.
 func (t *Trainer) Model() *model.Model { return t.m }
 
-// Close releases the data loader and log files.
+// Close releases the data loader, log files and the run directory's lock.
 func (t *Trainer) Close() {
+	defer t.lock.Release()
 	t.train.Close()
 	if t.metrics != nil {
 		t.metrics.Close()

@@ -5,9 +5,11 @@ import (
 	"io"
 	"maps"
 	"math"
+	"path/filepath"
 
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
+	"github.com/nvae-go/nvae/internal/runlock"
 	"github.com/nvae-go/nvae/model"
 	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/report"
@@ -69,8 +71,18 @@ func runSample(args []string, stdout io.Writer) error {
 				return fmt.Errorf("--save_bn needs a .safetensors checkpoint (import a .pt file first with 'nvae import')")
 			}
 			// Rewrite the file in place, keeping what it holds beside the model (a
-			// training run's state), so that it still resumes.
+			// training run's state), so that it still resumes. This replacement is
+			// what --save_bn asks for, so it needs no --force; a run directory is
+			// locked meanwhile so that no training run writes it at the same time.
 			path := saved.Path
+			if filepath.Base(path) == modelfile.RunFile {
+				lock, err := runlock.Acquire(filepath.Dir(path))
+				if err != nil {
+					return err
+				}
+				defer lock.Release()
+			}
+			fmt.Fprintf(stdout, "--save_bn: updating the BN statistics of %s in place (weights and training state are kept)\n", path)
 			meta := maps.Clone(saved.Metadata)
 			if meta == nil {
 				meta = map[string]string{}
