@@ -29,6 +29,10 @@ type Options struct {
 	Out string
 	// Resume continues from Out/checkpoint.safetensors when it exists.
 	Resume bool
+	// ResumeEpochs and ResumeSteps, when positive, replace the checkpoint's number of
+	// epochs (epoch schedules) or steps (step schedules) on resume, to lengthen or
+	// shorten a run; everything else of the configuration comes from the checkpoint.
+	ResumeEpochs, ResumeSteps int
 	// Force lets a run that does not resume replace an existing checkpoint in Out
 	// (without it New refuses, naming the file).
 	Force bool

@@ -120,6 +120,12 @@ func New(opts Options) (t *Trainer, err error) {
 		saved, savedProg = f, p
 		opts.Config = f.Config
 		opts.Steps, opts.WarmupSteps, opts.KLAnnealSteps, opts.KLConstSteps = p.Steps, p.WarmupSteps, p.KLAnnealSteps, p.KLConstSteps
+		if opts.ResumeEpochs > 0 {
+			opts.Config.Epochs = opts.ResumeEpochs
+		}
+		if opts.ResumeSteps > 0 && opts.Steps > 0 {
+			opts.Steps = opts.ResumeSteps
+		}
 	}
 	t = &Trainer{opts: opts, cfg: opts.Config, lock: lock}
 	cfg := t.cfg

@@ -26,7 +26,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.DataDir, "data_dir", "", "directory (or archive) of the images; for fashion_mnist the Debian dataset directory by default")
 	download := fs.Bool("download", false, "download mnist / fashion_mnist / cifar10 into --data_dir first (checksums verified)")
 	fs.StringVar(&o.Out, "out", "runs/demo", "run directory: checkpoint, metrics, TensorBoard events, pictures")
-	fs.BoolVar(&o.Resume, "resume", true, "continue from the run directory's checkpoint when it has one")
+	fs.BoolVar(&o.Resume, "resume", true, resumeHelp)
 	fs.BoolVar(&o.Force, "force", false, "with --resume=false, replace the run directory's existing checkpoint (refused without it)")
 	fs.BoolVar(&o.CheckpointCells, "checkpoint_cells", false, "recompute each cell's forward pass during backward: less memory, about a third more compute, same results")
 	fs.IntVar(&o.Steps, "steps", 0, "train this many steps with step-based schedules (0: the official epoch schedules)")
@@ -54,6 +54,11 @@ func runTrain(args []string, stdout io.Writer) error {
 	o.Log = stdout
 	if err := applyContTraining(fs, &o); err != nil {
 		return err
+	}
+	if o.Resume {
+		if err := checkResume(fs, cf, *preset, cfg, &o); err != nil {
+			return err
+		}
 	}
 	if err := data.CheckSource(o.Data, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
 		return err
