@@ -13,12 +13,20 @@ import (
 	"github.com/nvae-go/nvae/model"
 	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/report"
+	"github.com/nvae-go/nvae/tensor"
 )
 
 func init() {
 	register(&command{name: "sample", summary: "draw images from a checkpoint into a PNG grid (temperature, BN re-adjustment)", run: runSample})
 	register(&command{name: "recon", summary: "reconstruct test images with a checkpoint into a PNG grid (inputs | outputs)", run: runRecon})
 }
+
+// sampleBatch and reconBatch do one generative or reconstruction pass; tests wrap
+// them to see the batch sizes that reach the model.
+var (
+	sampleBatch = eval.Sample
+	reconBatch  = eval.Reconstruct
+)
 
 func pixelMode(s string) (eval.PixelMode, error) {
 	switch s {
@@ -36,6 +44,7 @@ func runSample(args []string, stdout io.Writer) error {
 	fs := newFlags("sample", "--checkpoint PATH [--n N] [--temp T] [--out FILE.png] [--readjust_bn]")
 	ckpt := fs.String("checkpoint", "", "run directory, checkpoint .safetensors, or NVIDIA's checkpoint.pt (required)")
 	n := fs.Int("n", 16, "number of images")
+	batch := fs.Int("batch_size", 64, "images per generative pass: memory is that of one batch, whatever --n")
 	temp := fs.Float64("temp", 0.7, "latent temperature (scales every latent σ)")
 	out := fs.String("out", "samples.png", "PNG file to write")
 	nrow := fs.Int("nrow", 0, "images per grid row (0: square)")
@@ -53,6 +62,9 @@ func runSample(args []string, stdout io.Writer) error {
 	}
 	if *n < 1 || *temp <= 0 || math.IsNaN(*temp) {
 		return fmt.Errorf("need --n ≥ 1 and --temp > 0 (got %d, %v)", *n, *temp)
+	}
+	if *batch < 1 {
+		return fmt.Errorf("--batch_size must be at least 1, got %d", *batch)
 	}
 	mode, err := pixelMode(*pixels)
 	if err != nil {
@@ -96,15 +108,23 @@ func runSample(args []string, stdout io.Writer) error {
 	} else if *saveBN {
 		return fmt.Errorf("--save_bn needs --readjust_bn")
 	}
-	img, err := eval.Sample(m, *n, float32(*temp), mode, noise, noise.Rand())
+	size := m.Cfg.ImageSize()
+	cv, err := report.NewCanvas(*n, size, size, m.Cfg.ImageChannels(), *nrow, 0, 1)
 	if err != nil {
-		return err
+		return fmt.Errorf("--n %d: %w", *n, err)
 	}
-	g, err := report.Grid(img, *nrow)
-	if err != nil {
-		return err
+	rng := noise.Rand()
+	for first := 0; first < *n; first += *batch {
+		k := min(*batch, *n-first)
+		img, err := sampleBatch(m, k, float32(*temp), mode, noise, rng)
+		if err != nil {
+			return err
+		}
+		if err := cv.Put(0, first, img); err != nil {
+			return err
+		}
 	}
-	if err := report.SavePNG(*out, g); err != nil {
+	if err := report.SavePNG(*out, cv.Image()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %d samples (t=%g) to %s\n", *n, *temp, *out)
@@ -115,6 +135,7 @@ func runRecon(args []string, stdout io.Writer) error {
 	fs := newFlags("recon", "--checkpoint PATH [--n N] [--out FILE.png]")
 	ckpt := fs.String("checkpoint", "", "run directory, checkpoint .safetensors, or NVIDIA's checkpoint.pt (required)")
 	n := fs.Int("n", 16, "number of images")
+	batch := fs.Int("batch_size", 64, "images per forward pass: memory is that of one batch, whatever --n")
 	out := fs.String("out", "reconstructions.png", "PNG file to write (inputs on the left, reconstructions on the right)")
 	src := fs.String("data", "embedded", "image reader, which files are read (the likelihood is the checkpoint's --dataset): "+joinNames(data.Names))
 	dir := fs.String("data_dir", "", "directory (or archive) of the images")
@@ -129,6 +150,9 @@ func runRecon(args []string, stdout io.Writer) error {
 	}
 	if *n < 1 {
 		return fmt.Errorf("--n must be at least 1, got %d", *n)
+	}
+	if *batch < 1 {
+		return fmt.Errorf("--batch_size must be at least 1, got %d", *batch)
 	}
 	mode, err := pixelMode(*pixels)
 	if err != nil {
@@ -146,25 +170,50 @@ func runRecon(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	l, err := data.EvalLoader(ds, cfg.Dataset, cfg.NumXBits, *n, *seed)
+	if *n > ds.N {
+		return fmt.Errorf("--n %d: the %s split of %s has only %d images", *n, *split, ds.Name, ds.N)
+	}
+	bs := min(*batch, *n)
+	l, err := data.EvalLoader(ds, cfg.Dataset, cfg.NumXBits, bs, *seed)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	b, err := l.Next()
+	size := cfg.ImageSize()
+	cv, err := report.NewCanvas(*n, size, size, cfg.ImageChannels(), 0, 0, 2)
 	if err != nil {
-		return err
+		return fmt.Errorf("--n %d: %w", *n, err)
 	}
-	defer b.Release()
 	noise := model.NewSeededNoise(*seed)
-	rec := eval.Reconstruct(m, b.X, mode, noise, noise.Rand())
-	g, err := report.ReconGrid(b.X, rec, 0, 0)
-	if err != nil {
+	rng := noise.Rand()
+	for first := 0; first < *n; {
+		b, err := l.Next()
+		if err != nil {
+			return err
+		}
+		x := b.X
+		if s := x.Shape(); len(s) != 4 || s[1] != size || s[2] != size || s[3] != cfg.ImageChannels() {
+			b.Release()
+			return fmt.Errorf("images of %s come out with shape %v, but the model takes %d×%d×%d images", ds.Name, s[1:], size, size, cfg.ImageChannels())
+		}
+		k := min(x.Shape()[0], *n-first)
+		if k < x.Shape()[0] {
+			x = tensor.FromData(x.Data()[:k*x.Len()/x.Shape()[0]], append([]int{k}, x.Shape()[1:]...)...)
+		}
+		rec := reconBatch(m, x, mode, noise, rng)
+		err = cv.Put(0, first, x)
+		if err == nil {
+			err = cv.Put(1, first, rec)
+		}
+		b.Release()
+		if err != nil {
+			return err
+		}
+		first += k
+	}
+	if err := report.SavePNG(*out, cv.Image()); err != nil {
 		return err
 	}
-	if err := report.SavePNG(*out, g); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %d reconstructions to %s\n", b.X.Shape()[0], *out)
+	fmt.Fprintf(stdout, "wrote %d reconstructions to %s\n", *n, *out)
 	return nil
 }
