@@ -73,6 +73,9 @@ type Options struct {
 
 	// Log receives progress and messages (default os.Stdout).
 	Log io.Writer
+	// Progress receives the progress of evaluations, with an ETA (default: Log; the
+	// command line gives stderr).
+	Progress io.Writer
 }
 
 // withDefaults fills the zero options with defaults.
@@ -91,6 +94,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Log == nil {
 		o.Log = os.Stdout
+	}
+	if o.Progress == nil {
+		o.Progress = o.Log
 	}
 	if o.Data == "" {
 		o.Data = o.Config.Dataset

@@ -77,7 +77,9 @@ func runSample(args []string, stdout io.Writer) error {
 	noise := model.NewSeededNoise(*seed)
 	if *readjust {
 		fmt.Fprintf(stdout, "re-adjusting BN statistics: %d passes of %d at t=%g\n", *iters, *rbatch, *temp)
-		eval.ReadjustBN(m, *iters, *rbatch, float32(*temp), noise)
+		task := report.NewTask(errOut, "re-adjusting BN", "passes", int64(*iters))
+		eval.ReadjustBNFunc(m, *iters, *rbatch, float32(*temp), noise, func(int) { task.Add(1) })
+		task.Done()
 		if *saveBN {
 			if saved == nil {
 				return fmt.Errorf("--save_bn needs a .safetensors checkpoint (import a .pt file first with 'nvae import')")
@@ -114,6 +116,7 @@ func runSample(args []string, stdout io.Writer) error {
 		return fmt.Errorf("--n %d: %w", *n, err)
 	}
 	rng := noise.Rand()
+	task := report.NewTask(errOut, "sampling", "images", int64(*n))
 	for first := 0; first < *n; first += *batch {
 		k := min(*batch, *n-first)
 		img, err := sampleBatch(m, k, float32(*temp), mode, noise, rng)
@@ -123,7 +126,9 @@ func runSample(args []string, stdout io.Writer) error {
 		if err := cv.Put(0, first, img); err != nil {
 			return err
 		}
+		task.Add(k)
 	}
+	task.Done()
 	if err := report.SavePNG(*out, cv.Image()); err != nil {
 		return err
 	}
@@ -186,6 +191,8 @@ func runRecon(args []string, stdout io.Writer) error {
 	}
 	noise := model.NewSeededNoise(*seed)
 	rng := noise.Rand()
+	task := report.NewTask(errOut, "reconstructing", "images", int64(*n))
+	defer task.Done()
 	for first := 0; first < *n; {
 		b, err := l.Next()
 		if err != nil {
@@ -210,6 +217,7 @@ func runRecon(args []string, stdout io.Writer) error {
 			return err
 		}
 		first += k
+		task.Add(k)
 	}
 	if err := report.SavePNG(*out, cv.Image()); err != nil {
 		return err

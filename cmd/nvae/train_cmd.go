@@ -52,6 +52,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	}
 	o.Config = cfg
 	o.Log = stdout
+	o.Progress = errOut
 	if err := applyContTraining(fs, &o); err != nil {
 		return err
 	}
@@ -91,7 +92,8 @@ func runTrain(args []string, stdout io.Writer) error {
 	if sum.StepsThisRun == 0 && !sum.Interrupted {
 		fmt.Fprintf(stdout, "the run in %s had already finished its %d steps (a resumed run keeps the schedule of its checkpoint; use a new --out to train again)\n", o.Out, sum.Steps)
 	} else {
-		fmt.Fprintf(stdout, "done: %d steps in %.0f s (%.1f images/s, %d skipped), last loss %.2f\n", sum.Steps, sum.TrainSeconds, sum.ImagesPerS, sum.BadSteps, sum.LastLoss)
+		fmt.Fprintf(stdout, "done: %d steps in %.0f s of training (%.1f images/s, %d skipped), last loss %.2f; this run took %.0f s, %.0f s of it evaluating\n",
+			sum.Steps, sum.TrainSeconds, sum.ImagesPerS, sum.BadSteps, sum.LastLoss, sum.WallSeconds, sum.EvalSeconds)
 	}
 	if sum.Eval != nil {
 		fmt.Fprintf(stdout, "test: NELBO %.2f nats, IW bound %.2f nats (K=%d, %d images), %.4f bits/dim\n",
