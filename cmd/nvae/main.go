@@ -80,7 +80,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &code):
 		return int(code)
 	}
-	fmt.Fprintf(stderr, "nvae %s: %s\n", c.name, strings.TrimSpace(err.Error()))
+	// one line, also for joined errors
+	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	fmt.Fprintf(stderr, "nvae %s: %s\n", c.name, msg)
 	return 1
 }
 
