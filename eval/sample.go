@@ -27,12 +27,21 @@ const (
 // temperature t (docs/model.md#sampling): iters generative passes of batch n in training mode (the
 // official values are 500 and 16), then back to eval mode.
 func ReadjustBN(m *model.Model, iters, n int, t float32, noise model.Noise) {
+	ReadjustBNFunc(m, iters, n, t, noise, nil)
+}
+
+// ReadjustBNFunc is ReadjustBN calling after (when not nil) once each pass is done,
+// with the number of passes done so far, e.g. to show progress.
+func ReadjustBNFunc(m *model.Model, iters, n int, t float32, noise model.Noise, after func(done int)) {
 	m.SetTrain(true)
 	defer m.SetTrain(false)
 	for i := 0; i < iters; i++ {
 		tp := ad.NewNoGradTape()
 		m.Sample(tp, n, t, noise)
 		tp.Release()
+		if after != nil {
+			after(i + 1)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 
 	"github.com/nvae-go/nvae/model"
@@ -29,6 +30,13 @@ type Options struct {
 	Out string
 	// Resume continues from Out/checkpoint.safetensors when it exists.
 	Resume bool
+	// ResumeEpochs and ResumeSteps, when positive, replace the checkpoint's number of
+	// epochs (epoch schedules) or steps (step schedules) on resume, to lengthen or
+	// shorten a run; everything else of the configuration comes from the checkpoint.
+	ResumeEpochs, ResumeSteps int
+	// Force lets a run that does not resume replace an existing checkpoint in Out
+	// (without it New refuses, naming the file).
+	Force bool
 	// RecomputeCells recomputes each cell's forward pass during backward (gradient
 	// checkpointing): less memory, about one more forward pass per step, same results.
 	RecomputeCells bool
@@ -66,6 +74,9 @@ type Options struct {
 
 	// Log receives progress and messages (default os.Stdout).
 	Log io.Writer
+	// Progress receives the progress of evaluations, with an ETA (default: Log; the
+	// command line gives stderr).
+	Progress io.Writer
 }
 
 // withDefaults fills the zero options with defaults.
@@ -84,6 +95,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Log == nil {
 		o.Log = os.Stdout
+	}
+	if o.Progress == nil {
+		o.Progress = o.Log
 	}
 	if o.Data == "" {
 		o.Data = o.Config.Dataset
@@ -114,5 +128,33 @@ func (o Options) Validate() error {
 	if o.Config.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("--batch_size must be at least 1 (got %d)", o.Config.BatchSize))
 	}
+	errs = append(errs, o.validateHyper()...)
 	return errors.Join(errs...)
+}
+
+// validateHyper checks the training hyperparameters of the configuration against
+// their valid ranges.
+func (o Options) validateHyper() []error {
+	c := o.Config
+	var errs []error
+	inRange := func(name string, v, lo, hi float64, loOpen bool, want string) {
+		if math.IsNaN(v) || v > hi || v < lo || (loOpen && v == lo) {
+			errs = append(errs, fmt.Errorf("--%s must be %s (got %v)", name, want, v))
+		}
+	}
+	inRange("learning_rate", c.LearningRate, 0, 1, true, "in (0, 1]")
+	inRange("learning_rate_min", c.LearningRateMin, 0, c.LearningRate, false, fmt.Sprintf("in [0, --learning_rate %v]", c.LearningRate))
+	inRange("weight_decay", c.WeightDecay, 0, math.Inf(1), false, "≥ 0")
+	inRange("weight_decay_norm", c.WeightDecayNorm, 0, math.Inf(1), false, "≥ 0")
+	inRange("weight_decay_norm_init", c.WeightDecayNormInit, 0, math.Inf(1), false, "≥ 0")
+	inRange("kl_anneal_portion", c.KLAnnealPortion, 0, 1, false, "in [0, 1]")
+	inRange("kl_const_portion", c.KLConstPortion, 0, 1, false, "in [0, 1]")
+	inRange("kl_const_coeff", c.KLConstCoeff, 0, 1, false, "in [0, 1]")
+	if c.WarmupEpochs < 0 {
+		errs = append(errs, fmt.Errorf("--warmup_epochs must not be negative (got %d)", c.WarmupEpochs))
+	}
+	if o.Steps == 0 && c.Epochs < 1 {
+		errs = append(errs, fmt.Errorf("--epochs must be at least 1 (got %d), or give --steps", c.Epochs))
+	}
+	return errs
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nvae-go/nvae/ad"
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
+	"github.com/nvae-go/nvae/internal/runlock"
 	"github.com/nvae-go/nvae/model"
 	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/optim"
@@ -38,15 +39,20 @@ type StepMetrics struct {
 
 // Summary is what a finished run reports.
 type Summary struct {
-	Steps        int          `json:"steps"`
-	BadSteps     int          `json:"bad_steps"`
-	TrainSeconds float64      `json:"train_seconds"`
-	ImagesPerS   float64      `json:"images_per_s"`
-	LastLoss     float64      `json:"last_loss"`
-	Eval         *eval.Result `json:"eval,omitempty"`
-	FinalEval    *eval.Result `json:"final_eval,omitempty"`
-	Checkpoint   string       `json:"checkpoint"`
-	Interrupted  bool         `json:"interrupted"`
+	Steps        int     `json:"steps"`
+	BadSteps     int     `json:"bad_steps"`
+	TrainSeconds float64 `json:"train_seconds"`
+	// WallSeconds is the time this call took, the evaluations and pictures after the
+	// last step included; EvalSeconds is the part of it spent evaluating (with the
+	// pictures drawn after each evaluation).
+	WallSeconds float64      `json:"wall_seconds"`
+	EvalSeconds float64      `json:"eval_seconds"`
+	ImagesPerS  float64      `json:"images_per_s"`
+	LastLoss    float64      `json:"last_loss"`
+	Eval        *eval.Result `json:"eval,omitempty"`
+	FinalEval   *eval.Result `json:"final_eval,omitempty"`
+	Checkpoint  string       `json:"checkpoint"`
+	Interrupted bool         `json:"interrupted"`
 	// StepsThisRun counts the steps taken by this call (0 when a resumed run had
 	// already finished its schedule).
 	StepsThisRun int `json:"steps_this_run"`
@@ -78,11 +84,16 @@ type Trainer struct {
 	events  *report.EventWriter
 	bar     *report.Progress
 	history []map[string]float64
+	lock    *runlock.Lock
+	// evalSeconds accumulates the time spent in evaluate.
+	evalSeconds float64
 }
 
 // New prepares a run: data, model, optimizer and schedules, resuming from the run
-// directory's checkpoint when asked and present.
-func New(opts Options) (*Trainer, error) {
+// directory's checkpoint when asked and present. The run directory is locked
+// (runlock) until Close, so a second run there fails at once; a checkpoint that a
+// fresh run (Resume false) would replace is refused unless Force is set.
+func New(opts Options) (t *Trainer, err error) {
 	opts = opts.withDefaults()
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -90,7 +101,19 @@ func New(opts Options) (*Trainer, error) {
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the run directory: %w", err)
 	}
+	lock, err := runlock.Acquire(opts.Out)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			lock.Release()
+		}
+	}()
 	ckpt := filepath.Join(opts.Out, modelfile.RunFile)
+	if !opts.Resume && !opts.Force && exists(ckpt) {
+		return nil, fmt.Errorf("%s already holds a checkpoint that a new run would replace: resume it (drop --resume=false), choose another --out, or give --force to replace it", ckpt)
+	}
 	var saved *modelfile.File
 	var savedProg *Progress
 	if opts.Resume && exists(ckpt) {
@@ -108,8 +131,14 @@ func New(opts Options) (*Trainer, error) {
 		saved, savedProg = f, p
 		opts.Config = f.Config
 		opts.Steps, opts.WarmupSteps, opts.KLAnnealSteps, opts.KLConstSteps = p.Steps, p.WarmupSteps, p.KLAnnealSteps, p.KLConstSteps
+		if opts.ResumeEpochs > 0 {
+			opts.Config.Epochs = opts.ResumeEpochs
+		}
+		if opts.ResumeSteps > 0 && opts.Steps > 0 {
+			opts.Steps = opts.ResumeSteps
+		}
 	}
-	t := &Trainer{opts: opts, cfg: opts.Config}
+	t = &Trainer{opts: opts, cfg: opts.Config, lock: lock}
 	cfg := t.cfg
 
 	if err := data.CheckSource(opts.Data, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
@@ -217,8 +246,9 @@ func checkShape(l *data.Loader, cfg model.Config, name string) error {
 // Model returns the model being trained.
 func (t *Trainer) Model() *model.Model { return t.m }
 
-// Close releases the data loader and log files.
+// Close releases the data loader, log files and the run directory's lock.
 func (t *Trainer) Close() {
+	defer t.lock.Release()
 	if t.train != nil {
 		t.train.Close()
 	}
@@ -496,10 +526,9 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 		}
 		sum.FinalEval = &r
 	}
-	if err := t.plot(); err != nil {
-		return sum, err
-	}
-	return sum, nil
+	err = t.plot()
+	sum.EvalSeconds, sum.WallSeconds = t.evalSeconds, time.Since(start).Seconds()
+	return sum, err
 }
 
 // shouldEval applies the evaluation rule after a step.
@@ -543,14 +572,24 @@ func (t *Trainer) checkpoint(trainSeconds float64) error {
 	return saveRun(filepath.Join(t.opts.Out, modelfile.RunFile), t.m, t.opt, t.prog, t.noise)
 }
 
-// evaluate computes the IW bound on the test split and logs it.
+// evaluate computes the IW bound on the test split and logs it, showing its progress
+// on Options.Progress; the time it takes counts in Summary.EvalSeconds.
 func (t *Trainer) evaluate(k int) (eval.Result, error) {
+	defer func(start time.Time) { t.evalSeconds += time.Since(start).Seconds() }(time.Now())
 	l, err := data.EvalLoader(t.test, t.cfg.Dataset, t.cfg.NumXBits, t.cfg.BatchSize, uint64(t.cfg.Seed)+1)
 	if err != nil {
 		return eval.Result{}, fmt.Errorf("test data: %w", err)
 	}
 	defer l.Close()
-	r, err := eval.NLL(t.m, eval.LoaderSource(l), k, t.opts.EvalImages, t.noise)
+	images := t.test.N
+	if t.opts.EvalImages > 0 {
+		images = min(images, t.opts.EvalImages)
+	}
+	task := report.NewTask(t.opts.Progress, fmt.Sprintf("evaluating at step %d (K=%d)", t.prog.Step, k), "images", int64(images))
+	src, flush := countingSource(eval.LoaderSource(l), task)
+	r, err := eval.NLL(t.m, src, k, t.opts.EvalImages, t.noise)
+	flush()
+	task.Done()
 	if err != nil {
 		return r, err
 	}
@@ -568,6 +607,26 @@ func (t *Trainer) evaluate(k int) (eval.Result, error) {
 		return r, err
 	}
 	return r, nil
+}
+
+// countingSource passes src through, telling task about each batch once the next
+// one is asked for (that is, once it has been evaluated); flush counts the last one.
+func countingSource(src eval.Source, task *report.Task) (eval.Source, func()) {
+	pending := 0
+	flush := func() {
+		if pending > 0 {
+			task.Add(pending)
+		}
+		pending = 0
+	}
+	return func() (*tensor.Tensor, func(), error) {
+		flush()
+		x, release, err := src()
+		if x != nil {
+			pending = x.Shape()[0]
+		}
+		return x, release, err
+	}, flush
 }
 
 // pictures writes sample grids at the official temperatures and a reconstruction grid.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -24,6 +25,9 @@ func runBench(args []string, stdout io.Writer) error {
 		return errUsage
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(errOut, "usage: nvae bench kernels|train|sample [flags] (run 'nvae bench NAME -h' for the flags of one)")
+		return flag.ErrHelp
 	case "kernels":
 		return benchKernels(args[1:], stdout)
 	}

@@ -31,7 +31,7 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"eval"}, 1, "--checkpoint is required"},
 		{[]string{"eval", "--checkpoint", filepath.Join(dir, "missing")}, 1, "missing"},
 		{[]string{"eval", "--checkpoint", fixtureCheckpoint, "--num_iw_samples", "0"}, 1, "num_iw_samples"},
-		{[]string{"sample", "--checkpoint", fixtureCheckpoint, "--temp", "0"}, 1, "--temp > 0"},
+		{[]string{"sample", "--checkpoint", fixtureCheckpoint, "--temp", "0"}, 1, "--temp must be in (0, 4]"},
 		{[]string{"sample", "--checkpoint", fixtureCheckpoint, "--pixels", "blue"}, 1, "--pixels"},
 		{[]string{"sample", "--checkpoint", fixtureCheckpoint, "--save_bn"}, 1, "--save_bn needs --readjust_bn"},
 		{[]string{"recon"}, 1, "--checkpoint is required"},

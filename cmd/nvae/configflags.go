@@ -61,6 +61,15 @@ type boolFunc struct{ flag.Value }
 
 func (boolFunc) IsBoolFlag() bool { return true }
 
+// String is safe on the zero value, which flag.PrintDefaults builds to find out
+// whether a default is worth printing.
+func (b boolFunc) String() string {
+	if b.Value == nil {
+		return ""
+	}
+	return b.Value.String()
+}
+
 // apply sets the flags given on the command line onto cfg.
 func (cf *configFlags) apply(cfg *model.Config) error {
 	var err error

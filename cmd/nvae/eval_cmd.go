@@ -38,6 +38,12 @@ func runEval(args []string, stdout io.Writer) error {
 	if *k < 1 {
 		return fmt.Errorf("--num_iw_samples must be at least 1, got %d", *k)
 	}
+	if *batch < 0 {
+		return fmt.Errorf("--batch_size must be at least 1, or 0 for the checkpoint's training batch size, got %d", *batch)
+	}
+	if *maxImages < 0 {
+		return fmt.Errorf("--max_images must be at least 1, or 0 for all, got %d", *maxImages)
+	}
 	m, _, err := modelfile.Load(*ckpt)
 	if err != nil {
 		return err

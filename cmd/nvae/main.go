@@ -69,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nvae: unknown command %q (run 'nvae help')\n", args[0])
 		return 2
 	}
-	err := c.run(args[1:], stdout)
+	err := runCommand(c, args[1:], stdout)
 	var code exitCode
 	switch {
 	case err == nil:
@@ -81,20 +81,46 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &code):
 		return int(code)
 	}
-	fmt.Fprintf(stderr, "nvae %s: %s\n", c.name, strings.TrimSpace(err.Error()))
+	// one line, also for joined errors
+	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	fmt.Fprintf(stderr, "nvae %s: %s\n", c.name, msg)
 	return 1
 }
 
+// runCommand runs c, turning a panic (a bug: bad input must give an error) into an
+// error of one line instead of a stack trace. NVAE_PANIC=1 lets panics through, with
+// their trace, for debugging.
+func runCommand(c *command, args []string, stdout io.Writer) (err error) {
+	if os.Getenv("NVAE_PANIC") != "1" {
+		defer func() {
+			if r := recover(); r != nil {
+				msg := strings.ReplaceAll(fmt.Sprint(r), "\n", " ")
+				err = fmt.Errorf("internal error: %s (this is a bug; NVAE_PANIC=1 shows where)", msg)
+			}
+		}()
+	}
+	return c.run(args, stdout)
+}
+
+// synopses holds the synopsis line of each subcommand's flag set, for its help.
+var synopses = map[*flag.FlagSet]string{}
+
 // newFlags returns a flag set for a subcommand that reports errors instead of
-// exiting and prints its usage to stderr.
+// exiting. parseFlags prints its full help for -h only; a bad flag gets one line.
 func newFlags(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet("nvae "+name, flag.ContinueOnError)
-	fs.SetOutput(errOut)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: nvae %s %s\n\nflags:\n", name, synopsis)
-		printDefaults(fs)
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	synopses[fs] = synopsis
 	return fs
+}
+
+// printHelp writes the usage line and every flag of fs to errOut.
+func printHelp(fs *flag.FlagSet) {
+	fmt.Fprintf(errOut, "usage: %s %s\n\nflags:\n", fs.Name(), synopses[fs])
+	fs.SetOutput(errOut)
+	printDefaults(fs)
+	fs.SetOutput(io.Discard)
 }
 
 // printDefaults is fs.PrintDefaults without the deprecated aliases.
@@ -143,17 +169,20 @@ func addRecomputeCellsFlag(fs *flag.FlagSet, dst *bool) {
 	fs.Var(&deprecatedBool{dst: dst, old: "checkpoint_cells", new: "recompute_cells"}, "checkpoint_cells", "deprecated name of --recompute_cells")
 }
 
-// parseFlags parses args and rejects stray positional arguments beyond want.
+// parseFlags parses args and rejects stray positional arguments beyond want. A bad
+// flag prints one line naming it and pointing at -h; -h prints the full help.
 func parseFlags(fs *flag.FlagSet, args []string, want int) error {
+	hint := fmt.Sprintf("(run '%s -h' for help)", fs.Name())
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printHelp(fs)
 			return err
 		}
+		fmt.Fprintf(errOut, "%s: %v %s\n", fs.Name(), err, hint)
 		return errUsage
 	}
 	if fs.NArg() != want {
-		fmt.Fprintf(fs.Output(), "nvae %s: want %d positional argument(s), got %d\n", strings.TrimPrefix(fs.Name(), "nvae "), want, fs.NArg())
-		fs.Usage()
+		fmt.Fprintf(errOut, "%s: want %d positional argument(s), got %d (%q) %s\n", fs.Name(), want, fs.NArg(), fs.Args(), hint)
 		return errUsage
 	}
 	return nil

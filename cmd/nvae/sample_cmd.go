@@ -4,19 +4,28 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
+	"path/filepath"
 
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
+	"github.com/nvae-go/nvae/internal/runlock"
 	"github.com/nvae-go/nvae/model"
 	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/report"
+	"github.com/nvae-go/nvae/tensor"
 )
 
 func init() {
 	register(&command{name: "sample", summary: "draw images from a checkpoint into a PNG grid (temperature, BN re-adjustment)", run: runSample})
 	register(&command{name: "recon", summary: "reconstruct test images with a checkpoint into a PNG grid (inputs | outputs)", run: runRecon})
 }
+
+// sampleBatch and reconBatch do one generative or reconstruction pass; tests wrap
+// them to see the batch sizes that reach the model.
+var (
+	sampleBatch = eval.Sample
+	reconBatch  = eval.Reconstruct
+)
 
 func pixelMode(s string) (eval.PixelMode, error) {
 	switch s {
@@ -34,8 +43,9 @@ func runSample(args []string, stdout io.Writer) error {
 	fs := newFlags("sample", "--checkpoint PATH [--n N] [--temp T] [--out FILE.png] [--readjust_bn]")
 	ckpt := fs.String("checkpoint", "", "run directory, checkpoint .safetensors, or NVIDIA's checkpoint.pt (required)")
 	n := fs.Int("n", 16, "number of images")
+	batch := fs.Int("batch_size", 64, "images per generative pass: memory is that of one batch, whatever --n")
 	temp := fs.Float64("temp", 0.7, "latent temperature (scales every latent σ)")
-	out := fs.String("out", "samples.png", "PNG file to write")
+	out := fs.String("out", "samples.png", "image file to write: .png, or .jpg/.jpeg for JPEG")
 	nrow := fs.Int("nrow", 0, "images per grid row (0: square)")
 	readjust := fs.Bool("readjust_bn", false, "re-estimate the decoder's BN statistics at this temperature first (official: 500 passes of 16)")
 	iters := fs.Int("readjust_iters", 500, "generative passes for --readjust_bn")
@@ -49,8 +59,8 @@ func runSample(args []string, stdout io.Writer) error {
 	if *ckpt == "" {
 		return fmt.Errorf("--checkpoint is required")
 	}
-	if *n < 1 || *temp <= 0 || math.IsNaN(*temp) {
-		return fmt.Errorf("need --n ≥ 1 and --temp > 0 (got %d, %v)", *n, *temp)
+	if err := checkSampleFlags(*n, *batch, *temp, *nrow, *readjust, *iters, *rbatch, *saveBN, *out); err != nil {
+		return err
 	}
 	mode, err := pixelMode(*pixels)
 	if err != nil {
@@ -60,42 +70,96 @@ func runSample(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	size := m.Cfg.ImageSize()
+	cv, err := report.NewCanvas(*n, size, size, m.Cfg.ImageChannels(), *nrow, 0, 1)
+	if err != nil {
+		return fmt.Errorf("--n %d: %w", *n, err)
+	}
+	if *saveBN {
+		// checked before the re-adjustment, which can take long
+		if saved == nil {
+			return fmt.Errorf("--save_bn writes into the checkpoint, which must be a .safetensors file: %s is not (convert it first with 'nvae import')", *ckpt)
+		}
+		// A run directory is locked so that no training run writes it meanwhile.
+		if filepath.Base(saved.Path) == modelfile.RunFile {
+			lock, err := runlock.Acquire(filepath.Dir(saved.Path))
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
+		}
+	}
 	noise := model.NewSeededNoise(*seed)
 	if *readjust {
 		fmt.Fprintf(stdout, "re-adjusting BN statistics: %d passes of %d at t=%g\n", *iters, *rbatch, *temp)
-		eval.ReadjustBN(m, *iters, *rbatch, float32(*temp), noise)
+		task := report.NewTask(errOut, "re-adjusting BN", "passes", int64(*iters))
+		eval.ReadjustBNFunc(m, *iters, *rbatch, float32(*temp), noise, func(int) { task.Add(1) })
+		task.Done()
 		if *saveBN {
-			if saved == nil {
-				return fmt.Errorf("--save_bn needs a .safetensors checkpoint (import a .pt file first with 'nvae import')")
-			}
 			// Rewrite the file in place, keeping what it holds beside the model (a
-			// training run's state), so that it still resumes.
+			// training run's state), so that it still resumes. This replacement is
+			// what --save_bn asks for, so it needs no --force.
 			path := saved.Path
+			fmt.Fprintf(stdout, "--save_bn: updating the BN statistics of %s in place (weights and training state are kept)\n", path)
 			meta := maps.Clone(saved.Metadata)
 			if meta == nil {
 				meta = map[string]string{}
 			}
 			meta["bn_readjusted"] = fmt.Sprintf("temp=%g iters=%d batch=%d", *temp, *iters, *rbatch)
+			modelfile.SetBNTemperature(meta, *temp)
 			if err := modelfile.Save(path, m, saved.Extra, meta); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "saved the re-adjusted statistics into %s\n", path)
+			fmt.Fprintf(stdout, "saved the re-adjusted statistics (t=%g) into %s\n", *temp, path)
 		}
-	} else if *saveBN {
-		return fmt.Errorf("--save_bn needs --readjust_bn")
+	} else if bt, ok := saved.BNTemperature(); ok && bt != *temp {
+		fmt.Fprintf(errOut, "warning: the BN statistics in %s were re-adjusted at t=%g, not at --temp %g; give --readjust_bn to re-adjust them at t=%g\n",
+			saved.Path, bt, *temp, *temp)
 	}
-	img, err := eval.Sample(m, *n, float32(*temp), mode, noise, noise.Rand())
-	if err != nil {
-		return err
+	rng := noise.Rand()
+	task := report.NewTask(errOut, "sampling", "images", int64(*n))
+	for first := 0; first < *n; first += *batch {
+		k := min(*batch, *n-first)
+		img, err := sampleBatch(m, k, float32(*temp), mode, noise, rng)
+		if err != nil {
+			return err
+		}
+		if err := cv.Put(0, first, img); err != nil {
+			return err
+		}
+		task.Add(k)
 	}
-	g, err := report.Grid(img, *nrow)
-	if err != nil {
-		return err
-	}
-	if err := report.SavePNG(*out, g); err != nil {
+	task.Done()
+	if err := report.SaveImage(*out, cv.Image()); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %d samples (t=%g) to %s\n", *n, *temp, *out)
+	return nil
+}
+
+// maxTemp is the largest latent temperature sample accepts.
+const maxTemp = 4
+
+// checkSampleFlags validates sample's flags before any work.
+func checkSampleFlags(n, batch int, temp float64, nrow int, readjust bool, iters, rbatch int, saveBN bool, out string) error {
+	switch {
+	case n < 1:
+		return fmt.Errorf("--n must be at least 1, got %d", n)
+	case batch < 1:
+		return fmt.Errorf("--batch_size must be at least 1, got %d", batch)
+	case !(temp > 0 && temp <= maxTemp):
+		return fmt.Errorf("--temp must be in (0, %d] (the paper samples at 0.6–1.0), got %v", maxTemp, temp)
+	case nrow < 0:
+		return fmt.Errorf("--nrow must be at least 1, or 0 for a square grid, got %d", nrow)
+	case saveBN && !readjust:
+		return fmt.Errorf("--save_bn needs --readjust_bn")
+	}
+	if readjust && (iters < 1 || rbatch < 1) {
+		return fmt.Errorf("--readjust_iters and --readjust_batch must be at least 1, got %d and %d", iters, rbatch)
+	}
+	if _, err := report.ImageFormat(out); err != nil {
+		return fmt.Errorf("--out %w", err)
+	}
 	return nil
 }
 
@@ -103,7 +167,8 @@ func runRecon(args []string, stdout io.Writer) error {
 	fs := newFlags("recon", "--checkpoint PATH [--n N] [--out FILE.png]")
 	ckpt := fs.String("checkpoint", "", "run directory, checkpoint .safetensors, or NVIDIA's checkpoint.pt (required)")
 	n := fs.Int("n", 16, "number of images")
-	out := fs.String("out", "reconstructions.png", "PNG file to write (inputs on the left, reconstructions on the right)")
+	batch := fs.Int("batch_size", 64, "images per forward pass: memory is that of one batch, whatever --n")
+	out := fs.String("out", "reconstructions.png", "image file to write, .png or .jpg/.jpeg (inputs on the left, reconstructions on the right)")
 	src := fs.String("data", "embedded", "image reader, which files are read (the likelihood is the checkpoint's --dataset): "+joinNames(data.Names))
 	dir := fs.String("data_dir", "", "directory (or archive) of the images")
 	split := fs.String("split", "test", "split: test or train")
@@ -117,6 +182,12 @@ func runRecon(args []string, stdout io.Writer) error {
 	}
 	if *n < 1 {
 		return fmt.Errorf("--n must be at least 1, got %d", *n)
+	}
+	if *batch < 1 {
+		return fmt.Errorf("--batch_size must be at least 1, got %d", *batch)
+	}
+	if _, err := report.ImageFormat(*out); err != nil {
+		return fmt.Errorf("--out %w", err)
 	}
 	mode, err := pixelMode(*pixels)
 	if err != nil {
@@ -134,25 +205,53 @@ func runRecon(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	l, err := data.EvalLoader(ds, cfg.Dataset, cfg.NumXBits, *n, *seed)
+	if *n > ds.N {
+		return fmt.Errorf("--n %d: the %s split of %s has only %d images", *n, *split, ds.Name, ds.N)
+	}
+	bs := min(*batch, *n)
+	l, err := data.EvalLoader(ds, cfg.Dataset, cfg.NumXBits, bs, *seed)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	b, err := l.Next()
+	size := cfg.ImageSize()
+	cv, err := report.NewCanvas(*n, size, size, cfg.ImageChannels(), 0, 0, 2)
 	if err != nil {
-		return err
+		return fmt.Errorf("--n %d: %w", *n, err)
 	}
-	defer b.Release()
 	noise := model.NewSeededNoise(*seed)
-	rec := eval.Reconstruct(m, b.X, mode, noise, noise.Rand())
-	g, err := report.ReconGrid(b.X, rec, 0, 0)
-	if err != nil {
+	rng := noise.Rand()
+	task := report.NewTask(errOut, "reconstructing", "images", int64(*n))
+	defer task.Done()
+	for first := 0; first < *n; {
+		b, err := l.Next()
+		if err != nil {
+			return err
+		}
+		x := b.X
+		if s := x.Shape(); len(s) != 4 || s[1] != size || s[2] != size || s[3] != cfg.ImageChannels() {
+			b.Release()
+			return fmt.Errorf("images of %s come out with shape %v, but the model takes %d×%d×%d images", ds.Name, s[1:], size, size, cfg.ImageChannels())
+		}
+		k := min(x.Shape()[0], *n-first)
+		if k < x.Shape()[0] {
+			x = tensor.FromData(x.Data()[:k*x.Len()/x.Shape()[0]], append([]int{k}, x.Shape()[1:]...)...)
+		}
+		rec := reconBatch(m, x, mode, noise, rng)
+		err = cv.Put(0, first, x)
+		if err == nil {
+			err = cv.Put(1, first, rec)
+		}
+		b.Release()
+		if err != nil {
+			return err
+		}
+		first += k
+		task.Add(k)
+	}
+	if err := report.SaveImage(*out, cv.Image()); err != nil {
 		return err
 	}
-	if err := report.SavePNG(*out, g); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "wrote %d reconstructions to %s\n", b.X.Shape()[0], *out)
+	fmt.Fprintf(stdout, "wrote %d reconstructions to %s\n", *n, *out)
 	return nil
 }

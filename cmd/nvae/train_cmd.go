@@ -26,7 +26,8 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.DataDir, "data_dir", "", "directory (or archive) of the images; for fashion_mnist the Debian dataset directory by default")
 	download := fs.Bool("download", false, "download mnist / fashion_mnist / cifar10 into --data_dir first (checksums verified)")
 	fs.StringVar(&o.Out, "out", "runs/demo", "run directory: checkpoint, metrics, TensorBoard events, pictures")
-	fs.BoolVar(&o.Resume, "resume", true, "continue from the run directory's checkpoint when it has one")
+	fs.BoolVar(&o.Resume, "resume", true, resumeHelp)
+	fs.BoolVar(&o.Force, "force", false, "with --resume=false, replace the run directory's existing checkpoint (refused without it)")
 	addRecomputeCellsFlag(fs, &o.RecomputeCells)
 	fs.IntVar(&o.Steps, "steps", 0, "train this many steps with step-based schedules (0: the official epoch schedules)")
 	fs.IntVar(&o.WarmupSteps, "warmup_steps", 0, "LR warm-up length in steps (0: warmup_epochs)")
@@ -51,8 +52,14 @@ func runTrain(args []string, stdout io.Writer) error {
 	}
 	o.Config = cfg
 	o.Log = stdout
+	o.Progress = errOut
 	if err := applyContTraining(fs, &o); err != nil {
 		return err
+	}
+	if o.Resume {
+		if err := checkResume(fs, cf, *preset, cfg, &o); err != nil {
+			return err
+		}
 	}
 	if err := data.CheckSource(o.Data, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
 		return err
@@ -85,7 +92,8 @@ func runTrain(args []string, stdout io.Writer) error {
 	if sum.StepsThisRun == 0 && !sum.Interrupted {
 		fmt.Fprintf(stdout, "the run in %s had already finished its %d steps (a resumed run keeps the schedule of its checkpoint; use a new --out to train again)\n", o.Out, sum.Steps)
 	} else {
-		fmt.Fprintf(stdout, "done: %d steps in %.0f s (%.1f images/s, %d skipped), last loss %.2f\n", sum.Steps, sum.TrainSeconds, sum.ImagesPerS, sum.BadSteps, sum.LastLoss)
+		fmt.Fprintf(stdout, "done: %d steps in %.0f s of training (%.1f images/s, %d skipped), last loss %.2f; this run took %.0f s, %.0f s of it evaluating\n",
+			sum.Steps, sum.TrainSeconds, sum.ImagesPerS, sum.BadSteps, sum.LastLoss, sum.WallSeconds, sum.EvalSeconds)
 	}
 	if sum.Eval != nil {
 		fmt.Fprintf(stdout, "test: NELBO %.2f nats, IW bound %.2f nats (K=%d, %d images), %.4f bits/dim\n",
