@@ -29,7 +29,7 @@ type Conv struct {
 	// Reducer, when not nil, averages the data-dependent initialisation's per-channel
 	// mean and spread over the processes of a data-parallel run (as the official
 	// average_tensor calls); nil keeps them local.
-	Reducer ad.StatReducer
+	Reducer  ad.StatReducer
 	initDone bool
 }
 
