@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"strings"
 
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
@@ -14,7 +15,8 @@ import (
 )
 
 func init() {
-	register(&command{name: "sample", summary: "draw images from a checkpoint into a PNG grid (temperature, BN re-adjustment)", run: runSample})
+	register(&command{name: "sample", summary: "draw images from a checkpoint into a PNG grid (temperature, BN re-adjustment; synchronized under mpirun)", run: runSample,
+		mpi: readjusts})
 	register(&command{name: "recon", summary: "reconstruct test images with a checkpoint into a PNG grid (inputs | outputs)", run: runRecon})
 }
 
@@ -28,6 +30,18 @@ func pixelMode(s string) (eval.PixelMode, error) {
 		return eval.PixelSampleT, nil
 	}
 	return 0, fmt.Errorf("--pixels: want default, mean or sample_t, got %q", s)
+}
+
+// readjusts reports whether sample's arguments ask for --readjust_bn, the part of
+// sample that runs under mpirun (synchronized statistics over every rank's passes).
+func readjusts(args []string) bool {
+	for _, a := range args {
+		a = strings.TrimLeft(a, "-")
+		if a == "readjust_bn" || a == "readjust_bn=true" || a == "readjust_bn=1" {
+			return true
+		}
+	}
+	return false
 }
 
 func runSample(args []string, stdout io.Writer) error {
@@ -62,8 +76,20 @@ func runSample(args []string, stdout io.Writer) error {
 	}
 	noise := model.NewSeededNoise(*seed)
 	if *readjust {
-		fmt.Fprintf(stdout, "re-adjusting BN statistics: %d passes of %d at t=%g\n", *iters, *rbatch, *temp)
-		eval.ReadjustBN(m, *iters, *rbatch, float32(*temp), noise)
+		fmt.Fprintf(stdout, "re-adjusting BN statistics: %d passes of %d at t=%g\n", *iters, *rbatch*job.Size(), *temp)
+		rn := noise
+		if job.Size() > 1 {
+			// Synchronized statistics over every rank's passes, each rank drawing its own.
+			m.SetStatReducer(job)
+			rn = model.NewSeededNoise(*seed + uint64(job.Rank())*0x9e3779b97f4a7c15)
+		}
+		if err := eval.ReadjustBN(m, *iters, *rbatch, float32(*temp), rn); err != nil {
+			return err
+		}
+		m.SetStatReducer(nil)
+		if job.Rank() != 0 {
+			return nil // rank 0 writes
+		}
 		if *saveBN {
 			if saved == nil {
 				return fmt.Errorf("--save_bn needs a .safetensors checkpoint (import a .pt file first with 'nvae import')")
