@@ -47,19 +47,24 @@ type CommStats struct {
 	GradBytes, StatBytes, ParamBytes int64
 }
 
-// timedComm is a comm.Comm that accounts its collectives' time in stats; the float64
-// all-reduces (batch-norm statistics, logged values) count as StatBytes.
-type timedComm struct {
+// statComm is the dp's comm.Comm for the float64 all-reduces (batch-norm statistics,
+// logged values): it accounts their time and bytes (StatBytes), and issues nothing
+// after a failed collective.
+type statComm struct {
 	comm.Comm
-	stats *CommStats
+	d *dp
 }
 
-func (c timedComm) AllReduceSumFloat64(buf []float64) error {
+func (c statComm) AllReduceSumFloat64(buf []float64) error {
+	if c.d.err != nil {
+		return c.d.err
+	}
 	t := time.Now()
 	err := c.Comm.AllReduceSumFloat64(buf)
-	c.stats.Time += time.Since(t)
-	c.stats.Calls++
-	c.stats.StatBytes += int64(8 * len(buf))
+	c.d.stats.Time += time.Since(t)
+	c.d.stats.Calls++
+	c.d.stats.StatBytes += int64(8 * len(buf))
+	c.d.err = err
 	return err
 }
 
@@ -83,8 +88,11 @@ func buckets(lens []int, bytes int) [][2]int {
 
 // dp is the data-parallel state of a trainer of more than one rank.
 type dp struct {
-	c       comm.Comm
-	stats   CommStats
+	c     comm.Comm
+	stats CommStats
+	// err is the first failed collective's error. After it the ranks' collectives no
+	// longer pair up, so none is issued: the rank reports the error and ends the job.
+	err     error
 	buckets [][2]int
 	buf     []float32
 }
@@ -105,7 +113,7 @@ func newDP(c comm.Comm, lens []int) *dp {
 }
 
 // reducer is the batch norms' statistics reducer, accounted in d.stats.
-func (d *dp) reducer() timedComm { return timedComm{Comm: d.c, stats: &d.stats} }
+func (d *dp) reducer() statComm { return statComm{Comm: d.c, d: d} }
 
 // bucketed applies op to the tensors ts bucket by bucket: each bucket's tensors are
 // copied into one buffer, op transforms it, and the buffer is copied back.
@@ -128,14 +136,17 @@ func (d *dp) bucketed(ts [][]float32, op func(buf []float32) error) error {
 
 // timed runs f, accounting its time and bytes×4 into *counter.
 func (d *dp) timed(counter *int64, ts [][]float32, op func(buf []float32) error) error {
+	if d.err != nil {
+		return d.err
+	}
 	t := time.Now()
-	err := d.bucketed(ts, func(buf []float32) error {
+	d.err = d.bucketed(ts, func(buf []float32) error {
 		d.stats.Calls++
 		*counter += int64(4 * len(buf))
 		return op(buf)
 	})
 	d.stats.Time += time.Since(t)
-	return err
+	return d.err
 }
 
 // averageGrads replaces every gradient by its mean over the ranks.
