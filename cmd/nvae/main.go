@@ -90,8 +90,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	job = comm.Single()
 	if launched && l.Size != 1 {
 		if c.mpi == nil || !c.mpi(args[1:]) {
+			name := c.name
+			if c.name == "bench" && len(args) > 1 {
+				name += " " + args[1]
+			}
 			fmt.Fprintf(stderr, "nvae %s: started by %s as rank %d of a job of %d processes, but this command runs as one process only "+
-				"(under mpirun: train, eval, sample, bench train); run it without mpirun\n", strings.Join(args[:min(2, len(args))], " "), l.Launcher, l.Rank, l.Size)
+				"(under mpirun: train, eval, sample --readjust_bn, bench train); run it without mpirun\n", name, l.Launcher, l.Rank, l.Size)
 			return 1
 		}
 		setThreads(l)

@@ -118,3 +118,49 @@ func TestMPIRefusedCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestMPIEvalAndReadjust runs `nvae eval` under mpirun -np 2 on the F1 checkpoint: the
+// ranks' shares add up to the requested images and the combined NELBO is close to one
+// process's on the same images (the posterior noise differs, so not equal: within 5%);
+// then `nvae sample --readjust_bn` under mpirun writes its picture from rank 0.
+func TestMPIEvalAndReadjust(t *testing.T) {
+	testutil.NeedMPI(t)
+	prog := testutil.Build(t, ".")
+	args := []string{"eval", "--checkpoint", fixtureCheckpoint, "--num_iw_samples", "1", "--max_images", "6", "--batch_size", "3", "--json"}
+	var stdout, stderr bytes.Buffer
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("nvae eval: exit %d\n%s", code, stderr.String())
+	}
+	var one, two struct {
+		NELBO  float64 `json:"nelbo_nats"`
+		Images int     `json:"num_images"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &one); err != nil {
+		t.Fatal(err)
+	}
+	out, err := testutil.RunMPI(t, 2, nil, prog, args...)
+	if err != nil {
+		t.Fatalf("mpirun -np 2 nvae eval: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &two); err != nil {
+		t.Fatalf("mpirun -np 2 nvae eval printed %q (want one JSON object, from rank 0): %v", out, err)
+	}
+	if one.Images != 6 || two.Images != 6 {
+		t.Fatalf("evaluated %d images alone and %d on 2 ranks, want 6", one.Images, two.Images)
+	}
+	if d := (two.NELBO - one.NELBO) / one.NELBO; d > 0.05 || d < -0.05 {
+		t.Fatalf("NELBO %v on 2 ranks, %v alone", two.NELBO, one.NELBO)
+	}
+	png := filepath.Join(t.TempDir(), "s.png")
+	out, err = testutil.RunMPI(t, 2, nil, prog, "sample", "--checkpoint", fixtureCheckpoint, "--readjust_bn", "--readjust_iters", "2",
+		"--readjust_batch", "4", "--n", "4", "--out", png)
+	if err != nil {
+		t.Fatalf("mpirun -np 2 nvae sample --readjust_bn: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "2 passes of 8") {
+		t.Fatalf("the re-adjustment does not span both ranks' batches:\n%s", out)
+	}
+	if st, err := os.Stat(png); err != nil || st.Size() == 0 {
+		t.Fatalf("no picture written: %v", err)
+	}
+}
