@@ -123,6 +123,11 @@ func (tp *Tape) Forget(key any) {
 // pass. The error stays until the tape is dropped.
 func (tp *Tape) Err() error { return tp.err }
 
+// Fail records err on tp (and on the tapes it belongs to) for Err, keeping the first
+// error: a layer whose fallible hook (a cross-process reduction) failed reports it so,
+// and carries on with local values.
+func (tp *Tape) Fail(err error) { tp.fail(err) }
+
 // fail records err on tp and on the tapes it belongs to, keeping the first error.
 func (tp *Tape) fail(err error) {
 	for t := tp; t != nil; t = t.parent {

@@ -25,24 +25,31 @@ const (
 
 // ReadjustBN re-estimates the decoder's batch-norm running statistics for sampling at
 // temperature t (docs/model.md#sampling): iters generative passes of batch n in training mode (the
-// official values are 500 and 16), then back to eval mode.
-func ReadjustBN(m *model.Model, iters, n int, t float32, noise model.Noise) {
-	ReadjustBNFunc(m, iters, n, t, noise, nil)
+// official values are 500 and 16), then back to eval mode. With synchronized batch norm
+// (model.SetStatReducer) the statistics span every process's batch, and a failed
+// reduction is returned.
+func ReadjustBN(m *model.Model, iters, n int, t float32, noise model.Noise) error {
+	return ReadjustBNFunc(m, iters, n, t, noise, nil)
 }
 
 // ReadjustBNFunc is ReadjustBN calling after (when not nil) once each pass is done,
 // with the number of passes done so far, e.g. to show progress.
-func ReadjustBNFunc(m *model.Model, iters, n int, t float32, noise model.Noise, after func(done int)) {
+func ReadjustBNFunc(m *model.Model, iters, n int, t float32, noise model.Noise, after func(done int)) error {
 	m.SetTrain(true)
 	defer m.SetTrain(false)
 	for i := 0; i < iters; i++ {
 		tp := ad.NewNoGradTape()
 		m.Sample(tp, n, t, noise)
+		err := tp.Err() // a synchronized batch norm's reduction failed
 		tp.Release()
+		if err != nil {
+			return fmt.Errorf("eval: BN re-adjustment pass %d: %w", i, err)
+		}
 		if after != nil {
 			after(i + 1)
 		}
 	}
+	return nil
 }
 
 // Sample draws n images at latent temperature t with eval-mode batch normalisation,

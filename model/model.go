@@ -229,11 +229,17 @@ func (m *Model) SetTrain(train bool) { m.train = train }
 
 // SetStatReducer makes the training-mode statistics of every batch norm, and their
 // gradient sums, go through r (synchronized batch normalisation across the processes of
-// a data-parallel run; see ad.StatReducer). nil, the default, keeps them local. A
-// reducer's failure is reported by the tape's Err.
+// a data-parallel run; see ad.StatReducer), and the statistics of the data-dependent
+// initialisation (res_elu convolutions) averaged through it. nil, the default, keeps
+// them local. A reducer's failure is reported by the tape's Err.
 func (m *Model) SetStatReducer(r ad.StatReducer) {
 	for _, b := range m.bns {
 		b.Reducer = r
+	}
+	for _, c := range m.convs {
+		if c.DataInit {
+			c.Reducer = r
+		}
 	}
 }
 

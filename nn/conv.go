@@ -26,6 +26,10 @@ type Conv struct {
 	Mask *tensor.Tensor
 	// DataInit selects the data-dependent initialisation on the first forward pass.
 	DataInit bool
+	// Reducer, when not nil, averages the data-dependent initialisation's per-channel
+	// mean and spread over the processes of a data-parallel run (as the official
+	// average_tensor calls); nil keeps them local.
+	Reducer  ad.StatReducer
 	initDone bool
 }
 
@@ -133,7 +137,9 @@ func (c *Conv) NeedsDataInit() bool { return c.DataInit && !c.initDone }
 // (EffectiveWeight).
 func (c *Conv) Forward(tp *ad.Tape, x *ad.Var) *ad.Var {
 	if c.NeedsDataInit() {
-		c.dataInit(x.Value)
+		if err := c.dataInit(x.Value); err != nil {
+			tp.Fail(err)
+		}
 		tp.Forget(c) // the weights changed
 	}
 	return tp.Conv2D(x, c.EffectiveWeight(tp), c.B, c.Opts)
@@ -144,11 +150,13 @@ func (c *Conv) Forward(tp *ad.Tape, x *ad.Var) *ad.Var {
 func (c *Conv) ResetDataInit() { c.initDone = false }
 
 // dataInit sets bias = −mean/(5·std + 1e-5) and LogWN = −ln(5·std + 1e-5) from the output of the
-// convolution with unit-norm weights on x (per channel over N, H, W; unbiased std).
-func (c *Conv) dataInit(x *tensor.Tensor) {
+// convolution with unit-norm weights on x (per channel over N, H, W; unbiased std). With a
+// Reducer, mean and 5·std are averaged over the processes first; a failed reduction is
+// returned after initialising with the local values.
+func (c *Conv) dataInit(x *tensor.Tensor) error {
 	c.initDone = true
 	if c.LogWN == nil {
-		return
+		return nil
 	}
 	tp := ad.NewNoGradTape()
 	defer tp.Release()
@@ -164,6 +172,9 @@ func (c *Conv) dataInit(x *tensor.Tensor) {
 	}
 	out := tp.Conv2D(ad.Const(x), ad.Const(wn), nil, c.Opts).Data()
 	m := len(out) / cout
+	// stats holds the per-channel means, then 5·std, then a 1 that the reduction turns
+	// into the number of processes.
+	stats := make([]float64, 2*cout+1)
 	for o := 0; o < cout; o++ {
 		s, q := 0.0, 0.0
 		for i := 0; i < m; i++ {
@@ -174,12 +185,27 @@ func (c *Conv) dataInit(x *tensor.Tensor) {
 			d := float64(out[i*cout+o]) - mean
 			q += d * d
 		}
-		st := 5 * math.Sqrt(q/float64(max(m-1, 1)))
+		stats[o], stats[cout+o] = mean, 5*math.Sqrt(q/float64(max(m-1, 1)))
+	}
+	stats[2*cout] = 1
+	var err error
+	if c.Reducer != nil {
+		local := append([]float64(nil), stats...)
+		if err = c.Reducer.AllReduceSumFloat64(stats); err != nil || stats[2*cout] < 1 {
+			copy(stats, local)
+		}
+	}
+	for o := 0; o < cout; o++ {
+		mean, st := stats[o]/stats[2*cout], stats[cout+o]/stats[2*cout]
 		if c.B != nil {
 			c.B.Data()[o] = float32(-mean / (st + 1e-5))
 		}
 		c.LogWN.Data()[o] = float32(-math.Log(st + 1e-5))
 	}
+	if err != nil {
+		return fmt.Errorf("data-dependent initialisation: %w", err)
+	}
+	return nil
 }
 
 // ARMask builds the OHWI mask of the official ARConv2d (docs/model.md#flows) for a k×k convolution with cin

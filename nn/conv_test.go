@@ -274,3 +274,70 @@ func TestBNRecomputedOnce(t *testing.T) {
 		}
 	}
 }
+
+// captureReducer is the reducer of a one-process group that keeps what it reduced.
+type captureReducer struct{ got []float64 }
+
+func (r *captureReducer) AllReduceSumFloat64(buf []float64) error {
+	r.got = slices.Clone(buf)
+	return nil
+}
+
+// addReducer is rank 0 of a two-process group whose other rank contributes other.
+type addReducer struct{ other []float64 }
+
+func (r addReducer) AllReduceSumFloat64(buf []float64) error {
+	for i := range buf {
+		buf[i] += r.other[i]
+	}
+	return nil
+}
+
+// TestDataInitReduced checks the synchronized data-dependent initialisation: with a
+// reducer, the per-channel mean and 5·std are the averages of the two ranks' (as the
+// official average_tensor calls), here rank 0 on xa and a simulated rank 1 on xb.
+func TestDataInitReduced(t *testing.T) {
+	mk := func() *Conv {
+		c := NewConv(rand.New(rand.NewPCG(5, 6)), ConvSpec{In: 3, Out: 4, Kernel: 3, Opts: ad.ConvOpts{Pad: 1}, Bias: true, WeightNorm: true})
+		c.DataInit = true
+		return c
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	input := func(scale float64) *tensor.Tensor {
+		x := tensor.New(2, 5, 5, 3)
+		for i := range x.Data() {
+			x.Data()[i] = float32(rng.NormFloat64()*scale + 1)
+		}
+		return x
+	}
+	xa, xb := input(2), input(0.5)
+	tp := ad.NewNoGradTape()
+	defer tp.Release()
+	ca, cb := mk(), mk()
+	ra, rb := &captureReducer{}, &captureReducer{}
+	ca.Reducer, cb.Reducer = ra, rb
+	ca.Forward(tp, ad.Const(xa))
+	cb.Forward(tp, ad.Const(xb))
+	c := mk()
+	c.Reducer = addReducer{other: rb.got}
+	c.Forward(tp, ad.Const(xa))
+	if err := tp.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for o := 0; o < 4; o++ {
+		mean := (ra.got[o] + rb.got[o]) / 2
+		st := (ra.got[4+o] + rb.got[4+o]) / 2
+		if ra.got[o] == rb.got[o] || ra.got[4+o] == rb.got[4+o] {
+			t.Fatalf("channel %d: the two inputs give the same statistics; the test proves nothing", o)
+		}
+		if got, want := float64(c.LogWN.Data()[o]), -math.Log(st+1e-5); math.Abs(got-want) > 1e-6 {
+			t.Errorf("channel %d: log weight norm %v, want %v from the averaged spread", o, got, want)
+		}
+		if got, want := float64(c.B.Data()[o]), -mean/(st+1e-5); math.Abs(got-want) > 1e-5 {
+			t.Errorf("channel %d: bias %v, want %v from the averaged mean and spread", o, got, want)
+		}
+		if la := float64(ca.LogWN.Data()[o]); math.Abs(la+math.Log(ra.got[4+o]+1e-5)) > 1e-6 {
+			t.Errorf("channel %d: a one-process reducer changed the initialisation", o)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/nvae-go/nvae/comm"
 	"github.com/nvae-go/nvae/model"
 )
 
@@ -72,6 +73,16 @@ type Options struct {
 	// LogEvery writes metrics every so many steps (default 10).
 	LogEvery int
 
+	// StopAfter, when positive, ends this run after so many steps as an interruption
+	// would: the checkpoint is saved and a rerun continues the schedule (which still
+	// runs to Steps or the epochs). It splits a long schedule over several jobs.
+	StopAfter int
+
+	// Comm, when it has more than one rank, trains data-parallel over its ranks (see
+	// dp.go): Config.BatchSize is per rank, and only rank 0 writes files and logs. nil
+	// trains in this process alone.
+	Comm comm.Comm
+
 	// Log receives progress and messages (default os.Stdout).
 	Log io.Writer
 	// Progress receives the progress of evaluations, with an ETA (default: Log; the
@@ -96,8 +107,14 @@ func (o Options) withDefaults() Options {
 	if o.Log == nil {
 		o.Log = os.Stdout
 	}
+	if o.Comm == nil {
+		o.Comm = comm.Single()
+	}
 	if o.Progress == nil {
 		o.Progress = o.Log
+	}
+	if o.Comm.Rank() != 0 { // rank 0 speaks for the job
+		o.Log, o.Progress = io.Discard, io.Discard
 	}
 	if o.Data == "" {
 		o.Data = o.Config.Dataset
@@ -120,7 +137,8 @@ func (o Options) Validate() error {
 	}{{"steps", float64(o.Steps)}, {"warmup_steps", float64(o.WarmupSteps)}, {"kl_anneal_steps", float64(o.KLAnnealSteps)},
 		{"kl_const_steps", float64(o.KLConstSteps)}, {"max_minutes", o.MaxMinutes}, {"checkpoint_minutes", o.CheckpointMinutes},
 		{"eval_every_steps", float64(o.EvalEverySteps)}, {"eval_images", float64(o.EvalImages)},
-		{"num_iw_samples", float64(o.NumIWSamples)}, {"final_iw_samples", float64(o.FinalIWSamples)}} {
+		{"num_iw_samples", float64(o.NumIWSamples)}, {"final_iw_samples", float64(o.FinalIWSamples)},
+		{"stop_after", float64(o.StopAfter)}} {
 		if c.v < 0 {
 			errs = append(errs, fmt.Errorf("--%s must not be negative (got %v)", c.name, c.v))
 		}

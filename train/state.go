@@ -29,6 +29,9 @@ type Progress struct {
 	BadSteps    int              `json:"bad_steps"`
 	BadInARow   int              `json:"bad_in_a_row"`
 	TrainSecond float64          `json:"train_seconds"`
+	// World is the number of processes of the run (0 in files of runs before
+	// data-parallel training: 1). A run resumes only with the same number.
+	World int `json:"world,omitempty"`
 	// Schedule echoes the schedule options so a resumed run keeps them.
 	Steps         int `json:"steps"`
 	WarmupSteps   int `json:"warmup_steps"`

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/comm"
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
 	"github.com/nvae-go/nvae/internal/runlock"
@@ -79,6 +80,13 @@ type Trainer struct {
 	times   StepTimes
 	// fixed is the batch of a trainer made by NewFixed, nil otherwise.
 	fixed *Fixed
+	// dp is the data-parallel state of a run over several ranks, nil otherwise; rank
+	// is this process's rank (0 alone).
+	dp   *dp
+	rank int
+	// wantStop is this rank's wish to end the run after the step (an interruption: 1
+	// from a signal, 2 from the time budget); stop is the ranks' agreement on it.
+	wantStop, stop [2]bool
 
 	metrics *report.JSONL
 	events  *report.EventWriter
@@ -98,12 +106,19 @@ func New(opts Options) (t *Trainer, err error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
-		return nil, fmt.Errorf("creating the run directory: %w", err)
+	c := opts.Comm
+	rank, world := c.Rank(), c.Size()
+	if rank == 0 {
+		if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the run directory: %w", err)
+		}
 	}
-	lock, err := runlock.Acquire(opts.Out)
-	if err != nil {
-		return nil, err
+	// Rank 0 owns the run directory: it alone writes there, so it alone locks it.
+	var lock *runlock.Lock
+	if rank == 0 {
+		if lock, err = runlock.Acquire(opts.Out); err != nil {
+			return nil, err
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -116,7 +131,16 @@ func New(opts Options) (t *Trainer, err error) {
 	}
 	var saved *modelfile.File
 	var savedProg *Progress
+	// Rank 0 decides whether the run resumes; the other ranks then read the same file
+	// (the run directory must be shared between the machines of a job).
+	resume := []byte{0}
 	if opts.Resume && exists(ckpt) {
+		resume[0] = 1
+	}
+	if err := c.BroadcastBytes(resume, 0); err != nil {
+		return nil, fmt.Errorf("agreeing on resuming: %w", err)
+	}
+	if resume[0] == 1 {
 		f, err := modelfile.Read(ckpt)
 		if err != nil {
 			return nil, err
@@ -128,6 +152,11 @@ func New(opts Options) (t *Trainer, err error) {
 		if p == nil {
 			return nil, fmt.Errorf("%s holds weights only, no training state to resume", ckpt)
 		}
+		if w := max(p.World, 1); w != world {
+			return nil, fmt.Errorf("%s was written by a data-parallel run of %d process(es) and this run has %d: "+
+				"resume it with the same number (mpirun -np %d), or start a new run with another --out "+
+				"(the global batch, the data order and the batch statistics depend on the number of processes)", ckpt, w, world, w)
+		}
 		saved, savedProg = f, p
 		opts.Config = f.Config
 		opts.Steps, opts.WarmupSteps, opts.KLAnnealSteps, opts.KLConstSteps = p.Steps, p.WarmupSteps, p.KLAnnealSteps, p.KLConstSteps
@@ -138,7 +167,7 @@ func New(opts Options) (t *Trainer, err error) {
 			opts.Steps = opts.ResumeSteps
 		}
 	}
-	t = &Trainer{opts: opts, cfg: opts.Config, lock: lock}
+	t = &Trainer{opts: opts, cfg: opts.Config, rank: rank, lock: lock}
 	cfg := t.cfg
 
 	if err := data.CheckSource(opts.Data, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
@@ -156,7 +185,11 @@ func New(opts Options) (t *Trainer, err error) {
 	if err != nil {
 		return nil, err
 	}
-	t.train, err = data.NewLoader(dsTrain, data.LoaderConfig{BatchSize: cfg.BatchSize, Shuffle: true, DropLast: true, Seed: uint64(cfg.Seed), Transform: tr})
+	lc := data.LoaderConfig{BatchSize: cfg.BatchSize, Shuffle: true, DropLast: true, Seed: uint64(cfg.Seed), Transform: tr}
+	if world > 1 {
+		lc.Rank, lc.World = rank, world
+	}
+	t.train, err = data.NewLoader(dsTrain, lc)
 	if err != nil {
 		return nil, fmt.Errorf("training data: %w", err)
 	}
@@ -164,7 +197,7 @@ func New(opts Options) (t *Trainer, err error) {
 		return nil, err
 	}
 	if t.train.BatchesPerEpoch() == 0 {
-		return nil, fmt.Errorf("training data %s has %d images, fewer than one batch of %d", dsTrain.Name, dsTrain.N, cfg.BatchSize)
+		return nil, fmt.Errorf("training data %s has %d images, fewer than one batch of %d per process for %d process(es)", dsTrain.Name, dsTrain.N, cfg.BatchSize, world)
 	}
 
 	t.m, err = model.New(cfg, uint64(cfg.Seed))
@@ -209,14 +242,44 @@ func New(opts Options) (t *Trainer, err error) {
 		if err := restoreRun(saved, savedProg, t.m, t.opt, t.noise); err != nil {
 			return nil, fmt.Errorf("%s: %w", ckpt, err)
 		}
-		if err := t.train.Restore(savedProg.Loader); err != nil {
+		ls := savedProg.Loader // rank 0's; every rank is at the same place of its shard
+		if world > 1 {
+			ls.Rank = rank
+		}
+		if err := t.train.Restore(ls); err != nil {
 			return nil, fmt.Errorf("%s: %w", ckpt, err)
 		}
 		p := *savedProg
 		t.prog.Step, t.prog.BadSteps, t.prog.BadInARow, t.prog.TrainSecond = p.Step, p.BadSteps, p.BadInARow, p.TrainSecond
 		fmt.Fprintf(opts.Log, "resuming %s at step %d\n", ckpt, p.Step)
 	}
+	if world > 1 {
+		if err := t.startDP(c); err != nil {
+			return nil, err
+		}
+	}
 	return t, nil
+}
+
+// startDP makes t train data-parallel over the ranks of c: synchronized batch norm,
+// and rank 0's parameters on every rank.
+func (t *Trainer) startDP(c comm.Comm) error {
+	lens := make([]int, len(t.params))
+	for i, p := range t.params {
+		lens[i] = len(p)
+	}
+	t.dp = newDP(c, lens)
+	t.m.SetStatReducer(t.dp.reducer())
+	return t.dp.broadcastParams(t.params)
+}
+
+// CommStats returns what the collectives of a data-parallel trainer have cost so far
+// (zero for one process).
+func (t *Trainer) CommStats() CommStats {
+	if t.dp == nil {
+		return CommStats{}
+	}
+	return t.dp.stats
 }
 
 // setOptimizer points the trainer at the model's parameters and gradients and makes
@@ -266,6 +329,10 @@ type StepTimes struct {
 	Forward  time.Duration // forward pass and loss
 	Backward time.Duration // backward pass
 	Update   time.Duration // finiteness check, optimizer update, clearing the gradients
+	// Comm is the time spent in collectives (data-parallel runs; part of the phases
+	// above), GradBytes the gradient bytes all-reduced.
+	Comm      time.Duration
+	GradBytes int64
 }
 
 // LastStepTimes returns the phases of the last step taken.
@@ -279,11 +346,17 @@ type Fixed struct {
 	LR, KLCoeff, NormCoeff float64
 	WeightDecay            float64 // of the optimizer
 	Seed                   uint64  // of the model's noise
+	// Noise, when not nil, replaces the noise drawn from Seed in the steps.
+	Noise model.Noise
+	// Comm, when it has more than one rank, makes the steps data-parallel.
+	Comm comm.Comm
 }
 
 // NewFixed returns a trainer of m whose StepOnce trains on f. It has no data, logs or
 // checkpoints: use StepOnce, LastStepTimes and Model only. A non-finite step is skipped
-// as in a run but never stops it.
+// as in a run but never stops it. With a Comm of more than one rank it trains
+// data-parallel: every rank passes its own batch (the losses and gradients are
+// averaged, batch norm is synchronized, the parameters start as rank 0's).
 func NewFixed(m *model.Model, f Fixed) (*Trainer, error) {
 	if f.Batch == nil {
 		return nil, fmt.Errorf("train.NewFixed: no batch")
@@ -291,6 +364,12 @@ func NewFixed(m *model.Model, f Fixed) (*Trainer, error) {
 	t := &Trainer{m: m, cfg: m.Cfg, fixed: &f, noise: model.NewSeededNoise(f.Seed), opts: Options{MaxBadSteps: math.MaxInt}}
 	if err := t.setOptimizer(f.WeightDecay); err != nil {
 		return nil, fmt.Errorf("train.NewFixed: %w", err)
+	}
+	if f.Comm != nil && f.Comm.Size() > 1 {
+		t.rank = f.Comm.Rank()
+		if err := t.startDP(f.Comm); err != nil {
+			return nil, fmt.Errorf("train.NewFixed: %w", err)
+		}
 	}
 	return t, nil
 }
@@ -306,6 +385,11 @@ func (t *Trainer) StepOnce() (StepMetrics, error) {
 		return StepMetrics{}, fmt.Errorf("reading training data: %w", err)
 	}
 	defer batch.Release()
+	if t.dp != nil && batch.Step%AverageParamsEvery == 0 {
+		if err := t.dp.averageParams(t.params); err != nil {
+			return StepMetrics{}, fmt.Errorf("training step %d: %w", t.prog.Step, err)
+		}
+	}
 	step := t.prog.Step
 	beta := t.kl.Beta(step)
 	return t.step(batch.X, batch.Epoch, t.lr.LR(step, batch.Epoch), beta, t.reg.At(beta), time.Since(start))
@@ -317,29 +401,28 @@ func (t *Trainer) step(x *tensor.Tensor, epoch int, lr, beta, lambda float64, re
 	step := t.prog.Step
 	t0 := time.Now()
 	t.times = StepTimes{Data: readTime}
+	var comm0 CommStats
+	if t.dp != nil {
+		comm0 = t.dp.stats
+	}
 	t.saveBN()
 	tp := ad.NewTape()
 	defer tp.Release()
-	out := t.m.Forward(tp, x, true, t.noise)
-	loss := t.m.Loss(tp, out, x, float32(beta), float32(lambda), t.noise)
-	lv := float64(loss.Total.Value.Item())
-	t1 := time.Now()
-	t.times.Forward = t1.Sub(t0)
-	ok := finite(lv)
-	if ok {
-		tp.Backward(loss.Total)
+	noise := model.Noise(t.noise)
+	if t.fixed != nil && t.fixed.Noise != nil {
+		noise = t.fixed.Noise
 	}
-	t2 := time.Now()
-	t.times.Backward = t2.Sub(t1)
-	if ok {
-		ok = allFinite(t.grads)
-	}
-	if err := tp.Err(); err != nil { // a synchronized batch norm's reduction failed
+	fail := func(err error) (StepMetrics, error) {
 		t.restoreBN()
 		t.m.ZeroGrad()
 		return StepMetrics{}, fmt.Errorf("training step %d: %w", step, err)
 	}
-	sm := StepMetrics{Step: step, Epoch: epoch, Loss: lv, LR: lr, KLCoeff: beta, NormCoeff: lambda,
+	out := t.m.Forward(tp, x, true, noise)
+	loss := t.m.Loss(tp, out, x, float32(beta), float32(lambda), noise)
+	if err := tp.Err(); err != nil { // a synchronized batch norm's reduction failed
+		return fail(err)
+	}
+	sm := StepMetrics{Step: step, Epoch: epoch, Loss: float64(loss.Total.Value.Item()), LR: lr, KLCoeff: beta, NormCoeff: lambda,
 		NormLoss: float64(loss.NormLoss), BNLoss: float64(loss.BNLoss)}
 	b := float64(len(loss.Recon))
 	for i := range loss.Recon {
@@ -350,13 +433,44 @@ func (t *Trainer) step(x *tensor.Tensor, epoch int, lr, beta, lambda float64, re
 		sm.Recon += float64(loss.Recon[i]) / b
 		sm.KL += kl / b
 	}
-	sm.NELBO = sm.Recon + sm.KL
 	for _, d := range out.KLDiag {
 		for _, v := range d {
 			if v > 0.1 {
 				sm.ActiveUnits++
 			}
 		}
+	}
+	if t.dp != nil {
+		// The ranks' means: the loss of the global batch, and one verdict on finiteness
+		// (a non-finite loss on any rank makes the mean non-finite on all). The last two
+		// values count the ranks that want the run to end after this step.
+		v := []float64{sm.Loss, sm.Recon, sm.KL, float64(sm.ActiveUnits), b2f(t.wantStop[0]), b2f(t.wantStop[1])}
+		if err := t.dp.average(v); err != nil {
+			return fail(err)
+		}
+		sm.Loss, sm.Recon, sm.KL, sm.ActiveUnits = v[0], v[1], v[2], int(math.Round(v[3]))
+		t.stop = [2]bool{v[4] > 0, v[5] > 0}
+	}
+	sm.NELBO = sm.Recon + sm.KL
+	lv := sm.Loss
+	t1 := time.Now()
+	t.times.Forward = t1.Sub(t0)
+	ok := finite(lv)
+	if ok {
+		tp.Backward(loss.Total)
+	}
+	t2 := time.Now()
+	t.times.Backward = t2.Sub(t1)
+	if err := tp.Err(); err != nil {
+		return fail(err)
+	}
+	if ok && t.dp != nil {
+		if err := t.dp.averageGrads(t.grads); err != nil {
+			return fail(err)
+		}
+	}
+	if ok {
+		ok = allFinite(t.grads)
 	}
 	if ok {
 		t.opt.Update(t.params, t.grads, lr)
@@ -371,6 +485,10 @@ func (t *Trainer) step(x *tensor.Tensor, epoch int, lr, beta, lambda float64, re
 	}
 	t.m.ZeroGrad()
 	t.times.Update = time.Since(t2)
+	if t.dp != nil {
+		t.times.Comm = t.dp.stats.Time - comm0.Time
+		t.times.GradBytes = t.dp.stats.GradBytes - comm0.GradBytes
+	}
 	t.prog.Step++
 	if t.prog.BadInARow >= t.opts.MaxBadSteps {
 		return sm, fmt.Errorf("%d consecutive steps had a non-finite loss or gradient (last loss %v at step %d); "+
@@ -408,6 +526,13 @@ func (t *Trainer) restoreBN() {
 	}
 }
 
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 func allFinite(gs [][]float32) bool {
@@ -426,17 +551,19 @@ func allFinite(gs [][]float32) bool {
 // checkpoint (also when interrupted).
 func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	o := t.opts
-	var err error
-	t.metrics, err = report.NewJSONL(filepath.Join(o.Out, "metrics.jsonl"), t.prog.Step > 0)
-	if err != nil {
-		return nil, err
-	}
-	if t.prog.Step > 0 {
-		t.history, _ = report.ReadJSONL(t.metrics.Path())
-	}
-	t.events, err = report.NewEventWriter(filepath.Join(o.Out, "tensorboard"))
-	if err != nil {
-		return nil, err
+	if t.rank == 0 {
+		var err error
+		t.metrics, err = report.NewJSONL(filepath.Join(o.Out, "metrics.jsonl"), t.prog.Step > 0)
+		if err != nil {
+			return nil, err
+		}
+		if t.prog.Step > 0 {
+			t.history, _ = report.ReadJSONL(t.metrics.Path())
+		}
+		t.events, err = report.NewEventWriter(filepath.Join(o.Out, "tensorboard"))
+		if err != nil {
+			return nil, err
+		}
 	}
 	total := t.prog.TotalSteps
 	barTotal := int64(total)
@@ -446,7 +573,10 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	t.bar = report.NewProgress(o.Log, barTotal)
 	sh := t.train.ImageShape()
 	fmt.Fprintf(o.Log, "training NVAE (%s likelihood, %d parameters) on %s images %d×%d×%d: %d batches of %d per epoch, %d steps planned\n",
-		t.cfg.Dataset, t.m.NumParams(), o.Data, sh[0], sh[1], sh[2], t.train.BatchesPerEpoch(), t.cfg.BatchSize, total)
+		t.cfg.Dataset, t.m.NumParams(), o.Data, sh[0], sh[1], sh[2], t.train.BatchesPerEpoch(), t.globalBatch(), total)
+	if w := o.Comm.Size(); w > 1 {
+		fmt.Fprintf(o.Log, "data-parallel over %d processes (%s): %d images per process per step\n", w, o.Comm.Backend(), t.cfg.BatchSize)
+	}
 
 	sum := &Summary{Checkpoint: filepath.Join(o.Out, modelfile.RunFile)}
 	start := time.Now()
@@ -457,13 +587,17 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	var last StepMetrics
 	iters := t.train.BatchesPerEpoch()
 	for t.prog.Step < total {
-		if ctx.Err() != nil {
+		sig := ctx.Err() != nil
+		timeUp := o.MaxMinutes > 0 && time.Since(start).Minutes() >= o.MaxMinutes
+		if t.dp == nil && sig {
 			sum.Interrupted = true
 			break
 		}
-		if o.MaxMinutes > 0 && time.Since(start).Minutes() >= o.MaxMinutes {
+		if t.dp == nil && timeUp {
 			break
 		}
+		// The ranks of a data-parallel run agree in the step on ending after it.
+		t.wantStop = [2]bool{sig || (o.StopAfter > 0 && stepsThisRun+1 >= o.StopAfter), timeUp}
 		st := time.Now()
 		sm, err := t.StepOnce()
 		if err != nil {
@@ -471,12 +605,12 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 			_ = t.checkpoint(base + time.Since(start).Seconds())
 			return sum, err
 		}
-		sm.ImagesPerS = float64(t.cfg.BatchSize) / time.Since(st).Seconds()
+		sm.ImagesPerS = float64(t.globalBatch()) / time.Since(st).Seconds()
 		last = sm
 		stepsThisRun++
 		elapsed := time.Since(start).Seconds()
 		t.bar.Update(report.Stats{Step: int64(t.prog.Step), Total: barTotal, Loss: sm.Loss, NELBO: sm.NELBO, KL: sm.KL,
-			ImagesPerSec: float64(stepsThisRun*t.cfg.BatchSize) / elapsed})
+			ImagesPerSec: float64(stepsThisRun*t.globalBatch()) / elapsed})
 		if sm.Skipped {
 			t.bar.Println(fmt.Sprintf("step %d: non-finite loss or gradient, update skipped (%d so far)", sm.Step, t.prog.BadSteps))
 		}
@@ -496,6 +630,14 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 			}
 			sum.Eval, evalStep = &r, t.prog.Step
 		}
+		if t.dp == nil && t.wantStop[0] && !sig { // StopAfter
+			sum.Interrupted = true
+			break
+		}
+		if t.dp != nil && (t.stop[0] || t.stop[1]) {
+			sum.Interrupted = t.stop[0]
+			break
+		}
 	}
 	t.bar.Done()
 	sum.Steps = t.prog.Step
@@ -504,12 +646,15 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	sum.LastLoss = last.Loss
 	sum.StepsThisRun = stepsThisRun
 	if stepsThisRun > 0 {
-		sum.ImagesPerS = float64(stepsThisRun*t.cfg.BatchSize) / time.Since(start).Seconds()
+		sum.ImagesPerS = float64(stepsThisRun*t.globalBatch()) / time.Since(start).Seconds()
 	}
 	if err := t.checkpoint(sum.TrainSeconds); err != nil {
 		return sum, err
 	}
 	if err := t.pictures(); err != nil {
+		return sum, err
+	}
+	if err := t.syncNoise(); err != nil {
 		return sum, err
 	}
 	if (sum.Eval == nil || evalStep != t.prog.Step) && !sum.Interrupted {
@@ -526,7 +671,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 		}
 		sum.FinalEval = &r
 	}
-	err = t.plot()
+	err := t.plot()
 	sum.EvalSeconds, sum.WallSeconds = t.evalSeconds, time.Since(start).Seconds()
 	return sum, err
 }
@@ -548,8 +693,32 @@ func (t *Trainer) shouldEval(iters, total int) bool {
 	return epoch%freq == 0
 }
 
-// log appends a step's metrics to the JSONL file and the TensorBoard events.
+// globalBatch is the number of images of a step over all ranks.
+func (t *Trainer) globalBatch() int { return t.cfg.BatchSize * t.opts.Comm.Size() }
+
+// syncNoise gives every rank rank 0's noise generator. The ranks of a data-parallel run
+// draw the same training noise (one seed, as upstream) but rank 0 alone draws the
+// pictures, and the ranks' evaluation shares may differ: after those, the generators
+// are made equal again, so the one in rank 0's checkpoint is every rank's.
+func (t *Trainer) syncNoise() error {
+	if t.dp == nil {
+		return nil
+	}
+	b, err := t.noise.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := t.dp.c.BroadcastBytes(b, 0); err != nil {
+		return fmt.Errorf("broadcasting the noise generator from rank 0: %w", err)
+	}
+	return t.noise.UnmarshalBinary(b)
+}
+
+// log appends a step's metrics to the JSONL file and the TensorBoard events (rank 0).
 func (t *Trainer) log(sm StepMetrics) {
+	if t.rank != 0 {
+		return
+	}
 	_ = t.metrics.Write(sm)
 	rec := map[string]float64{"step": float64(sm.Step), "loss": sm.Loss, "nelbo": sm.NELBO, "recon": sm.Recon, "kl": sm.KL,
 		"lr": sm.LR, "kl_coeff": sm.KLCoeff, "images_per_s": sm.ImagesPerS, "norm_loss": sm.NormLoss, "bn_loss": sm.BNLoss}
@@ -565,18 +734,25 @@ func (t *Trainer) log(sm StepMetrics) {
 	_ = t.events.Flush()
 }
 
-// checkpoint saves the model and the run state atomically.
+// checkpoint saves the model and the run state atomically (rank 0; the other ranks'
+// state is the same).
 func (t *Trainer) checkpoint(trainSeconds float64) error {
+	if t.rank != 0 {
+		return nil
+	}
 	t.prog.TrainSecond = trainSeconds
 	t.prog.Loader = t.train.State()
+	t.prog.World = t.opts.Comm.Size()
 	return saveRun(filepath.Join(t.opts.Out, modelfile.RunFile), t.m, t.opt, t.prog, t.noise)
 }
 
-// evaluate computes the IW bound on the test split and logs it, showing its progress
-// on Options.Progress; the time it takes counts in Summary.EvalSeconds.
+// evaluate computes the IW bound on the test split (each rank on its share, the
+// results averaged) and logs it, showing its progress on Options.Progress; the time
+// it takes counts in Summary.EvalSeconds.
 func (t *Trainer) evaluate(k int) (eval.Result, error) {
 	defer func(start time.Time) { t.evalSeconds += time.Since(start).Seconds() }(time.Now())
-	l, err := data.EvalLoader(t.test, t.cfg.Dataset, t.cfg.NumXBits, t.cfg.BatchSize, uint64(t.cfg.Seed)+1)
+	c := t.opts.Comm
+	l, err := ShardedEvalLoader(t.test, t.cfg.Dataset, t.cfg.NumXBits, t.cfg.BatchSize, uint64(t.cfg.Seed)+1, c.Rank(), c.Size())
 	if err != nil {
 		return eval.Result{}, fmt.Errorf("test data: %w", err)
 	}
@@ -585,13 +761,17 @@ func (t *Trainer) evaluate(k int) (eval.Result, error) {
 	if t.opts.EvalImages > 0 {
 		images = min(images, t.opts.EvalImages)
 	}
+	images = EvalShare(images, c.Rank(), c.Size())
 	task := report.NewTask(t.opts.Progress, fmt.Sprintf("evaluating at step %d (K=%d)", t.prog.Step, k), "images", int64(images))
 	src, flush := countingSource(eval.LoaderSource(l), task)
-	r, err := eval.NLL(t.m, src, k, t.opts.EvalImages, t.noise)
+	r, err := EvalSharded(c, t.m, src, k, t.opts.EvalImages, t.noise)
 	flush()
 	task.Done()
 	if err != nil {
 		return r, err
+	}
+	if t.rank != 0 {
+		return r, t.syncNoise()
 	}
 	step := int64(t.prog.Step)
 	_ = t.events.Scalar("val/neg_log_p", step, float32(r.NLLNats))
@@ -606,7 +786,7 @@ func (t *Trainer) evaluate(k int) (eval.Result, error) {
 	if err := t.pictures(); err != nil {
 		return r, err
 	}
-	return r, nil
+	return r, t.syncNoise()
 }
 
 // countingSource passes src through, telling task about each batch once the next
@@ -629,9 +809,13 @@ func countingSource(src eval.Source, task *report.Task) (eval.Source, func()) {
 	}, flush
 }
 
-// pictures writes sample grids at the official temperatures and a reconstruction grid.
+// pictures writes sample grids at the official temperatures and a reconstruction grid
+// (rank 0).
 func (t *Trainer) pictures() error {
 	o := t.opts
+	if t.rank != 0 {
+		return nil
+	}
 	for _, temp := range []float32{0.7, 1.0} {
 		img, err := eval.Sample(t.m, 16, temp, eval.PixelSampleT, t.noise, t.noise.Rand())
 		if err != nil {
@@ -663,8 +847,11 @@ func (t *Trainer) pictures() error {
 	return report.SavePNG(filepath.Join(o.Out, "reconstructions.png"), g)
 }
 
-// plot draws the training curves from the metrics history.
+// plot draws the training curves from the metrics history (rank 0).
 func (t *Trainer) plot() error {
+	if t.rank != 0 {
+		return nil
+	}
 	series := report.SeriesFromRecords(t.history, "step", "loss", "nelbo", "recon", "kl", "lr", "kl_coeff", "images_per_s", "val_nelbo", "val_nll")
 	err := report.PlotCurves(filepath.Join(t.opts.Out, "curves.png"), series, report.PlotOptions{Title: "NVAE training: " + t.cfg.Dataset})
 	if err != nil {

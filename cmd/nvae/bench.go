@@ -16,7 +16,8 @@ import (
 )
 
 func init() {
-	register(&command{name: "bench", summary: "benchmark the engine (bench kernels) or the model (bench train, bench sample)", run: runBench})
+	register(&command{name: "bench", summary: "benchmark the engine (bench kernels) or the model (bench train, bench sample)", run: runBench,
+		mpi: func(args []string) bool { return len(args) > 0 && args[0] == "train" }})
 }
 
 func runBench(args []string, stdout io.Writer) error {

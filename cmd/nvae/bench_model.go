@@ -104,17 +104,18 @@ func benchTrain(args []string, stdout io.Writer) error {
 		return fmt.Errorf("bench train: building the model: %w", err)
 	}
 	m.RecomputeCells = recompute
-	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 7))
+	// Under mpirun every rank trains on its own batch of --batch_size (data-parallel).
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 7+uint64(job.Rank())))
 	tr, err := train.NewFixed(m, train.Fixed{Batch: benchInput(cfg, cfg.BatchSize, rng), LR: cfg.LearningRate,
-		KLCoeff: *klCoeff, NormCoeff: cfg.WeightDecayNorm, WeightDecay: cfg.WeightDecay, Seed: uint64(cfg.Seed)})
+		KLCoeff: *klCoeff, NormCoeff: cfg.WeightDecayNorm, WeightDecay: cfg.WeightDecay, Seed: uint64(cfg.Seed), Comm: job})
 	if err != nil {
 		return fmt.Errorf("bench train: %w", err)
 	}
-	type phase struct{ fwd, bwd, opt time.Duration }
+	type phase struct{ fwd, bwd, opt, comm time.Duration }
 	step := func() (phase, float32, error) {
 		sm, err := tr.StepOnce()
 		st := tr.LastStepTimes()
-		return phase{st.Forward, st.Backward, st.Update}, float32(sm.Loss), err
+		return phase{st.Forward, st.Backward, st.Update, st.Comm}, float32(sm.Loss), err
 	}
 	for i := 0; i < *warmup; i++ {
 		if _, _, err := step(); err != nil {
@@ -137,6 +138,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 			return fmt.Errorf("bench train: %w", err)
 		}
 	}
+	cs0 := tr.CommStats()
 	cpu0 := processCPU()
 	start := time.Now()
 	for i := 0; i < *steps; i++ {
@@ -147,9 +149,11 @@ func benchTrain(args []string, stdout io.Writer) error {
 		tot.fwd += ph.fwd
 		tot.bwd += ph.bwd
 		tot.opt += ph.opt
+		tot.comm += ph.comm
 		loss = l
 	}
 	wall := time.Since(start).Seconds()
+	cs1 := tr.CommStats()
 	cpuS := (processCPU() - cpu0).Seconds()
 	if *profile != "" {
 		pprof.StopCPUProfile()
@@ -169,6 +173,20 @@ func benchTrain(args []string, stdout io.Writer) error {
 		"bytes_alloc_per_step": float64(ms1.TotalAlloc-ms0.TotalAlloc) / n,
 		"gflop_per_step":       gflop, "gflops": gflop / stepS, "loss": loss,
 		"cpu_s_per_step": cpuS / n,
+		"processes":      job.Size(), "global_batch": cfg.BatchSize * job.Size(),
+		"global_images_per_s": float64(cfg.BatchSize*job.Size()) / stepS,
+	}
+	var paramBytes int64
+	for _, p := range m.Params() {
+		paramBytes += int64(4 * p.V.Value.Len())
+	}
+	res["param_bytes"] = paramBytes
+	if job.Size() > 1 {
+		res["comm_s_per_step"] = tot.comm.Seconds() / n
+		res["comm_fraction"] = tot.comm.Seconds() / wall
+		res["grad_bytes_allreduced_per_step"] = float64(cs1.GradBytes-cs0.GradBytes) / n
+		res["stat_bytes_allreduced_per_step"] = float64(cs1.StatBytes-cs0.StatBytes) / n
+		res["collectives_per_step"] = float64(cs1.Calls-cs0.Calls) / n
 	}
 	if *peakSecs > 0 {
 		pk := cpu.PeakGFLOPS(time.Duration(*peakSecs * float64(time.Second)))
@@ -180,6 +198,13 @@ func benchTrain(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "training step, preset %s, batch %d, %d params, %d threads, recompute_cells=%v\n",
 		*preset, cfg.BatchSize, m.NumParams(), cpu.Workers(), recompute)
+	if job.Size() > 1 {
+		fmt.Fprintf(stdout, "  data-parallel: %d processes × batch %d = global batch %d, %.2f images/s in all\n",
+			job.Size(), cfg.BatchSize, cfg.BatchSize*job.Size(), res["global_images_per_s"])
+		fmt.Fprintf(stdout, "  communication %.3f s per step (%.1f%% of the step, %.0f collectives); all-reduced per step: gradients %.0f bytes (parameters: %d bytes), BN statistics and logged values %.0f bytes\n",
+			res["comm_s_per_step"], 100*res["comm_fraction"].(float64), res["collectives_per_step"],
+			res["grad_bytes_allreduced_per_step"], paramBytes, res["stat_bytes_allreduced_per_step"])
+	}
 	fmt.Fprintf(stdout, "  step %.3f s (%.2f images/s): forward+loss %.3f s, backward %.3f s, optimizer %.3f s; %.3f CPU s per step\n",
 		stepS, float64(cfg.BatchSize)/stepS, tot.fwd.Seconds()/n, tot.bwd.Seconds()/n, tot.opt.Seconds()/n, cpuS/n)
 	fmt.Fprintf(stdout, "  conv/linear work %.1f GFLOP/step, %.1f GFLOP/s", gflop, gflop/stepS)

@@ -11,10 +11,11 @@ import (
 	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/tensor"
 	"github.com/nvae-go/nvae/tensorfile"
+	"github.com/nvae-go/nvae/train"
 )
 
 func init() {
-	register(&command{name: "eval", summary: "importance-weighted NLL and bits/dim of a checkpoint on test images", run: runEval})
+	register(&command{name: "eval", summary: "importance-weighted NLL and bits/dim of a checkpoint on test images; split across processes under mpirun", run: runEval, mpi: mpiAlways})
 }
 
 func runEval(args []string, stdout io.Writer) error {
@@ -60,7 +61,7 @@ func runEval(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		source = eval.TensorSource(x, bs)
+		source = eval.TensorSource(shardRows(x, job.Rank(), job.Size()), bs)
 	} else {
 		if err := data.CheckSource(*src, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
 			return err
@@ -69,14 +70,16 @@ func runEval(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		l, err := data.EvalLoader(ds, cfg.Dataset, cfg.NumXBits, bs, *seed)
+		l, err := train.ShardedEvalLoader(ds, cfg.Dataset, cfg.NumXBits, bs, *seed, job.Rank(), job.Size())
 		if err != nil {
 			return err
 		}
 		defer l.Close()
 		source = eval.LoaderSource(l)
 	}
-	r, err := eval.NLL(m, source, *k, *maxImages, noise)
+	// Under mpirun each rank evaluates its share of the images, and the results are
+	// averaged over all of them.
+	r, err := train.EvalSharded(job, m, source, *k, *maxImages, noise)
 	if err != nil {
 		return err
 	}
@@ -86,6 +89,25 @@ func runEval(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "%d images, %d importance samples: NLL %.3f nats (%.4f bits/dim), NELBO %.3f nats (%.4f bits/dim), D = %d\n",
 		r.NumImages, r.NumIWSamples, r.NLLNats, r.BPD, r.NELBONats, r.BPDELBO, r.Dims)
 	return nil
+}
+
+// shardRows returns the images of x that rank of world evaluates: rows rank,
+// rank+world, … (all of x for one process).
+func shardRows(x *tensor.Tensor, rank, world int) *tensor.Tensor {
+	if world <= 1 {
+		return x
+	}
+	n := x.Shape()[0]
+	per := x.Len() / max(n, 1)
+	var rows []int
+	for i := rank; i < n; i += world {
+		rows = append(rows, i)
+	}
+	out := tensor.New(append([]int{len(rows)}, x.Shape()[1:]...)...)
+	for j, i := range rows {
+		copy(out.Data()[j*per:(j+1)*per], x.Data()[i*per:(i+1)*per])
+	}
+	return out
 }
 
 // readImages reads a tensor "x" [N,C,H,W] of preprocessed images in [0,1] from a

@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/nvae-go/nvae/comm"
 )
 
 // command is one subcommand of nvae.
@@ -22,7 +25,17 @@ type command struct {
 	// run parses args (after the subcommand name) and does the work. Returning
 	// errUsage prints nothing more; other errors are printed as one line.
 	run func(args []string, stdout io.Writer) error
+	// mpi reports whether the command, with these arguments, runs as one rank of a
+	// data-parallel job (under mpirun); nil means never.
+	mpi func(args []string) bool
 }
+
+// job is the communicator of this process (comm.Single unless launched by mpirun for a
+// command that supports it); run sets it once.
+var job = comm.Single()
+
+// mpiAlways is the mpi of the commands that always support data-parallel runs.
+func mpiAlways([]string) bool { return true }
 
 var commands = map[string]*command{}
 
@@ -69,7 +82,42 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nvae: unknown command %q (run 'nvae help')\n", args[0])
 		return 2
 	}
-	err := runCommand(c, args[1:], stdout)
+	l, launched, err := comm.DetectLaunch(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "nvae %s: %v\n", c.name, err)
+		return 1
+	}
+	job = comm.Single()
+	if launched && l.Size != 1 {
+		if c.mpi == nil || !c.mpi(args[1:]) {
+			name := c.name
+			if c.name == "bench" && len(args) > 1 {
+				name += " " + args[1]
+			}
+			fmt.Fprintf(stderr, "nvae %s: started by %s as rank %d of a job of %d processes, but this command runs as one process only "+
+				"(under mpirun: train, eval, sample --readjust_bn, bench train); run it without mpirun\n", name, l.Launcher, l.Rank, l.Size)
+			return 1
+		}
+		setThreads(l)
+		if job, err = comm.FromEnv(); err != nil {
+			fmt.Fprintf(stderr, "rank %d: nvae %s: %v\n", l.Rank, c.name, err)
+			return 1
+		}
+		if job.Rank() != 0 {
+			stdout = io.Discard // rank 0 speaks for the job
+		}
+	}
+	err = runCommand(c, args[1:], stdout)
+	if job.Size() > 1 {
+		if err != nil && !errors.Is(err, flag.ErrHelp) {
+			// End every rank, not only this one, naming it.
+			comm.Fatal(job, fmt.Errorf("nvae %s: %s", c.name, strings.TrimSpace(err.Error())))
+		}
+		if cerr := job.Close(); cerr != nil {
+			fmt.Fprintf(stderr, "rank %d: nvae %s: %v\n", job.Rank(), c.name, cerr)
+			return 1
+		}
+	}
 	var code exitCode
 	switch {
 	case err == nil:
@@ -104,6 +152,26 @@ func runCommand(c *command, args []string, stdout io.Writer) (err error) {
 
 // synopses holds the synopsis line of each subcommand's flag set, for its help.
 var synopses = map[*flag.FlagSet]string{}
+
+// threadsEnv are the environment variables that give the number of ranks on this
+// machine, by launcher.
+var threadsEnv = []string{"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "SLURM_NTASKS_PER_NODE"}
+
+// setThreads shares the machine's cores between the ranks that run on it: unless
+// GOMAXPROCS is set, the engine's worker pool of each rank gets cores/ranks-on-this-
+// machine threads (at least 1), so ranks do not fight over cores. It must run before
+// the pool's first use.
+func setThreads(l comm.Launch) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	for _, name := range threadsEnv {
+		if n, err := strconv.Atoi(strings.TrimSpace(os.Getenv(name))); err == nil && n > 0 {
+			runtime.GOMAXPROCS(max(1, runtime.NumCPU()/n))
+			return
+		}
+	}
+}
 
 // newFlags returns a flag set for a subcommand that reports errors instead of
 // exiting. parseFlags prints its full help for -h only; a bad flag gets one line.

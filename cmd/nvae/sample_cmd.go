@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"path/filepath"
+	"strings"
 
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
@@ -16,7 +17,8 @@ import (
 )
 
 func init() {
-	register(&command{name: "sample", summary: "draw images from a checkpoint into a PNG grid (temperature, BN re-adjustment)", run: runSample})
+	register(&command{name: "sample", summary: "draw images from a checkpoint into a PNG grid (temperature, BN re-adjustment; synchronized under mpirun)", run: runSample,
+		mpi: readjusts})
 	register(&command{name: "recon", summary: "reconstruct test images with a checkpoint into a PNG grid (inputs | outputs)", run: runRecon})
 }
 
@@ -37,6 +39,18 @@ func pixelMode(s string) (eval.PixelMode, error) {
 		return eval.PixelSampleT, nil
 	}
 	return 0, fmt.Errorf("--pixels: want default, mean or sample_t, got %q", s)
+}
+
+// readjusts reports whether sample's arguments ask for --readjust_bn, the part of
+// sample that runs under mpirun (synchronized statistics over every rank's passes).
+func readjusts(args []string) bool {
+	for _, a := range args {
+		a = strings.TrimLeft(a, "-")
+		if a == "readjust_bn" || a == "readjust_bn=true" || a == "readjust_bn=1" {
+			return true
+		}
+	}
+	return false
 }
 
 func runSample(args []string, stdout io.Writer) error {
@@ -81,7 +95,7 @@ func runSample(args []string, stdout io.Writer) error {
 			return fmt.Errorf("--save_bn writes into the checkpoint, which must be a .safetensors file: %s is not (convert it first with 'nvae import')", *ckpt)
 		}
 		// A run directory is locked so that no training run writes it meanwhile.
-		if filepath.Base(saved.Path) == modelfile.RunFile {
+		if filepath.Base(saved.Path) == modelfile.RunFile && job.Rank() == 0 {
 			lock, err := runlock.Acquire(filepath.Dir(saved.Path))
 			if err != nil {
 				return err
@@ -91,10 +105,27 @@ func runSample(args []string, stdout io.Writer) error {
 	}
 	noise := model.NewSeededNoise(*seed)
 	if *readjust {
-		fmt.Fprintf(stdout, "re-adjusting BN statistics: %d passes of %d at t=%g\n", *iters, *rbatch, *temp)
-		task := report.NewTask(errOut, "re-adjusting BN", "passes", int64(*iters))
-		eval.ReadjustBNFunc(m, *iters, *rbatch, float32(*temp), noise, func(int) { task.Add(1) })
+		fmt.Fprintf(stdout, "re-adjusting BN statistics: %d passes of %d at t=%g\n", *iters, *rbatch*job.Size(), *temp)
+		rn := noise
+		if job.Size() > 1 {
+			// Synchronized statistics over every rank's passes, each rank drawing its own.
+			m.SetStatReducer(job)
+			rn = model.NewSeededNoise(*seed + uint64(job.Rank())*0x9e3779b97f4a7c15)
+		}
+		progressOut := errOut
+		if job.Rank() != 0 {
+			progressOut = io.Discard // rank 0 speaks for the job
+		}
+		task := report.NewTask(progressOut, "re-adjusting BN", "passes", int64(*iters))
+		err := eval.ReadjustBNFunc(m, *iters, *rbatch, float32(*temp), rn, func(int) { task.Add(1) })
 		task.Done()
+		if err != nil {
+			return err
+		}
+		m.SetStatReducer(nil)
+		if job.Rank() != 0 {
+			return nil // rank 0 writes
+		}
 		if *saveBN {
 			// Rewrite the file in place, keeping what it holds beside the model (a
 			// training run's state), so that it still resumes. This replacement is

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "train", summary: "train a model (default: a small model on the embedded Fashion-MNIST subset)", run: runTrain})
+	register(&command{name: "train", summary: "train a model (default: a small model on the embedded Fashion-MNIST subset); data-parallel under mpirun", run: runTrain, mpi: mpiAlways})
 }
 
 func runTrain(args []string, stdout io.Writer) error {
@@ -41,6 +41,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs.IntVar(&o.FinalIWSamples, "final_iw_samples", 0, "importance samples of an extra evaluation after training (official: 1000; 0: none)")
 	fs.IntVar(&o.MaxBadSteps, "max_bad_steps", 10, "stop after this many consecutive steps with a non-finite loss or gradient")
 	fs.IntVar(&o.LogEvery, "log_every", 10, "steps between metric records")
+	fs.IntVar(&o.StopAfter, "stop_after", 0, "end this run after N steps, saving the checkpoint; rerun to continue the schedule (0: run to the end)")
 	asJSON := fs.Bool("json", false, "print the run summary as JSON at the end")
 	cf := addConfigFlags(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -53,6 +54,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	o.Config = cfg
 	o.Log = stdout
 	o.Progress = errOut
+	o.Comm = job
 	if err := applyContTraining(fs, &o); err != nil {
 		return err
 	}
@@ -68,7 +70,12 @@ func runTrain(args []string, stdout io.Writer) error {
 		if o.DataDir == "" {
 			return fmt.Errorf("--download needs --data_dir")
 		}
-		if err := data.Download(context.Background(), o.Data, o.DataDir, data.DownloadOptions{Logf: func(f string, a ...any) { fmt.Fprintf(stdout, f+"\n", a...) }}); err != nil {
+		if job.Rank() == 0 { // one download for the job; the other ranks wait for it
+			if err := data.Download(context.Background(), o.Data, o.DataDir, data.DownloadOptions{Logf: func(f string, a ...any) { fmt.Fprintf(stdout, f+"\n", a...) }}); err != nil {
+				return err
+			}
+		}
+		if err := job.Barrier(); err != nil {
 			return err
 		}
 	}
