@@ -14,7 +14,8 @@
 // vector registers for the whole kc loop; one broadcast of an A value feeds
 // NR/width FMAs. Once per loop iteration a kernel also prefetches one cache line
 // of a 2-D region given by the driver (pf, pfLines, pfLd, pfRows) into L2. Kernels:
-// AVX-512 14×32 and 8×48, AVX2+FMA 6×16; plus packRowsAVX, a B-packing copy loop.
+// AVX-512 14×32 and 8×48, AVX2+FMA 6×16; plus packRowsAVX, a B-packing copy loop,
+// and sgemmKernelBF16AVX2, the 6×16 bf16 kernel of SgemmBF16 (emitBF16).
 package main
 
 import (
@@ -232,6 +233,7 @@ func main() {
 	avx512w.emit()
 	avx2.emit()
 	out.WriteString(packRows)
+	emitBF16()
 	os.Stdout.WriteString(out.String())
 }
 
@@ -295,3 +297,92 @@ packRows_done:
 	VZEROUPPER
 	RET
 `
+
+// emitBF16 writes sgemmKernelBF16AVX2, the 6×16 tile of SgemmBF16: A is a packed
+// micro-panel of float32 values (kc groups of 6, widened from bf16 when packed), B a
+// packed micro-panel of bf16 values (kc groups of 16, 32 bytes). Each k step widens
+// the 16 bf16 values of B into two registers (zero-extend each 16-bit value to 32
+// bits, shift left by 16: exact) and does one FMA per product into the
+// accumulators, in increasing k, so that every element is the sequence of single
+// roundings SgemmBF16 specifies. The epilogue is the float32 kernels' (alpha·acc
+// rounded, then one FMA with beta·C unless beta is ±0).
+func emitBF16() {
+	const name = "sgemmKernelBF16AVX2"
+	acc := func(r, v int) string { return fmt.Sprintf("Y%d", 2*r+v) }
+	p("")
+	p("// func %s(kc int, a *float32, b *uint16, c *float32, ldc int, alpha, beta float32)", name)
+	p("// 6×16 tile, packed float32 A micro-panel, packed bf16 B micro-panel, 12 accumulators.")
+	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	p("\tMOVQ kc+0(FP), CX")
+	p("\tMOVQ a+8(FP), AX")
+	p("\tMOVQ b+16(FP), BX")
+	p("\tMOVQ c+24(FP), DI")
+	p("\tMOVQ ldc+32(FP), DX")
+	p("\tSHLQ $2, DX")
+	p("\tMOVQ DI, SI")
+	for r := 0; r < 6; r++ {
+		p("\tPREFETCHT0 (SI)")
+		if r < 5 {
+			p("\tADDQ DX, SI")
+		}
+	}
+	for i := 0; i < 12; i++ {
+		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
+	step := func(s int) {
+		p("\tVPMOVZXWD %d(BX), Y12", 32*s)
+		p("\tVPMOVZXWD %d(BX), Y13", 32*s+16)
+		p("\tVPSLLD $16, Y12, Y12")
+		p("\tVPSLLD $16, Y13, Y13")
+		for r := 0; r < 6; r++ {
+			a := fmt.Sprintf("Y%d", 14+r%2)
+			p("\tVBROADCASTSS %d(AX), %s", 4*(6*s+r), a)
+			p("\tVFMADD231PS %s, Y12, %s", a, acc(r, 0))
+			p("\tVFMADD231PS %s, Y13, %s", a, acc(r, 1))
+		}
+	}
+	p("\tCMPQ CX, $2")
+	p("\tJLT %s_tail", name)
+	p("%s_loop:", name)
+	step(0)
+	step(1)
+	p("\tADDQ $48, AX")
+	p("\tADDQ $64, BX")
+	p("\tSUBQ $2, CX")
+	p("\tCMPQ CX, $2")
+	p("\tJGE %s_loop", name)
+	p("%s_tail:", name)
+	p("\tTESTQ CX, CX")
+	p("\tJZ %s_store", name)
+	step(0)
+	p("%s_store:", name)
+	p("\tVBROADCASTSS alpha+40(FP), Y14")
+	p("\tVBROADCASTSS beta+44(FP), Y15")
+	p("\tMOVL beta+44(FP), R8")
+	p("\tANDL $0x7fffffff, R8")
+	p("\tJZ %s_beta0", name)
+	for r := 0; r < 6; r++ {
+		for v := 0; v < 2; v++ {
+			p("\tVMULPS Y14, %s, %s", acc(r, v), acc(r, v))
+			p("\tVFMADD231PS %d(DI), Y15, %s", 32*v, acc(r, v))
+			p("\tVMOVUPS %s, %d(DI)", acc(r, v), 32*v)
+		}
+		if r < 5 {
+			p("\tADDQ DX, DI")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("%s_beta0:", name)
+	for r := 0; r < 6; r++ {
+		for v := 0; v < 2; v++ {
+			p("\tVMULPS Y14, %s, %s", acc(r, v), acc(r, v))
+			p("\tVMOVUPS %s, %d(DI)", acc(r, v), 32*v)
+		}
+		if r < 5 {
+			p("\tADDQ DX, DI")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
