@@ -299,8 +299,9 @@ packRows_done:
 `
 
 // emitBF16 writes sgemmKernelBF16AVX2, the 6×16 tile of SgemmBF16: A is a packed
-// micro-panel of float32 values (kc groups of 6, widened from bf16 when packed), B a
-// packed micro-panel of bf16 values (kc groups of 16, 32 bytes). Each k step widens
+// micro-panel of float32 values widened from bf16 when packed (6 rows of kc values,
+// lda apart: each row is widened with one vector loop), B a packed micro-panel of
+// bf16 values (kc groups of 16, 32 bytes). Each k step widens
 // the 16 bf16 values of B into two registers (zero-extend each 16-bit value to 32
 // bits, shift left by 16: exact) and does one FMA per product into the
 // accumulators, in increasing k, so that every element is the sequence of single
@@ -310,14 +311,19 @@ func emitBF16() {
 	const name = "sgemmKernelBF16AVX2"
 	acc := func(r, v int) string { return fmt.Sprintf("Y%d", 2*r+v) }
 	p("")
-	p("// func %s(kc int, a *float32, b *uint16, c *float32, ldc int, alpha, beta float32)", name)
-	p("// 6×16 tile, packed float32 A micro-panel, packed bf16 B micro-panel, 12 accumulators.")
-	p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
+	p("// func %s(kc int, a *float32, lda int, b *uint16, c *float32, ldc int, alpha, beta float32)", name)
+	p("// 6×16 tile, packed float32 A micro-panel (rows lda apart), packed bf16 B micro-panel, 12 accumulators.")
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
 	p("\tMOVQ kc+0(FP), CX")
 	p("\tMOVQ a+8(FP), AX")
-	p("\tMOVQ b+16(FP), BX")
-	p("\tMOVQ c+24(FP), DI")
-	p("\tMOVQ ldc+32(FP), DX")
+	p("\tMOVQ lda+16(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tLEAQ (R8)(R8*2), R9")
+	p("\tLEAQ (AX)(R8*4), R10")
+	p("\tADDQ R8, R10")
+	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ c+32(FP), DI")
+	p("\tMOVQ ldc+40(FP), DX")
 	p("\tSHLQ $2, DX")
 	p("\tMOVQ DI, SI")
 	for r := 0; r < 6; r++ {
@@ -336,7 +342,8 @@ func emitBF16() {
 		p("\tVPSLLD $16, Y13, Y13")
 		for r := 0; r < 6; r++ {
 			a := fmt.Sprintf("Y%d", 14+r%2)
-			p("\tVBROADCASTSS %d(AX), %s", 4*(6*s+r), a)
+			addr := []string{"(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)", "(AX)(R8*4)", "(R10)"}[r]
+			p("\tVBROADCASTSS %d%s, %s", 4*s, addr, a)
 			p("\tVFMADD231PS %s, Y12, %s", a, acc(r, 0))
 			p("\tVFMADD231PS %s, Y13, %s", a, acc(r, 1))
 		}
@@ -346,7 +353,8 @@ func emitBF16() {
 	p("%s_loop:", name)
 	step(0)
 	step(1)
-	p("\tADDQ $48, AX")
+	p("\tADDQ $8, AX")
+	p("\tADDQ $8, R10")
 	p("\tADDQ $64, BX")
 	p("\tSUBQ $2, CX")
 	p("\tCMPQ CX, $2")
@@ -356,9 +364,9 @@ func emitBF16() {
 	p("\tJZ %s_store", name)
 	step(0)
 	p("%s_store:", name)
-	p("\tVBROADCASTSS alpha+40(FP), Y14")
-	p("\tVBROADCASTSS beta+44(FP), Y15")
-	p("\tMOVL beta+44(FP), R8")
+	p("\tVBROADCASTSS alpha+48(FP), Y14")
+	p("\tVBROADCASTSS beta+52(FP), Y15")
+	p("\tMOVL beta+52(FP), R8")
 	p("\tANDL $0x7fffffff, R8")
 	p("\tJZ %s_beta0", name)
 	for r := 0; r < 6; r++ {

@@ -14,11 +14,11 @@ const bf16KC = 256
 type bf16Variant struct {
 	mr, nr int
 	// kernel sets the mr×nr tile at c (row stride ldc) from a packed A micro-panel
-	// (kc groups of mr float32 values, widened from bf16) and a packed B
+	// (mr rows of kc float32 values widened from bf16, lda apart) and a packed B
 	// micro-panel (kc groups of nr bf16 values): with s the tile's sum over the kc
 	// products (see SgemmBF16 for its order), c = fma(beta, c, alpha·s), where
 	// alpha·s is rounded first and beta == ±0 stores alpha·s without reading c.
-	kernel func(kc int, a []float32, b []uint16, c []float32, ldc int, alpha, beta float32)
+	kernel func(kc int, a []float32, lda int, b []uint16, c []float32, ldc int, alpha, beta float32)
 }
 
 // bf16Kernels is the bf16 GEMM family. Every variant computes each element of C
@@ -30,11 +30,13 @@ var bf16PairsGo = &bf16Variant{mr: 4, nr: 8, kernel: bf16KernelPairsGo}
 
 // bf16KernelGo is the portable 4×8 microkernel: for each element, s = +0, then for
 // p = 0, 1, …, kc-1 in order s = fma(a[p], b[p], s) rounded once (fmaBF16).
-func bf16KernelGo(kc int, a []float32, b []uint16, c []float32, ldc int, alpha, beta float32) {
+func bf16KernelGo(kc int, a []float32, lda int, b []uint16, c []float32, ldc int, alpha, beta float32) {
 	var acc [4][8]float32
-	a, b = a[:4*kc], b[:8*kc]
+	b = b[:8*kc]
+	a0, a1, a2, a3 := a[:kc], a[lda:lda+kc], a[2*lda:2*lda+kc], a[3*lda:3*lda+kc]
 	for p := range kc {
-		ap, bp := a[4*p:4*p+4], b[8*p:8*p+8]
+		bp := b[8*p : 8*p+8]
+		ap := [4]float32{a0[p], a1[p], a2[p], a3[p]}
 		for r, av := range ap {
 			for j, bv := range bp {
 				acc[r][j] = fmaBF16(av, F32FromBF16(bv), acc[r][j])
@@ -49,19 +51,19 @@ func bf16KernelGo(kc int, a []float32, b []uint16, c []float32, ldc int, alpha, 
 // s = step(step(s, a[2q+1]·b[2q+1]), a[2q]·b[2q]) where step rounds s + product to
 // nearest even with denormal inputs read as zero and a denormal result flushed
 // (DPBF16PSLane). The epilogue (alpha, beta) is ordinary float32 arithmetic.
-func bf16KernelPairsGo(kc int, a []float32, b []uint16, c []float32, ldc int, alpha, beta float32) {
+func bf16KernelPairsGo(kc int, a []float32, lda int, b []uint16, c []float32, ldc int, alpha, beta float32) {
 	var acc [4][8]float32
-	a, b = a[:4*kc], b[:8*kc]
+	a, b = a[:3*lda+kc], b[:8*kc]
 	for p := 0; p < kc; p += 2 {
 		for r := range 4 {
 			for j := range 8 {
 				s := acc[r][j]
 				if p+1 < kc {
-					s = dpbf16Step(s, a[4*(p+1)+r], F32FromBF16(b[8*(p+1)+j]))
+					s = dpbf16Step(s, a[r*lda+p+1], F32FromBF16(b[8*(p+1)+j]))
 				} else {
 					s = dpbf16Step(s, 0, 0)
 				}
-				acc[r][j] = dpbf16Step(s, a[4*p+r], F32FromBF16(b[8*p+j]))
+				acc[r][j] = dpbf16Step(s, a[r*lda+p], F32FromBF16(b[8*p+j]))
 			}
 		}
 	}
@@ -281,12 +283,12 @@ func (g *bf16Gemm) run() {
 						nw := min(nr, g.n-j)
 						b := bp[jp*nr*kc : (jp+1)*nr*kc]
 						if mh == mr && nw == nr {
-							v.kernel(kc, a, b, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
+							v.kernel(kc, a, kc, b, g.c[i*g.ldc+j:], g.ldc, g.alpha, beta)
 							continue
 						}
 						// Edge tile: through the scratch tile, merged with the same
 						// rounding as the kernel's epilogue.
-						v.kernel(kc, a, b, tile, nr, g.alpha, 0)
+						v.kernel(kc, a, kc, b, tile, nr, g.alpha, 0)
 						for r := range mh {
 							crow := g.c[(i+r)*g.ldc+j : (i+r)*g.ldc+j+nw]
 							trow := tile[r*nr : r*nr+nw]
@@ -305,29 +307,26 @@ func (g *bf16Gemm) run() {
 	}
 }
 
-// packA stores op(A)[i:i+rows, pc:pc+kc] widened to float32 into dst as kc groups of
-// mr values, padding rows beyond the matrix with zeros.
+// packA stores op(A)[i:i+rows, pc:pc+kc] widened to float32 into dst as mr rows of
+// kc values, padding rows beyond the matrix with zeros. A row of a non-transposed
+// A is one contiguous widening (vectorised).
 func (g *bf16Gemm) packA(dst []float32, pc, kc, i, rows int) {
 	mr := g.v.mr
 	dst = dst[:mr*kc]
 	if rows < mr {
-		clear(dst)
+		clear(dst[rows*kc:])
 	}
 	if g.transA {
 		for p := range kc {
 			src := g.a[(pc+p)*g.lda+i : (pc+p)*g.lda+i+rows]
-			d := dst[p*mr : p*mr+rows]
 			for r, h := range src {
-				d[r] = F32FromBF16(h)
+				dst[r*kc+p] = F32FromBF16(h)
 			}
 		}
 		return
 	}
 	for r := range rows {
-		src := g.a[(i+r)*g.lda+pc : (i+r)*g.lda+pc+kc]
-		for p, h := range src {
-			dst[p*mr+r] = F32FromBF16(h)
-		}
+		F32FromBF16Slice(dst[r*kc:(r+1)*kc], g.a[(i+r)*g.lda+pc:(i+r)*g.lda+pc+kc])
 	}
 }
 

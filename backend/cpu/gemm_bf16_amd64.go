@@ -15,7 +15,7 @@ func widenBF16AVX2(dst *float32, src *uint16, n int)
 // widened in registers; one FMA per product, in increasing depth.
 //
 //go:noescape
-func sgemmKernelBF16AVX2(kc int, a *float32, b *uint16, c *float32, ldc int, alpha, beta float32)
+func sgemmKernelBF16AVX2(kc int, a *float32, lda int, b *uint16, c *float32, ldc int, alpha, beta float32)
 
 func init() {
 	bf16Convert.add("avx2", prioAVX2, []feature{hasAVX2}, bf16ConvertKernels{
@@ -38,11 +38,11 @@ func init() {
 	})
 	bf16Kernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, &bf16Variant{
 		mr: 6, nr: 16,
-		kernel: func(kc int, a []float32, b []uint16, c []float32, ldc int, alpha, beta float32) {
-			_ = a[6*kc-1]
+		kernel: func(kc int, a []float32, lda int, b []uint16, c []float32, ldc int, alpha, beta float32) {
+			_ = a[5*lda+kc-1]
 			_ = b[16*kc-1]
 			_ = c[5*ldc+15]
-			sgemmKernelBF16AVX2(kc, &a[0], &b[0], &c[0], ldc, alpha, beta)
+			sgemmKernelBF16AVX2(kc, &a[0], lda, &b[0], &c[0], ldc, alpha, beta)
 		},
 	})
 }

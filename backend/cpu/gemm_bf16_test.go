@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bf16Ref rounds x to bf16 by comparing distances in float64: the reference for
@@ -484,4 +485,32 @@ func TestDPBF16PSEmulation(t *testing.T) {
 			t.Fatalf("pairs: C[%d] = %g, want %g", i, c[i], want[i])
 		}
 	}
+}
+
+func benchSgemmBF16(b *testing.B, m, n, k int) {
+	r := rand.New(rand.NewPCG(3, 4))
+	a, bm, c := randBF16(r, m*k, 1), randBF16(r, k*n, 1), make([]float32, m*n)
+	flops := 2 * float64(m) * float64(n) * float64(k)
+	var best time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if err := SgemmBF16(false, false, m, n, k, 1, a, k, bm, n, 0, c, n); err != nil {
+			b.Fatal(err)
+		}
+		if d := time.Since(t0); best == 0 || d < best {
+			best = d
+		}
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(flops/best.Seconds()/1e9, "best-GFLOP/s")
+}
+
+func BenchmarkSgemmBF16(b *testing.B) {
+	benchVariants(b, FamilyGemmBF16, func(b *testing.B) {
+		if KernelVariant(FamilyGemmBF16) == "go" {
+			b.Skip("the portable reference is far slower")
+		}
+		b.Run("1024", func(b *testing.B) { benchSgemmBF16(b, 1024, 1024, 1024) })
+		b.Run("32768x64x576", func(b *testing.B) { benchSgemmBF16(b, 32768, 64, 576) })
+	})
 }
