@@ -99,31 +99,35 @@ func parseCacheSize(s string) (int, bool) {
 }
 
 // fitCaches bounds the blocking of v (and of its alternative tile shapes) by the
-// cache sizes c, following the usual analytical model of blocked GEMM: the
-// micro-panel that stays in L1 across the inner loop (the A micro-panel, mr×kc, or
-// the B micro-panel, nr×kc, when bInL1) takes at most 3/4 of L1, leaving room for
-// the streamed operand, which sets kc; the block that the inner loop streams from L2
-// (the packed B block, kc×nc, or the packed A block, mc×kc, when bInL1) takes at
-// most half of L2, which sets nc (or mc). The values a variant is registered with
-// are its tuned ceilings; fitCaches only lowers them, to no fewer than 4 tiles.
+// cache sizes c when threads threads share the last-level cache. The micro-panel
+// that stays in L1 across the inner loop (the A micro-panel, mr×kc, or the B
+// micro-panel, nr×kc, when bInL1) takes at most 3/4 of L1, leaving room for the
+// streamed operand, which bounds kc. The block the inner loop streams (the packed B
+// block, kc×nc, or the packed A block, mc×kc, when bInL1) must fit in the core's
+// L2 plus its share of L3, which bounds nc (or mc): beyond that it would come from
+// memory once per micro-panel. (Half of L2, the textbook bound, was measured on
+// AMD Zen 3 to lose about 10% against a block streamed from L3: its L2 is 512 KiB
+// and its L3 close.) The values a variant is registered with are its tuned
+// ceilings; fitCaches only lowers them, to no fewer than 4 tiles.
 //
 // kc changes the order in which a product's sum is rounded (one partial sum per
 // depth block), so results are bit-identical between machines only where kc is
 // the same; nc and mc change nothing but the speed.
-func (v *gemmVariant) fitCaches(c CacheInfo) *gemmVariant {
+func (v *gemmVariant) fitCaches(c CacheInfo, threads int) *gemmVariant {
 	roundDown := func(x, m int) int { return x / m * m }
 	inL1 := v.mr
 	if v.bInL1 {
 		inL1 = v.nr
 	}
 	v.kcMax = min(v.kcMax, max(64, roundDown(c.L1D*3/4/(4*inL1), 16)))
+	stream := c.L2 + c.L3/max(1, threads)
 	if v.bInL1 {
-		v.mcMax = min(v.mcMax, max(4*v.mr, roundDown(c.L2/2/(4*v.kcMax), v.mr)))
+		v.mcMax = min(v.mcMax, max(4*v.mr, roundDown(stream/(4*v.kcMax), v.mr)))
 	} else {
-		v.ncMax = min(v.ncMax, max(4*v.nr, roundDown(c.L2/2/(4*v.kcMax), v.nr)))
+		v.ncMax = min(v.ncMax, max(4*v.nr, roundDown(stream/(4*v.kcMax), v.nr)))
 	}
 	for _, a := range v.alts {
-		a.fitCaches(c)
+		a.fitCaches(c, threads)
 	}
 	return v
 }

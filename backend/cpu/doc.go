@@ -36,7 +36,7 @@
 // The GEMM blocking comes from the machine's caches (CacheSizes: CPUID on amd64,
 // else Linux sysfs, else defaults): each variant's registered kc, mc and nc are
 // ceilings that fitCaches lowers so that the micro-panel reused across the inner
-// loop fits in L1 and the streamed packed block in half of L2.
+// loop fits in L1 and the streamed packed block in L2 plus the core's share of L3.
 //
 // # bf16
 //

@@ -1,5 +1,7 @@
 package cpu
 
+import "runtime"
+
 //go:generate sh -c "go run gemm_asmgen.go > gemm_amd64.s"
 
 // sgemmKernelAVX512 computes one 14×32 tile with AVX-512 from a packed A micro-panel
@@ -86,7 +88,7 @@ func init() {
 				sgemmKernelDirect8x48AVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
 			},
 		}},
-	}).fitCaches(caches))
+	}).fitCaches(caches, runtime.GOMAXPROCS(0)))
 	gemmKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, (&gemmVariant{
 		mr: 6, nr: 16, kcMax: 256, mcMax: 6 * 32, ncMax: 16 * 128,
 		kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
@@ -101,5 +103,5 @@ func init() {
 			_ = c[5*ldc+15]
 			sgemmKernelDirectAVX2(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
 		},
-	}).fitCaches(caches))
+	}).fitCaches(caches, runtime.GOMAXPROCS(0)))
 }
