@@ -17,6 +17,12 @@ func widenBF16AVX2(dst *float32, src *uint16, n int)
 //go:noescape
 func sgemmKernelBF16AVX2(kc int, a *float32, lda int, b *uint16, c *float32, ldc int, alpha, beta float32)
 
+// sgemmKernelBF16DirectAVX2 is sgemmKernelBF16AVX2 reading 6 rows of a row-major
+// bf16 A in place (lda elements apart), widening each value in registers.
+//
+//go:noescape
+func sgemmKernelBF16DirectAVX2(kc int, a *uint16, lda int, b *uint16, c *float32, ldc int, alpha, beta float32)
+
 func init() {
 	bf16Convert.add("avx2", prioAVX2, []feature{hasAVX2}, bf16ConvertKernels{
 		narrow: func(dst []uint16, src []float32) {
@@ -43,6 +49,12 @@ func init() {
 			_ = b[16*kc-1]
 			_ = c[5*ldc+15]
 			sgemmKernelBF16AVX2(kc, &a[0], lda, &b[0], &c[0], ldc, alpha, beta)
+		},
+		direct: func(kc int, a []uint16, lda int, b []uint16, c []float32, ldc int, alpha, beta float32) {
+			_ = a[5*lda+kc-1]
+			_ = b[16*kc-1]
+			_ = c[5*ldc+15]
+			sgemmKernelBF16DirectAVX2(kc, &a[0], lda, &b[0], &c[0], ldc, alpha, beta)
 		},
 	})
 }

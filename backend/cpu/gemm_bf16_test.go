@@ -262,6 +262,7 @@ func bf16Cases() []bf16Case {
 		{1, 100, 9, 1}, {100, 1, 9, 1}, {37, 19, 513, 1},
 		{170, 130, 200, 1}, // parallel bands (m·n·k ≥ parallelMinMACs)
 		{9, 17, 40, 1e-20}, // products and sums in float32's denormal range
+		{30, 200, 300, 1},  // n > bf16DirectMaxN: A widened into panels
 	}
 }
 
