@@ -263,8 +263,9 @@ func (g *bf16Gemm) run() {
 	// Full panels of a non-transposed A are read in place when the variant can and
 	// C is narrow: widening A into a panel costs a pass over A, repaid only over
 	// enough columns; reading bf16 in place costs an extra operation per A value in
-	// the kernel. (Measured on AMD Zen 3, avx2: in place is 25% faster at n = 64,
-	// 17% slower at n = 1024; the costs cross near n = 145.)
+	// the kernel. (Measured on a loaded AMD Zen 3, avx2, in CPU time: in place
+	// 5-25% faster at n = 64 and about 17% slower at n = 1024; a linear model of
+	// the two costs crosses near n = 145.)
 	direct := v.direct != nil && !g.transA && g.n <= bf16DirectMaxN
 	for pc := 0; pc < g.k; pc += bf16KC {
 		kc := min(bf16KC, g.k-pc)
