@@ -21,22 +21,20 @@ func BF16FromF32(x float32) uint16 {
 // F32FromBF16 widens a bf16 value to float32 exactly.
 func F32FromBF16(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
-// BF16FromF32Slice sets dst[i] = BF16FromF32(src[i]) for i < len(src); dst must be
-// at least as long as src.
-func BF16FromF32Slice(dst []uint16, src []float32) {
-	if len(dst) < len(src) {
-		panic("cpu.BF16FromF32Slice: dst shorter than src")
-	}
-	bf16Convert.get().narrow(dst[:len(src)], src)
+// BF16FromF32Slice sets dst[i] = BF16FromF32(src[i]) for i < n = min(len(dst),
+// len(src)), like copy, and returns n.
+func BF16FromF32Slice(dst []uint16, src []float32) int {
+	n := min(len(dst), len(src))
+	bf16Convert.get().narrow(dst[:n], src[:n])
+	return n
 }
 
-// F32FromBF16Slice sets dst[i] = F32FromBF16(src[i]) for i < len(src); dst must be
-// at least as long as src.
-func F32FromBF16Slice(dst []float32, src []uint16) {
-	if len(dst) < len(src) {
-		panic("cpu.F32FromBF16Slice: dst shorter than src")
-	}
-	bf16Convert.get().widen(dst[:len(src)], src)
+// F32FromBF16Slice sets dst[i] = F32FromBF16(src[i]) for i < n = min(len(dst),
+// len(src)), like copy, and returns n.
+func F32FromBF16Slice(dst []float32, src []uint16) int {
+	n := min(len(dst), len(src))
+	bf16Convert.get().widen(dst[:n], src[:n])
+	return n
 }
 
 // bf16ConvertKernels are the slice conversions; dst and src have equal lengths.

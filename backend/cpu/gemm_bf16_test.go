@@ -124,7 +124,9 @@ func TestBF16SliceConversions(t *testing.T) {
 			for i := range dst {
 				dst[i] = 0xdead
 			}
-			BF16FromF32Slice(dst, src)
+			if got := BF16FromF32Slice(dst, src); got != n {
+				t.Fatalf("BF16FromF32Slice converted %d of %d", got, n)
+			}
 			for i := range dst {
 				want := uint16(0xdead)
 				if i < n {
@@ -138,7 +140,16 @@ func TestBF16SliceConversions(t *testing.T) {
 			for i := range back {
 				back[i] = 7
 			}
-			F32FromBF16Slice(back, dst[:n])
+			if got := F32FromBF16Slice(back, dst[:n]); got != n {
+				t.Fatalf("F32FromBF16Slice converted %d of %d", got, n)
+			}
+			// A shorter destination bounds the conversion, like copy.
+			if n > 0 {
+				short := make([]float32, n-1)
+				if got := F32FromBF16Slice(short, dst[:n]); got != n-1 {
+					t.Fatalf("F32FromBF16Slice into %d converted %d", n-1, got)
+				}
+			}
 			for i := range back {
 				want := math.Float32bits(7)
 				if i < n {
