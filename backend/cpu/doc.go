@@ -7,13 +7,15 @@
 //
 // The hot loops come in several implementations ("variants") grouped in families:
 //
-//	family  kernels                                          variants
-//	gemm    SGEMM microkernels with their cache blocking     avx512, avx2, go
-//	pack    the B-panel packing copy of Sgemm                avx2, go
-//	vmath   exp-family activations, batch-norm row kernels   avx512, avx2, go
-//	conv    depthwise / grouped convolution inner kernels    avx512, avx2, go
-//	vec     DotF64, AxpyF32, MulAddF64 and the other vec ops avx2, go
-//	peak    the FMA loop PeakGFLOPS measures                 avx512, avx2, go
+//	family        kernels                                          variants
+//	gemm          SGEMM microkernels with their cache blocking     avx512, avx2, go
+//	pack          the B-panel packing copy of Sgemm                avx2, go
+//	gemm_bf16     bf16 GEMM microkernels (SgemmBF16)               avx2, go
+//	bf16_convert  float32 ↔ bf16 slice conversions                 avx2, go
+//	vmath         exp-family activations, batch-norm row kernels   avx512, avx2, go
+//	conv          depthwise / grouped convolution inner kernels    avx512, avx2, go
+//	vec           DotF64, AxpyF32, MulAddF64 and the other vec ops avx2, go
+//	peak          the FMA loop PeakGFLOPS measures                 avx512, avx2, go
 //
 // Each variant is registered (registry.go) with the CPU features it needs and a
 // priority; of those the CPU supports, the highest-priority one is used. The
@@ -25,10 +27,29 @@
 // tests and benchmarks, which loop over every registered variant of a family and
 // skip only those whose features the CPU lacks.
 //
-// A new family (say a bf16 GEMM with AMX, AVX512_BF16 and portable variants) is one
-// newFamily call with its portable kernels plus one add per variant, each naming
-// its features; callers fetch the kernels in use with the family's get method and
-// are not touched when variants are added.
+// A new family is one newFamily call with its portable kernels plus one add per
+// variant, each naming its features; callers fetch the kernels in use with the
+// family's get method and are not touched when variants are added.
+//
+// # Cache blocking
+//
+// The GEMM blocking comes from the machine's caches (CacheSizes: CPUID on amd64,
+// else Linux sysfs, else defaults): each variant's registered kc, mc and nc are
+// ceilings that fitCaches lowers so that the micro-panel reused across the inner
+// loop fits in L1 and the streamed packed block in L2 plus the core's share of L3.
+//
+// # bf16
+//
+// SgemmBF16 multiplies bf16 matrices (uint16; BF16FromF32 rounds to nearest even)
+// accumulating in float32, with a reduction order (blocks of 256, one fused
+// multiply-add per product in increasing depth) that every variant of gemm_bf16
+// reproduces bit for bit; the avx2 variant widens bf16 to float32 in registers and
+// uses FMA. No variant uses AVX512_BF16 (VDPBF16PS) or AMX yet: the development
+// machine of this family had neither, and unverifiable assembly is not shipped.
+// VDPBF16PS sums bf16 pairs with its own rounding (odd pair first, DAZ and FTZ);
+// SgemmBF16Pairs and DPBF16PSLane emulate it exactly, so that a future
+// "avx512bf16" variant (its own family, or a registry entry with the pair order)
+// can be tested bit for bit against them, and an AMX variant within a tolerance.
 //
 // # Generated assembly
 //

@@ -1,5 +1,7 @@
 package cpu
 
+import "runtime"
+
 //go:generate sh -c "go run gemm_asmgen.go > gemm_amd64.s"
 
 // sgemmKernelAVX512 computes one 14×32 tile with AVX-512 from a packed A micro-panel
@@ -57,7 +59,7 @@ func init() {
 		_ = src[n*width-1]
 		packRowsAVX(&dst[0], dstStride, &src[0], n, width)
 	})
-	gemmKernels.add("avx512", prioAVX512, []feature{hasAVX512F}, &gemmVariant{
+	gemmKernels.add("avx512", prioAVX512, []feature{hasAVX512F}, (&gemmVariant{
 		mr: 14, nr: 32, kcMax: 384, mcMax: 14 * 24, ncMax: 32 * 64,
 		kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
 			_ = a[14*kc-1]
@@ -86,8 +88,8 @@ func init() {
 				sgemmKernelDirect8x48AVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
 			},
 		}},
-	})
-	gemmKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, &gemmVariant{
+	}).fitCaches(caches, runtime.GOMAXPROCS(0)))
+	gemmKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, (&gemmVariant{
 		mr: 6, nr: 16, kcMax: 256, mcMax: 6 * 32, ncMax: 16 * 128,
 		kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
 			_ = a[6*kc-1]
@@ -101,5 +103,5 @@ func init() {
 			_ = c[5*ldc+15]
 			sgemmKernelDirectAVX2(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
 		},
-	})
+	}).fitCaches(caches, runtime.GOMAXPROCS(0)))
 }

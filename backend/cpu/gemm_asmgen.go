@@ -14,7 +14,8 @@
 // vector registers for the whole kc loop; one broadcast of an A value feeds
 // NR/width FMAs. Once per loop iteration a kernel also prefetches one cache line
 // of a 2-D region given by the driver (pf, pfLines, pfLd, pfRows) into L2. Kernels:
-// AVX-512 14×32 and 8×48, AVX2+FMA 6×16; plus packRowsAVX, a B-packing copy loop.
+// AVX-512 14×32 and 8×48, AVX2+FMA 6×16; plus packRowsAVX, a B-packing copy loop,
+// and sgemmKernelBF16AVX2, the 6×16 bf16 kernel of SgemmBF16 (emitBF16).
 package main
 
 import (
@@ -232,6 +233,8 @@ func main() {
 	avx512w.emit()
 	avx2.emit()
 	out.WriteString(packRows)
+	emitBF16()
+	emitBF16Direct()
 	os.Stdout.WriteString(out.String())
 }
 
@@ -295,3 +298,219 @@ packRows_done:
 	VZEROUPPER
 	RET
 `
+
+// emitBF16 writes sgemmKernelBF16AVX2, the 6×16 tile of SgemmBF16: A is a packed
+// micro-panel of float32 values widened from bf16 when packed (6 rows of kc values,
+// lda apart: each row is widened with one vector loop), B a packed micro-panel of
+// bf16 values (kc groups of 16, 32 bytes). Each k step widens
+// the 16 bf16 values of B into two registers (zero-extend each 16-bit value to 32
+// bits, shift left by 16: exact) and does one FMA per product into the
+// accumulators, in increasing k, so that every element is the sequence of single
+// roundings SgemmBF16 specifies. The epilogue is the float32 kernels' (alpha·acc
+// rounded, then one FMA with beta·C unless beta is ±0).
+func emitBF16() {
+	const name = "sgemmKernelBF16AVX2"
+	acc := func(r, v int) string { return fmt.Sprintf("Y%d", 2*r+v) }
+	p("")
+	p("// func %s(kc int, a *float32, lda int, b *uint16, c *float32, ldc int, alpha, beta float32)", name)
+	p("// 6×16 tile, packed float32 A micro-panel (rows lda apart), packed bf16 B micro-panel, 12 accumulators.")
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("\tMOVQ kc+0(FP), CX")
+	p("\tMOVQ a+8(FP), AX")
+	p("\tMOVQ lda+16(FP), R8")
+	p("\tSHLQ $2, R8")
+	p("\tLEAQ (R8)(R8*2), R9")
+	p("\tLEAQ (AX)(R8*4), R10")
+	p("\tADDQ R8, R10")
+	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ c+32(FP), DI")
+	p("\tMOVQ ldc+40(FP), DX")
+	p("\tSHLQ $2, DX")
+	p("\tMOVQ DI, SI")
+	for r := 0; r < 6; r++ {
+		p("\tPREFETCHT0 (SI)")
+		if r < 5 {
+			p("\tADDQ DX, SI")
+		}
+	}
+	for i := 0; i < 12; i++ {
+		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
+	step := func(s int) {
+		p("\tVPMOVZXWD %d(BX), Y12", 32*s)
+		p("\tVPMOVZXWD %d(BX), Y13", 32*s+16)
+		p("\tVPSLLD $16, Y12, Y12")
+		p("\tVPSLLD $16, Y13, Y13")
+		for r := 0; r < 6; r++ {
+			a := fmt.Sprintf("Y%d", 14+r%2)
+			addr := []string{"(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)", "(AX)(R8*4)", "(R10)"}[r]
+			p("\tVBROADCASTSS %d%s, %s", 4*s, addr, a)
+			p("\tVFMADD231PS %s, Y12, %s", a, acc(r, 0))
+			p("\tVFMADD231PS %s, Y13, %s", a, acc(r, 1))
+		}
+	}
+	p("\tCMPQ CX, $2")
+	p("\tJLT %s_tail", name)
+	p("%s_loop:", name)
+	step(0)
+	step(1)
+	p("\tADDQ $8, AX")
+	p("\tADDQ $8, R10")
+	p("\tADDQ $64, BX")
+	p("\tSUBQ $2, CX")
+	p("\tCMPQ CX, $2")
+	p("\tJGE %s_loop", name)
+	p("%s_tail:", name)
+	p("\tTESTQ CX, CX")
+	p("\tJZ %s_store", name)
+	step(0)
+	p("%s_store:", name)
+	p("\tVBROADCASTSS alpha+48(FP), Y14")
+	p("\tVBROADCASTSS beta+52(FP), Y15")
+	p("\tMOVL beta+52(FP), R8")
+	p("\tANDL $0x7fffffff, R8")
+	p("\tJZ %s_beta0", name)
+	for r := 0; r < 6; r++ {
+		for v := 0; v < 2; v++ {
+			p("\tVMULPS Y14, %s, %s", acc(r, v), acc(r, v))
+			p("\tVFMADD231PS %d(DI), Y15, %s", 32*v, acc(r, v))
+			p("\tVMOVUPS %s, %d(DI)", acc(r, v), 32*v)
+		}
+		if r < 5 {
+			p("\tADDQ DX, DI")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("%s_beta0:", name)
+	for r := 0; r < 6; r++ {
+		for v := 0; v < 2; v++ {
+			p("\tVMULPS Y14, %s, %s", acc(r, v), acc(r, v))
+			p("\tVMOVUPS %s, %d(DI)", acc(r, v), 32*v)
+		}
+		if r < 5 {
+			p("\tADDQ DX, DI")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+}
+
+// emitBF16Direct writes sgemmKernelBF16DirectAVX2: sgemmKernelBF16AVX2 reading 6
+// rows of a row-major bf16 A in place (lda elements apart) instead of a widened
+// micro-panel, which saves the widening pass over A (most of the cost when n is
+// small). A value a_p is widened by broadcasting the 32 bits at a_{p-1}, a_p (a_p
+// is the upper half) and clearing the lower 16 bits: one load and one AND, which
+// any vector pipe runs. The first step (p = 0) has no a_{-1} inside the row: it
+// broadcasts the 16 bits of a_0 and shifts them up instead.
+func emitBF16Direct() {
+	const name = "sgemmKernelBF16DirectAVX2"
+	acc := func(r, v int) string { return fmt.Sprintf("Y%d", 2*r+v) }
+	rows := []string{"(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)", "(AX)(R8*4)", "(R10)"}
+	p("")
+	p("DATA bf16HiMask<>+0(SB)/4, $0xffff0000")
+	p("DATA bf16HiMask<>+4(SB)/4, $0xffff0000")
+	p("DATA bf16HiMask<>+8(SB)/4, $0xffff0000")
+	p("DATA bf16HiMask<>+12(SB)/4, $0xffff0000")
+	p("DATA bf16HiMask<>+16(SB)/4, $0xffff0000")
+	p("DATA bf16HiMask<>+20(SB)/4, $0xffff0000")
+	p("DATA bf16HiMask<>+24(SB)/4, $0xffff0000")
+	p("DATA bf16HiMask<>+28(SB)/4, $0xffff0000")
+	p("GLOBL bf16HiMask<>(SB), RODATA|NOPTR, $32")
+	p("")
+	p("// func %s(kc int, a *uint16, lda int, b *uint16, c *float32, ldc int, alpha, beta float32)", name)
+	p("// 6×16 tile, 6 unpacked bf16 rows of A (lda apart), packed bf16 B micro-panel, 12 accumulators.")
+	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	p("\tMOVQ kc+0(FP), CX")
+	p("\tMOVQ a+8(FP), AX")
+	p("\tMOVQ lda+16(FP), R8")
+	p("\tSHLQ $1, R8")
+	p("\tLEAQ (R8)(R8*2), R9")
+	p("\tLEAQ (AX)(R8*4), R10")
+	p("\tADDQ R8, R10")
+	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ c+32(FP), DI")
+	p("\tMOVQ ldc+40(FP), DX")
+	p("\tSHLQ $2, DX")
+	p("\tMOVQ DI, SI")
+	for r := 0; r < 6; r++ {
+		p("\tPREFETCHT0 (SI)")
+		if r < 5 {
+			p("\tADDQ DX, SI")
+		}
+	}
+	for i := 0; i < 12; i++ {
+		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
+	}
+	// step s of the current position: B at 32·s(BX), a_{p+s} widened.
+	step := func(s int, first bool) {
+		p("\tVPMOVZXWD %d(BX), Y12", 32*s)
+		p("\tVPMOVZXWD %d(BX), Y13", 32*s+16)
+		p("\tVPSLLD $16, Y12, Y12")
+		p("\tVPSLLD $16, Y13, Y13")
+		for r := 0; r < 6; r++ {
+			a := fmt.Sprintf("Y%d", 14+r%2)
+			if first {
+				p("\tVPBROADCASTW %d%s, %s", 2*s, rows[r], a)
+				p("\tVPSLLD $16, %s, %s", a, a)
+			} else {
+				p("\tVBROADCASTSS %d%s, %s", 2*s-2, rows[r], a)
+				p("\tVPAND bf16HiMask<>(SB), %s, %s", a, a)
+			}
+			p("\tVFMADD231PS %s, Y12, %s", a, acc(r, 0))
+			p("\tVFMADD231PS %s, Y13, %s", a, acc(r, 1))
+		}
+	}
+	advance := func(steps int) {
+		p("\tADDQ $%d, AX", 2*steps)
+		p("\tADDQ $%d, R10", 2*steps)
+		p("\tADDQ $%d, BX", 32*steps)
+	}
+	// kc ≥ 1: the first step, then pairs, then at most one more.
+	step(0, true)
+	advance(1)
+	p("\tDECQ CX")
+	p("\tCMPQ CX, $2")
+	p("\tJLT %s_tail", name)
+	p("%s_loop:", name)
+	step(0, false)
+	step(1, false)
+	advance(2)
+	p("\tSUBQ $2, CX")
+	p("\tCMPQ CX, $2")
+	p("\tJGE %s_loop", name)
+	p("%s_tail:", name)
+	p("\tTESTQ CX, CX")
+	p("\tJZ %s_store", name)
+	step(0, false)
+	p("%s_store:", name)
+	p("\tVBROADCASTSS alpha+48(FP), Y14")
+	p("\tVBROADCASTSS beta+52(FP), Y15")
+	p("\tMOVL beta+52(FP), R8")
+	p("\tANDL $0x7fffffff, R8")
+	p("\tJZ %s_beta0", name)
+	for r := 0; r < 6; r++ {
+		for v := 0; v < 2; v++ {
+			p("\tVMULPS Y14, %s, %s", acc(r, v), acc(r, v))
+			p("\tVFMADD231PS %d(DI), Y15, %s", 32*v, acc(r, v))
+			p("\tVMOVUPS %s, %d(DI)", acc(r, v), 32*v)
+		}
+		if r < 5 {
+			p("\tADDQ DX, DI")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("%s_beta0:", name)
+	for r := 0; r < 6; r++ {
+		for v := 0; v < 2; v++ {
+			p("\tVMULPS Y14, %s, %s", acc(r, v), acc(r, v))
+			p("\tVMOVUPS %s, %d(DI)", acc(r, v), 32*v)
+		}
+		if r < 5 {
+			p("\tADDQ DX, DI")
+		}
+	}
+	p("\tVZEROUPPER")
+	p("\tRET")
+}

@@ -14,6 +14,10 @@ const (
 	FamilyConv  = "conv"  // depthwise / grouped convolution inner kernels
 	FamilyVec   = "vec"   // float32 / float64-accumulating vector ops (DotF64, AxpyF32, …)
 	FamilyPeak  = "peak"  // the FMA loop PeakGFLOPS measures
+	// FamilyGemmBF16 is the bf16 GEMM microkernels (SgemmBF16).
+	FamilyGemmBF16 = "gemm_bf16"
+	// FamilyBF16Convert is the float32 ↔ bf16 slice conversions.
+	FamilyBF16Convert = "bf16_convert"
 )
 
 // Variant priorities: of the variants of a family the CPU supports, the one with the

@@ -57,7 +57,7 @@ func forceForTest(tb testing.TB, family string, v variantInfo) (restore func()) 
 }
 
 func TestKernelFamilies(t *testing.T) {
-	want := []string{FamilyConv, FamilyGemm, FamilyPack, FamilyPeak, FamilyVMath, FamilyVec}
+	want := []string{FamilyBF16Convert, FamilyConv, FamilyGemm, FamilyGemmBF16, FamilyPack, FamilyPeak, FamilyVMath, FamilyVec}
 	slices.Sort(want)
 	if got := KernelFamilies(); !slices.Equal(got, want) {
 		t.Fatalf("KernelFamilies() = %v, want %v", got, want)
