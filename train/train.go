@@ -85,6 +85,10 @@ func New(opts Options) (*Trainer, error) {
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the run directory: %w", err)
 	}
+	// Safe only while no other process writes into the directory (the run lock).
+	if err := removeStaleTemps(opts.Out, opts.Log); err != nil {
+		return nil, err
+	}
 	ckpt := filepath.Join(opts.Out, CheckpointName)
 	var saved *Saved
 	if opts.Resume && exists(ckpt) {
@@ -320,7 +324,14 @@ func allFinite(gs [][]float32) bool {
 func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	o := t.opts
 	var err error
-	t.metrics, err = report.NewJSONL(filepath.Join(o.Out, "metrics.jsonl"), t.prog.Step > 0)
+	metricsPath := filepath.Join(o.Out, MetricsName)
+	if t.prog.Step > 0 {
+		// Rows logged after the checkpoint are about to be written again.
+		if err := trimMetrics(metricsPath, t.prog.Step, t.prog.Step >= t.prog.TotalSteps); err != nil {
+			return nil, err
+		}
+	}
+	t.metrics, err = report.NewJSONL(metricsPath, t.prog.Step > 0)
 	if err != nil {
 		return nil, err
 	}
