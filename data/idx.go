@@ -75,6 +75,9 @@ func decodeIDX(r io.Reader, name string, rawSize int64) ([]int, []uint8, error) 
 	for i := range dims {
 		d := int64(binary.BigEndian.Uint32(db[4*i:]))
 		dims[i] = int(d)
+		if d != 0 && total > maxIDXBytes/d { // checked before multiplying: no overflow
+			return nil, nil, fmt.Errorf("file %s: IDX dimensions %v announce more than %d bytes", name, dims[:i+1], int64(maxIDXBytes))
+		}
 		total *= d
 		if total > maxIDXBytes {
 			return nil, nil, fmt.Errorf("file %s: IDX dimensions %v announce more than %d bytes", name, dims[:i+1], int64(maxIDXBytes))
