@@ -99,15 +99,17 @@ func TestGradients(t *testing.T) {
 			return tp.Conv2D(x[0], x[1], x[2], ad.ConvOpts{Stride: 2})
 		}},
 		{Name: "batchnorm train", Inputs: []*tensor.Tensor{img(3, 2, 2, 3), testutil.Uniform(r, 0.5, 1.5, 3), testutil.Uniform(r, -1, 1, 3)}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
-			return tp.BatchNorm(x[0], x[1], x[2], tensor.New(3), tensor.New(3), true, 0.05, 1e-5, false)
+			y, _ := tp.BatchNormTrain(x[0], x[1], x[2], ad.BatchNormOpts{Eps: 1e-5})
+			return y
 		}},
 		{Name: "bnswish train", Inputs: []*tensor.Tensor{img(3, 2, 2, 3), testutil.Uniform(r, 0.5, 1.5, 3), testutil.Uniform(r, -1, 1, 3)}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
-			return tp.BatchNorm(x[0], x[1], x[2], tensor.New(3), tensor.New(3), true, 0.05, 1e-5, true)
+			y, _ := tp.BatchNormTrain(x[0], x[1], x[2], ad.BatchNormOpts{Eps: 1e-5, Swish: true})
+			return y
 		}},
 		{Name: "bnswish eval", Inputs: []*tensor.Tensor{img(3, 2, 2, 3), testutil.Uniform(r, 0.5, 1.5, 3), testutil.Uniform(r, -1, 1, 3)}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
-			rm := tensor.FromData([]float32{0.1, -0.2, 0.3}, 3)
-			rv := tensor.FromData([]float32{0.5, 1.5, 2}, 3)
-			return tp.BatchNorm(x[0], x[1], x[2], rm, rv, false, 0.05, 1e-5, true)
+			rm := []float32{0.1, -0.2, 0.3}
+			rv := []float32{0.5, 1.5, 2}
+			return tp.BatchNormEval(x[0], x[1], x[2], rm, rv, ad.BatchNormOpts{Eps: 1e-5, Swish: true})
 		}},
 		{Name: "upsample nearest", Inputs: []*tensor.Tensor{img(2, 2, 3, 2)}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var { return tp.UpsampleNearest2x(x[0]) }},
 		{Name: "upsample bilinear", Inputs: []*tensor.Tensor{img(2, 3, 2, 2)}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var { return tp.UpsampleBilinear2x(x[0]) }},
@@ -144,24 +146,21 @@ func TestBilinearAlignCornersValues(t *testing.T) {
 	}
 }
 
-func TestBatchNormRunningStats(t *testing.T) {
-	// channel 0 holds 1,2,3,4: mean 2.5, biased var 1.25, unbiased 5/3.
+// TestBatchNormTrainStats checks the statistics a training-mode batch norm returns
+// and normalises with.
+func TestBatchNormTrainStats(t *testing.T) {
+	// channel 0 holds 1,2,3,4: mean 2.5, biased var 1.25.
 	x := ad.Const(tensor.FromData([]float32{1, 0, 2, 0, 3, 0, 4, 0}, 4, 2))
 	g := ad.Const(tensor.FromData([]float32{1, 1}, 2))
 	b := ad.Const(tensor.FromData([]float32{0, 0}, 2))
-	rm := tensor.FromData([]float32{0, 0}, 2)
-	rv := tensor.FromData([]float32{1, 1}, 2)
 	tp := ad.NewNoGradTape()
 	defer tp.Release()
-	y := tp.BatchNorm(x, g, b, rm, rv, true, 0.05, 1e-5, false).Data()
-	if d := math.Abs(float64(rm.Data()[0]) - 0.05*2.5); d > 1e-7 {
-		t.Errorf("running mean %v", rm.Data())
-	}
-	if d := math.Abs(float64(rv.Data()[0]) - (0.95 + 0.05*5.0/3)); d > 1e-6 {
-		t.Errorf("running var %v", rv.Data())
+	out, st := tp.BatchNormTrain(x, g, b, ad.BatchNormOpts{Eps: 1e-5})
+	if st.Count != 4 || st.Mean[0] != 2.5 || st.Var[0] != 1.25 || st.Mean[1] != 0 || st.Var[1] != 0 {
+		t.Errorf("statistics %+v, want count 4, mean [2.5 0], var [1.25 0]", st)
 	}
 	want := (1 - 2.5) / math.Sqrt(1.25+1e-5)
-	if d := math.Abs(float64(y[0]) - want); d > 1e-5 {
-		t.Errorf("normalised %v, want %v", y[0], want)
+	if d := math.Abs(float64(out.Data()[0]) - want); d > 1e-5 {
+		t.Errorf("normalised %v, want %v", out.Data()[0], want)
 	}
 }

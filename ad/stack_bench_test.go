@@ -18,22 +18,19 @@ func BenchmarkConvBNSwishStack(b *testing.B) {
 	x := ad.Const(testutil.Uniform(r, -1, 1, n, hw, hw, c))
 	type layer struct {
 		w, gamma, beta *ad.Var
-		rm, rv         *tensor.Tensor
 	}
 	var layers []layer
 	for range 3 {
 		g := tensor.New(c)
 		g.Fill(1)
-		v := tensor.New(c)
-		v.Fill(1)
-		layers = append(layers, layer{ad.NewParam(testutil.Uniform(r, -0.05, 0.05, c, 3, 3, c)), ad.NewParam(g), ad.NewParam(tensor.New(c)), tensor.New(c), v})
+		layers = append(layers, layer{ad.NewParam(testutil.Uniform(r, -0.05, 0.05, c, 3, 3, c)), ad.NewParam(g), ad.NewParam(tensor.New(c))})
 	}
 	step := func() {
 		tp := ad.NewTape()
 		h := x
 		for _, l := range layers {
 			h = tp.Conv2D(h, l.w, nil, ad.ConvOpts{Pad: 1})
-			h = tp.BatchNorm(h, l.gamma, l.beta, l.rm, l.rv, true, 0.05, 1e-5, true)
+			h, _ = tp.BatchNormTrain(h, l.gamma, l.beta, ad.BatchNormOpts{Eps: 1e-5, Swish: true})
 		}
 		tp.Backward(tp.Sum(h, false))
 		tp.Release()

@@ -66,13 +66,17 @@ type Tape struct {
 	nodes  []*Var
 	owned  []*tensor.Tensor
 	noGrad bool
-	// parent is the tape a checkpointed segment's temporary tape belongs to; recompute
-	// marks the tape re-running such a segment during Backward (see Checkpoint).
+	// parent is the tape a recomputed segment's temporary tape belongs to; recompute
+	// marks the tape re-running such a segment during Backward (see Recompute).
 	parent    *Tape
 	recompute bool
 	// refillAt and dropAt map node indices to the discarded values that Backward
 	// recomputes before that node's backward and drops again after it (see Discard).
 	refillAt, dropAt map[int][]*Var
+	// memo holds values computed once per pass and shared by their users (see Memo).
+	memo map[any]*Var
+	// err is the first failure of an operation that cannot stop the pass (see Err).
+	err error
 }
 
 // NewTape returns an empty tape that records gradients.
@@ -84,6 +88,49 @@ func NewNoGradTape() *Tape { return &Tape{noGrad: true} }
 
 // NoGrad reports whether the tape skips gradient recording.
 func (tp *Tape) NoGrad() bool { return tp.noGrad }
+
+// Memo returns the value stored under key on tp, or on a tape whose segment tp
+// recomputes, or else computes it on tp with compute, stores it on tp and returns it.
+// Release forgets the stored values, so a value never outlives the pass it was
+// computed in. Layers use it for values derived from parameters once per pass (the
+// effective weights of convolutions).
+func (tp *Tape) Memo(key any, compute func() *Var) *Var {
+	for t := tp; t != nil; t = t.parent {
+		if v, ok := t.memo[key]; ok {
+			return v
+		}
+	}
+	v := compute()
+	if tp.memo == nil {
+		tp.memo = map[any]*Var{}
+	}
+	tp.memo[key] = v
+	return v
+}
+
+// Forget drops the value stored under key on tp and on the tapes it belongs to (after
+// what it was computed from changed).
+func (tp *Tape) Forget(key any) {
+	for t := tp; t != nil; t = t.parent {
+		delete(t.memo, key)
+	}
+}
+
+// Err returns the first error an operation recorded on the tape (or on a segment
+// recomputed for it), such as a failed reduction of synchronized batch-norm
+// statistics, or nil. Such an operation carries on with local values, so a caller
+// that installs a fallible hook checks Err after the forward and after the backward
+// pass. The error stays until the tape is dropped.
+func (tp *Tape) Err() error { return tp.err }
+
+// fail records err on tp and on the tapes it belongs to, keeping the first error.
+func (tp *Tape) fail(err error) {
+	for t := tp; t != nil; t = t.parent {
+		if t.err == nil {
+			t.err = err
+		}
+	}
+}
 
 // alloc returns a pooled tensor owned by the tape (contents undefined).
 func (tp *Tape) alloc(shape ...int) *tensor.Tensor {
@@ -240,6 +287,7 @@ func (tp *Tape) Release() {
 	tp.owned = tp.owned[:0]
 	clear(tp.refillAt)
 	clear(tp.dropAt)
+	clear(tp.memo)
 }
 
 // Detach returns a variable sharing x's value that stops gradients.

@@ -24,6 +24,12 @@ type LoaderConfig struct {
 	Transform Transform
 	// Prefetch is the number of batches prepared ahead; 0 means 2.
 	Prefetch int
+	// Rank and World shard every epoch for data-parallel training: with World > 1,
+	// the loader visits only Rank's part of the epoch's order, as Shard (PyTorch's
+	// DistributedSampler) splits it, so every epoch has ceil(N/World) images on every
+	// rank. World 0 or 1 (and Rank 0) is the whole dataset, as without sharding. All
+	// ranks must use the same Seed.
+	Rank, World int
 }
 
 // Batch is one batch of transformed images.
@@ -61,6 +67,10 @@ type LoaderState struct {
 	BatchSize int  `json:"batch_size"`
 	Shuffle   bool `json:"shuffle"`
 	DropLast  bool `json:"drop_last"`
+	// Rank and World are the loader's shard; both are 0 without sharding, so the
+	// state of an unsharded loader is unchanged by their introduction.
+	Rank  int `json:"rank,omitempty"`
+	World int `json:"world,omitempty"`
 }
 
 // Loader turns a dataset into an endless sequence of batches, epoch after epoch. A
@@ -76,6 +86,7 @@ type Loader struct {
 	ds         *Dataset
 	cfg        LoaderConfig
 	bpe        int
+	n          int // images per epoch: the shard's size
 	oh, ow, oc int
 	lut        *[256]float32
 
@@ -104,14 +115,21 @@ func NewLoader(ds *Dataset, cfg LoaderConfig) (*Loader, error) {
 	if cfg.Prefetch <= 0 {
 		cfg.Prefetch = 2
 	}
-	bpe := ds.N / cfg.BatchSize
-	if !cfg.DropLast && ds.N%cfg.BatchSize != 0 {
+	if cfg.World == 0 {
+		cfg.World = 1
+	}
+	if cfg.World < 0 || cfg.Rank < 0 || cfg.Rank >= cfg.World {
+		return nil, fmt.Errorf("data: loader rank %d of world size %d is out of range", cfg.Rank, cfg.World)
+	}
+	n := (ds.N + cfg.World - 1) / cfg.World
+	bpe := n / cfg.BatchSize
+	if !cfg.DropLast && n%cfg.BatchSize != 0 {
 		bpe++
 	}
 	if bpe == 0 {
-		return nil, fmt.Errorf("data: dataset %s has %d images, fewer than one batch of %d with drop-last", ds.Name, ds.N, cfg.BatchSize)
+		return nil, fmt.Errorf("data: dataset %s has %d images (%d per rank of %d), fewer than one batch of %d with drop-last", ds.Name, ds.N, n, cfg.World, cfg.BatchSize)
 	}
-	l := &Loader{ds: ds, cfg: cfg, bpe: bpe, lut: cfg.Transform.levels()}
+	l := &Loader{ds: ds, cfg: cfg, bpe: bpe, n: n, lut: cfg.Transform.levels()}
 	l.oh, l.ow, l.oc = cfg.Transform.OutShape(ds.H, ds.W, ds.C)
 	return l, nil
 }
@@ -143,12 +161,22 @@ func (l *Loader) State() LoaderState {
 	return LoaderState{
 		Seed: l.cfg.Seed, Epoch: l.epoch, Step: l.step,
 		N: l.ds.N, BatchSize: l.cfg.BatchSize, Shuffle: l.cfg.Shuffle, DropLast: l.cfg.DropLast,
+		Rank: l.cfg.Rank, World: l.sharded(),
 	}
+}
+
+// sharded is the world size when the loader shards, else 0.
+func (l *Loader) sharded() int {
+	if l.cfg.World > 1 {
+		return l.cfg.World
+	}
+	return 0
 }
 
 // Restore moves the loader to the position in st, taking st's seed, so that the
 // following batches are exactly those that followed when st was taken. The dataset,
-// batch size, shuffle and drop-last settings must match; the transform is the
+// batch size, shuffle, drop-last, rank and world settings must match (a state without
+// World is one of World 1); the transform is the
 // loader's own and must be the same for an exact continuation.
 func (l *Loader) Restore(st LoaderState) error {
 	if l.closed {
@@ -157,6 +185,10 @@ func (l *Loader) Restore(st LoaderState) error {
 	if st.N != l.ds.N || st.BatchSize != l.cfg.BatchSize || st.Shuffle != l.cfg.Shuffle || st.DropLast != l.cfg.DropLast {
 		return fmt.Errorf("data: loader state (n=%d batch=%d shuffle=%v drop_last=%v) does not match the loader (n=%d batch=%d shuffle=%v drop_last=%v)",
 			st.N, st.BatchSize, st.Shuffle, st.DropLast, l.ds.N, l.cfg.BatchSize, l.cfg.Shuffle, l.cfg.DropLast)
+	}
+	if w := max(st.World, 1); w != l.cfg.World || st.Rank != l.cfg.Rank {
+		return fmt.Errorf("data: loader state of rank %d of world size %d does not match the loader's rank %d of world size %d",
+			st.Rank, w, l.cfg.Rank, l.cfg.World)
 	}
 	if st.Epoch < 0 || st.Step < 0 || st.Step >= l.bpe {
 		return fmt.Errorf("data: loader state epoch %d step %d out of range (%d batches per epoch)", st.Epoch, st.Step, l.bpe)
@@ -209,17 +241,23 @@ func mix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-// order returns the dataset indices in the order of epoch e.
+// order returns the dataset indices in the order of epoch e: with sharding, this
+// rank's part of it.
 func (l *Loader) order(seed uint64, e int) []int {
-	if !l.cfg.Shuffle {
-		idx := make([]int, l.ds.N)
+	var idx []int
+	if l.cfg.Shuffle {
+		idx = rand.New(rand.NewPCG(mix64(seed^permStream), uint64(e))).Perm(l.ds.N)
+	} else {
+		idx = make([]int, l.ds.N)
 		for i := range idx {
 			idx[i] = i
 		}
+	}
+	if l.cfg.World == 1 {
 		return idx
 	}
-	r := rand.New(rand.NewPCG(mix64(seed^permStream), uint64(e)))
-	return r.Perm(l.ds.N)
+	idx, _ = Shard(idx, l.cfg.Rank, l.cfg.World) // rank and world were checked by NewLoader
+	return idx
 }
 
 // produce builds batches from (epoch, step) on and sends them until stopped.
@@ -254,14 +292,16 @@ func (l *Loader) produce(epoch, step int, ch chan<- *Batch, stop <-chan struct{}
 // build prepares batch step of epoch.
 func (l *Loader) build(seed uint64, epoch, step int, perm []int, pcg *rand.PCG, rng *rand.Rand) *Batch {
 	lo := step * l.cfg.BatchSize
-	hi := min(lo+l.cfg.BatchSize, l.ds.N)
+	hi := min(lo+l.cfg.BatchSize, l.n)
 	b := &Batch{Indices: append([]int(nil), perm[lo:hi]...), Epoch: epoch, Step: step}
 	sz := l.oh * l.ow * l.oc
 	b.X = tensor.Get(hi-lo, l.oh, l.ow, l.oc)
 	x := b.X.Data()
 	es := mix64(seed^sampleStream) ^ mix64(uint64(epoch))
 	for j, i := range b.Indices {
-		pcg.Seed(es, uint64(lo+j))
+		// Seeded by the position in the whole (padded) epoch, lo+j without sharding,
+		// so that no two ranks draw alike.
+		pcg.Seed(es, uint64((lo+j)*l.cfg.World+l.cfg.Rank))
 		l.cfg.Transform.apply(x[j*sz:(j+1)*sz], l.ds.At(i), l.ds.H, l.ds.W, l.ds.C, rng, l.lut)
 	}
 	if l.ds.Labels != nil {

@@ -109,3 +109,21 @@ func folderSplitDir(dir, split string) (string, error) {
 	}
 	return "", fmt.Errorf("data: folder %s has no test/, valid/ or val/ subdirectory for the %s split", dir, split)
 }
+
+// OpenFor is Open for a model whose input images are size×size×channels: images of a
+// folder source are cropped and resized to that size and converted to that many
+// channels (the other sources have fixed shapes, which the caller checks).
+func OpenFor(name, dir, split string, size, channels int) (*Dataset, error) {
+	return Open(name, dir, split, Options{Folder: FolderOptions{Size: size, Channels: channels}})
+}
+
+// EvalLoader returns a loader over ds with the official test-time preprocessing of
+// the source ds was read from, else of dataset (TransformFor with train false: numBits bits per channel,
+// binarisation; no flips), in dataset order, every image, batch images at a time.
+func EvalLoader(ds *Dataset, dataset string, numBits, batch int, seed uint64) (*Loader, error) {
+	tr, err := TransformFor(ds, dataset, false, numBits)
+	if err != nil {
+		return nil, err
+	}
+	return NewLoader(ds, LoaderConfig{BatchSize: batch, Seed: seed, Transform: tr})
+}

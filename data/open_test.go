@@ -95,3 +95,70 @@ func TestOpen(t *testing.T) {
 		t.Error("missing train files accepted")
 	}
 }
+
+// TestOpenFor: a folder source is cropped and resized to the model's input, and the
+// other sources keep their own shapes.
+func TestOpenFor(t *testing.T) {
+	root := t.TempDir()
+	writePNG(t, filepath.Join(root, "train", "a.png"), patternRGB(10, 12))
+	for _, c := range []struct {
+		name, dir           string
+		size, ch            int
+		wantH, wantW, wantC int
+	}{
+		{"folder", root, 8, 1, 8, 8, 1},
+		{"folder", root, 6, 3, 6, 6, 3},
+		{"embedded", "", 32, 3, 28, 28, 1},
+	} {
+		ds, err := OpenFor(c.name, c.dir, "train", c.size, c.ch)
+		if err != nil {
+			t.Fatalf("%s %d×%d: %v", c.name, c.size, c.ch, err)
+		}
+		if ds.H != c.wantH || ds.W != c.wantW || ds.C != c.wantC {
+			t.Errorf("%s for %d×%d×%d: images %d×%d×%d, want %d×%d×%d", c.name, c.size, c.size, c.ch, ds.H, ds.W, ds.C, c.wantH, c.wantW, c.wantC)
+		}
+	}
+	if _, err := OpenFor("nope", "", "train", 8, 1); err == nil {
+		t.Error("unknown source accepted")
+	}
+}
+
+// TestEvalLoader: the evaluation loader covers every image once, in order (no shuffle,
+// the last batch kept), with the dataset's official test-time preprocessing.
+func TestEvalLoader(t *testing.T) {
+	ds, err := Embedded("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := EvalLoader(ds, "mnist", 8, 300, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	st := l.State()
+	if l.BatchesPerEpoch() != 4 || st.Shuffle || st.DropLast {
+		t.Errorf("%d batches per epoch, shuffle %v, drop last %v; want 4, false, false", l.BatchesPerEpoch(), st.Shuffle, st.DropLast)
+	}
+	if s := l.ImageShape(); s != [3]int{32, 32, 1} {
+		t.Errorf("image shape %v, want the padded MNIST input [32 32 1]", s)
+	}
+	b, err := l.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	for _, v := range b.X.Data() {
+		if v != 0 && v != 1 {
+			t.Fatalf("value %v: MNIST evaluation images are binarised", v)
+		}
+	}
+	// the source's own preprocessing comes first; a source without one falls back to
+	// the dataset's, and an unknown dataset is then named in the error
+	if _, err := EvalLoader(ds, "nope", 8, 10, 1); err != nil {
+		t.Errorf("embedded source with an unknown dataset: %v, want the source's transform", err)
+	}
+	anon := &Dataset{Name: "mine/test", Images: ds.Images[:2*ds.ImageSize()], N: 2, H: ds.H, W: ds.W, C: ds.C}
+	if _, err := EvalLoader(anon, "nope", 8, 10, 1); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("unknown source and dataset: err = %v", err)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -244,23 +245,24 @@ func (c Config) NumGroups() int {
 func (c Config) Vanilla() bool { return c.NumLatentScales == 1 && c.NumGroupsPerScale == 1 }
 
 // KLBalanceAlpha returns the KL-balancing weights α_l in decoder order (docs/model.md#kl-balancing): 4^t/n_t per
-// decoder scale t, normalised by the minimum.
+// decoder scale t, normalised by the minimum. As in the official kl_balancer_coeff, each weight
+// is the float64 quotient rounded to float32 and the normalisation is a float32 division.
 func (c Config) KLBalanceAlpha() []float32 {
 	g := c.GroupsPerScale()
-	var a []float64
-	for t := 0; t < len(g); t++ {
+	var out []float32
+	for t := range g {
 		n := g[len(g)-1-t]
-		for i := 0; i < n; i++ {
-			a = append(a, math.Pow(4, float64(t))/float64(n))
+		a := float32(math.Ldexp(1, 2*t) / float64(n))
+		for range n {
+			out = append(out, a)
 		}
 	}
-	mn := math.Inf(1)
-	for _, v := range a {
-		mn = math.Min(mn, v)
+	if len(out) == 0 {
+		return nil
 	}
-	out := make([]float32, len(a))
-	for i, v := range a {
-		out[i] = float32(v / mn)
+	lo := slices.Min(out)
+	for i := range out {
+		out[i] /= lo
 	}
 	return out
 }

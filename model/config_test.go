@@ -45,6 +45,64 @@ func TestGroupsAndAlpha(t *testing.T) {
 	}
 }
 
+// TestGroupsPerScaleTable checks g_s and the α table of docs/model.md#kl-balancing beyond the presets.
+func TestGroupsPerScaleTable(t *testing.T) {
+	tests := []struct {
+		name       string
+		L, G       int
+		ada        bool
+		minG       int
+		want       []int
+		alphaCount []int // value v repeated count times
+	}{
+		{"no ada", 3, 4, false, 1, []int{4, 4, 4}, []int{1, 4, 4, 4, 16, 4}},
+		{"ada to one", 4, 4, true, 1, []int{4, 2, 1, 1}, []int{1, 1, 4, 1, 8, 2, 16, 4}},
+		{"ada floor", 5, 16, true, 4, []int{16, 8, 4, 4, 4}, []int{1, 4, 4, 4, 16, 4, 32, 8, 64, 16}},
+		{"vanilla", 1, 1, false, 1, []int{1}, []int{1, 1}},
+		{"F1", 2, 2, true, 1, []int{2, 1}, []int{1, 1, 2, 2}},
+	}
+	for _, tc := range tests {
+		c := Config{NumLatentScales: tc.L, NumGroupsPerScale: tc.G, AdaGroups: tc.ada, MinGroupsPerScale: tc.minG}
+		if g := c.GroupsPerScale(); !slices.Equal(g, tc.want) {
+			t.Errorf("%s: groups %v, want %v", tc.name, g, tc.want)
+		}
+		var want []float32
+		for i := 0; i < len(tc.alphaCount); i += 2 {
+			for range tc.alphaCount[i+1] {
+				want = append(want, float32(tc.alphaCount[i]))
+			}
+		}
+		if got := c.KLBalanceAlpha(); !slices.Equal(got, want) {
+			t.Errorf("%s: α = %v, want %v", tc.name, got, want)
+		}
+	}
+}
+
+// TestKLBalanceAlphaRounding checks the official float32 arithmetic on a case where it
+// differs from a float64 division: groups [27, 13] → decoder order 13 × float32(1/13),
+// then 27 × float32(4/27), divided by float32(1/13) in float32.
+func TestKLBalanceAlphaRounding(t *testing.T) {
+	c := Config{NumLatentScales: 2, NumGroupsPerScale: 27, AdaGroups: true, MinGroupsPerScale: 1}
+	got := c.KLBalanceAlpha()
+	lo := float32(1.0 / 13)
+	hi := float32(4.0/27) / lo
+	if hi == float32((4.0/27)/(1.0/13)) {
+		t.Fatal("the case does not tell float32 from float64 division")
+	}
+	if len(got) != 40 {
+		t.Fatalf("%d weights, want 40", len(got))
+	}
+	for i, a := range got {
+		want := hi
+		if i < 13 {
+			want = 1
+		}
+		if a != want {
+			t.Fatalf("α[%d] = %v, want %v", i, a, want)
+		}
+	}
+}
+
 func TestImageSizeAndOutputs(t *testing.T) {
 	cases := []struct {
 		dataset    string

@@ -77,11 +77,11 @@ type Model struct {
 	// as in the fixtures' train_activations), for debugging.
 	Trace func(name string, v *ad.Var)
 
-	// CheckpointCells makes Forward keep only each cell's input and output for the
+	// RecomputeCells makes Forward keep only each cell's input and output for the
 	// backward pass and recompute the cell's interior during Backward (gradient
 	// checkpointing: less memory for about one more forward pass). Results, running
 	// statistics included, are the same as without it.
-	CheckpointCells bool
+	RecomputeCells bool
 }
 
 // New builds the model with PyTorch-default initialisation from a seeded generator.
@@ -91,98 +91,96 @@ func New(cfg Config, seed uint64) (*Model, error) {
 	}
 	m := &Model{Cfg: cfg, groups: cfg.GroupsPerScale(), sr: nn.NewSpectralReg(), alpha: cfg.KLBalanceAlpha()}
 	b := &builder{m: m, rng: rand.New(rand.NewPCG(seed, 0x6e766165))}
-	L, Z := cfg.NumLatentScales, cfg.NumLatentPerGroup
-	Ce, Cd := cfg.NumChannelsEnc, cfg.NumChannelsDec
-	Bpre := cfg.NumPreprocessBlocks
-	top := 1 << (Bpre + L - 1)
+	scales, latent := cfg.NumLatentScales, cfg.NumLatentPerGroup
+	encCh, decCh := cfg.NumChannelsEnc, cfg.NumChannelsDec
+	// The tower's spatial side halves and its channels double at every downsampling:
+	// top is the total reduction at the coarsest latent scale.
+	top := 1 << (cfg.NumPreprocessBlocks + scales - 1)
 	side := cfg.ImageSize() / top
 
-	pf := tensor.New(1, side, side, Cd*top)
+	pf := tensor.New(1, side, side, decCh*top)
 	for i := range pf.Data() {
 		pf.Data()[i] = b.rng.Float32()
 	}
 	m.prior = ad.NewParam(pf)
 	b.param("prior_ftr0", m.prior, layoutCHW)
 
-	m.stem = b.conv("stem", cfg.ImageChannels(), Ce, 3, ad.ConvOpts{Pad: 1}, true, true, nil)
+	m.stem = b.wnConv("stem", cfg.ImageChannels(), encCh, 3, ad.ConvOpts{Pad: 1})
 
-	mult := 1
-	for blk := 0; blk < Bpre; blk++ {
+	mult := 1 // channel multiplier of the current resolution
+	for blk := 0; blk < cfg.NumPreprocessBlocks; blk++ {
 		for c := 0; c < cfg.NumPreprocessCells; c++ {
 			name := fmt.Sprintf("pre_process.%d", len(m.pre))
 			if c == cfg.NumPreprocessCells-1 {
-				m.pre = append(m.pre, b.cell(name, "down_pre", Ce*mult, 2*Ce*mult))
+				m.pre = append(m.pre, b.cell(name, "down_pre", encCh*mult, 2*encCh*mult))
 				mult *= 2
 			} else {
-				m.pre = append(m.pre, b.cell(name, "normal_pre", Ce*mult, Ce*mult))
+				m.pre = append(m.pre, b.cell(name, "normal_pre", encCh*mult, encCh*mult))
 			}
 		}
 	}
 
-	for s := 0; s < L && !cfg.Vanilla(); s++ { // vanilla mode has no encoder tower
+	for s := 0; s < scales && !cfg.Vanilla(); s++ { // vanilla mode has no encoder tower
 		for g := 0; g < m.groups[s]; g++ {
 			for e := 0; e < cfg.NumCellPerCondEnc; e++ {
 				name := fmt.Sprintf("enc_tower.%d", len(m.enc))
-				m.enc = append(m.enc, encEntry{cell: b.cell(name, "normal_enc", Ce*mult, Ce*mult)})
+				m.enc = append(m.enc, encEntry{cell: b.cell(name, "normal_enc", encCh*mult, encCh*mult)})
 			}
-			if !(s == L-1 && g == m.groups[s]-1) {
+			if !(s == scales-1 && g == m.groups[s]-1) {
 				name := fmt.Sprintf("enc_tower.%d.conv", len(m.enc))
-				m.enc = append(m.enc, encEntry{comb: b.conv(name, Cd*mult, Ce*mult, 1, ad.ConvOpts{}, true, true, nil)})
+				m.enc = append(m.enc, encEntry{comb: b.wnConv(name, decCh*mult, encCh*mult, 1, ad.ConvOpts{})})
 			}
 		}
-		if s < L-1 {
+		if s < scales-1 {
 			name := fmt.Sprintf("enc_tower.%d", len(m.enc))
-			m.enc = append(m.enc, encEntry{cell: b.cell(name, "down_enc", Ce*mult, 2*Ce*mult)})
+			m.enc = append(m.enc, encEntry{cell: b.cell(name, "down_enc", encCh*mult, 2*encCh*mult)})
 			mult *= 2
 		}
 	}
 
-	m.enc0 = b.conv("enc0.1", Ce*mult, Ce*mult, 1, ad.ConvOpts{}, true, true, nil)
+	m.enc0 = b.wnConv("enc0.1", encCh*mult, encCh*mult, 1, ad.ConvOpts{})
 
-	// samplers, decoder order
-	mt := mult
-	for t := 0; t < L; t++ {
-		for g := 0; g < m.groups[L-1-t]; g++ {
+	// samplers, decoder order: scale t (coarsest first) has multiplier topMult/2^t
+	topMult := mult
+	for t, tm := 0, topMult; t < scales; t, tm = t+1, tm/2 {
+		for g := 0; g < m.groups[scales-1-t]; g++ {
 			name := fmt.Sprintf("enc_sampler.%d", len(m.encSampler))
-			m.encSampler = append(m.encSampler, b.conv(name, Ce*mt, 2*Z, 3, ad.ConvOpts{Pad: 1}, true, true, nil))
+			m.encSampler = append(m.encSampler, b.wnConv(name, encCh*tm, 2*latent, 3, ad.ConvOpts{Pad: 1}))
 		}
-		mt /= 2
 	}
-	mt = mult
-	for t := 0; t < L; t++ {
-		for g := 0; g < m.groups[L-1-t]; g++ {
+	for t, tm := 0, topMult; t < scales; t, tm = t+1, tm/2 {
+		for g := 0; g < m.groups[scales-1-t]; g++ {
 			if t == 0 && g == 0 {
-				continue
+				continue // the top group's prior is N(0, 1)
 			}
 			name := fmt.Sprintf("dec_sampler.%d.1", len(m.decSampler))
-			m.decSampler = append(m.decSampler, b.conv(name, Cd*mt, 2*Z, 1, ad.ConvOpts{}, true, true, nil))
+			m.decSampler = append(m.decSampler, b.wnConv(name, decCh*tm, 2*latent, 1, ad.ConvOpts{}))
 		}
-		mt /= 2
 	}
 	for l := 0; l < cfg.NumGroups(); l++ {
 		for n := 0; n < cfg.NumNF; n++ {
 			name := fmt.Sprintf("nf_cells.%d", l*cfg.NumNF+n)
-			m.nf = append(m.nf, b.flowCell(name+".cell1", Z, false), b.flowCell(name+".cell2", Z, true))
+			m.nf = append(m.nf, b.flowCell(name+".cell1", latent, false), b.flowCell(name+".cell2", latent, true))
 		}
 	}
 
 	if cfg.Vanilla() {
-		m.stemDec = b.conv("stem_decoder", Z, Ce*mult, 1, ad.ConvOpts{}, true, true, nil)
+		m.stemDec = b.wnConv("stem_decoder", latent, encCh*mult, 1, ad.ConvOpts{})
 	} else {
-		for t := 0; t < L; t++ {
-			for g := 0; g < m.groups[L-1-t]; g++ {
+		for t := 0; t < scales; t++ {
+			for g := 0; g < m.groups[scales-1-t]; g++ {
 				if !(t == 0 && g == 0) {
 					for d := 0; d < cfg.NumCellPerCondDec; d++ {
 						name := fmt.Sprintf("dec_tower.%d", len(m.dec))
-						m.dec = append(m.dec, decEntry{cell: b.cell(name, "normal_dec", Cd*mult, Cd*mult)})
+						m.dec = append(m.dec, decEntry{cell: b.cell(name, "normal_dec", decCh*mult, decCh*mult)})
 					}
 				}
 				name := fmt.Sprintf("dec_tower.%d.conv", len(m.dec))
-				m.dec = append(m.dec, decEntry{comb: b.conv(name, Cd*mult+Z, Cd*mult, 1, ad.ConvOpts{}, true, true, nil)})
+				m.dec = append(m.dec, decEntry{comb: b.wnConv(name, decCh*mult+latent, decCh*mult, 1, ad.ConvOpts{})})
 			}
-			if t < L-1 {
+			if t < scales-1 {
 				name := fmt.Sprintf("dec_tower.%d", len(m.dec))
-				m.dec = append(m.dec, decEntry{cell: b.cell(name, "up_dec", Cd*mult, Cd*mult/2)})
+				m.dec = append(m.dec, decEntry{cell: b.cell(name, "up_dec", decCh*mult, decCh*mult/2)})
 				mult /= 2
 			}
 		}
@@ -192,14 +190,14 @@ func New(cfg Config, seed uint64) (*Model, error) {
 		for c := 0; c < cfg.NumPostprocCells; c++ {
 			name := fmt.Sprintf("post_process.%d", len(m.post))
 			if c == 0 {
-				m.post = append(m.post, b.cell(name, "up_post", Cd*mult, Cd*mult/2))
+				m.post = append(m.post, b.cell(name, "up_post", decCh*mult, decCh*mult/2))
 				mult /= 2
 			} else {
-				m.post = append(m.post, b.cell(name, "normal_post", Cd*mult, Cd*mult))
+				m.post = append(m.post, b.cell(name, "normal_post", decCh*mult, decCh*mult))
 			}
 		}
 	}
-	m.imgCond = b.conv("image_conditional.1", Cd*mult, cfg.OutChannels(), 3, ad.ConvOpts{Pad: 1}, true, true, nil)
+	m.imgCond = b.wnConv("image_conditional.1", decCh*mult, cfg.OutChannels(), 3, ad.ConvOpts{Pad: 1})
 	return m, nil
 }
 
@@ -228,6 +226,16 @@ func (m *Model) ZeroGrad() {
 // running statistics (false, the default of a new model) for Sample. Forward takes its mode as an
 // argument.
 func (m *Model) SetTrain(train bool) { m.train = train }
+
+// SetStatReducer makes the training-mode statistics of every batch norm, and their
+// gradient sums, go through r (synchronized batch normalisation across the processes of
+// a data-parallel run; see ad.StatReducer). nil, the default, keeps them local. A
+// reducer's failure is reported by the tape's Err.
+func (m *Model) SetStatReducer(r ad.StatReducer) {
+	for _, b := range m.bns {
+		b.Reducer = r
+	}
+}
 
 // ResetSpectral forgets the spectral regulariser's power-iteration vectors (they are not
 // checkpointed: the next Loss draws them again and runs 10× the iterations).
@@ -291,7 +299,6 @@ func (m *Model) flows(tp *ad.Tape, l int, z *ad.Var) *ad.Var {
 // train selects batch statistics (and updates the running statistics).
 func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) *Output {
 	cfg := m.Cfg
-	m.newPass()
 	B := x.Shape()[0]
 	in := tensor.Get(x.Shape()...)
 	tp.Own(in)
@@ -339,46 +346,27 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	logQs, logPs = append(logQs, logQ), append(logPs, p.LogP(tp, z))
 	qs, ps = append(qs, q), append(ps, p)
 
-	if cfg.Vanilla() {
-		s = m.stemDec.Forward(tp, z)
-	} else {
-		s = nn.BroadcastBatch(tp, m.prior, B)
-		idx := 0
-		for i, e := range m.dec {
-			if e.comb == nil {
-				s = m.cell(tp, e.cell, s, train)
-				m.trace(e.cell.name, s)
-				continue
-			}
-			if idx > 0 {
-				mup, lsp := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), tp.ELU(s))
-				f := tp.Add(feats[idx-1], combs[idx-1].Forward(tp, s))
-				m.trace(combNames[idx-1], f)
-				muq, lsq := m.sampler(tp, m.encSampler[idx], fmt.Sprintf("enc_sampler.%d", idx), f)
-				if cfg.ResDist {
-					muq, lsq = tp.Add(mup, muq), tp.Add(lsp, lsq)
-				}
-				q := dist.NewNormal(tp, muq, lsq, 1)
-				z = q.Sample(tp, noise.Normal(muq.Shape()...))
-				out.Dists, out.Z = append(out.Dists, q), append(out.Z, z)
-				logQ := q.LogP(tp, z)
-				z = m.flows(tp, idx, z)
-				out.ZDec = append(out.ZDec, z)
-				p := dist.NewNormal(tp, mup, lsp, 1)
-				logQs, logPs = append(logQs, logQ), append(logPs, p.LogP(tp, z))
-				qs, ps = append(qs, q), append(ps, p)
-			}
-			s = e.comb.Forward(tp, tp.Concat(3, s, z))
-			m.trace(fmt.Sprintf("dec_tower.%d", i), s)
-			idx++
+	// every later group: the prior from the decoder's state, the posterior from the
+	// encoder features combined with it
+	out.Logits = m.decode(tp, B, z, train, func(idx int, s *ad.Var) *ad.Var {
+		mup, lsp := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), tp.ELU(s))
+		f := tp.Add(feats[idx-1], combs[idx-1].Forward(tp, s))
+		m.trace(combNames[idx-1], f)
+		muq, lsq := m.sampler(tp, m.encSampler[idx], fmt.Sprintf("enc_sampler.%d", idx), f)
+		if cfg.ResDist {
+			muq, lsq = tp.Add(mup, muq), tp.Add(lsp, lsq)
 		}
-	}
-	for _, c := range m.post {
-		s = m.cell(tp, c, s, train)
-		m.trace(c.name, s)
-	}
-	out.Logits = m.imgCond.Forward(tp, tp.ELU(s))
-	m.trace("image_conditional", out.Logits)
+		q := dist.NewNormal(tp, muq, lsq, 1)
+		z := q.Sample(tp, noise.Normal(muq.Shape()...))
+		out.Dists, out.Z = append(out.Dists, q), append(out.Z, z)
+		logQ := q.LogP(tp, z)
+		z = m.flows(tp, idx, z)
+		out.ZDec = append(out.ZDec, z)
+		p := dist.NewNormal(tp, mup, lsp, 1)
+		logQs, logPs = append(logQs, logQ), append(logPs, p.LogP(tp, z))
+		qs, ps = append(qs, q), append(ps, p)
+		return z
+	})
 	out.Decoder = m.decoder(tp, out.Logits)
 
 	for l := range logQs {
@@ -400,9 +388,9 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	return out
 }
 
-// cell runs c on x, as a checkpointed segment when CheckpointCells is set.
+// cell runs c on x, as a recomputed segment (ad.Tape.Recompute) when RecomputeCells is set.
 func (m *Model) cell(tp *ad.Tape, c *cell, x *ad.Var, train bool) *ad.Var {
-	if !m.CheckpointCells || tp.NoGrad() {
+	if !m.RecomputeCells || tp.NoGrad() {
 		return c.forward(tp, x, train)
 	}
 	for _, cv := range c.convs() {
@@ -415,15 +403,7 @@ func (m *Model) cell(tp *ad.Tape, c *cell, x *ad.Var, train bool) *ad.Var {
 	for _, cv := range c.convs() {
 		cv.EffectiveWeight(tp)
 	}
-	return tp.Checkpoint(func(tp *ad.Tape, in []*ad.Var) *ad.Var { return c.forward(tp, in[0], train) }, x)
-}
-
-// newPass forgets the effective weights of the previous pass (the Loss recomputes those of
-// layers the pass did not run).
-func (m *Model) newPass() {
-	for _, c := range m.convs {
-		c.ClearEff()
-	}
+	return tp.Recompute(func(tp *ad.Tape, in []*ad.Var) *ad.Var { return c.forward(tp, in[0], train) }, x)
 }
 
 // klDiag is the batch mean of the KL summed over H and W, per latent channel.
@@ -490,39 +470,53 @@ func (m *Model) Decode(tp *ad.Tape, zs []*tensor.Tensor) (*Output, error) {
 // generate runs the decoder path for n images, taking each group's latent from latent
 // (given the group's prior at temperature t and the latent's shape).
 func (m *Model) generate(tp *ad.Tape, n int, t float32, latent func(l int, p dist.Normal, shape []int) *ad.Var) *Output {
-	cfg := m.Cfg
-	m.newPass()
-	train := m.train
 	zs := m.LatentShapes(n)[0]
 	out := &Output{}
 	p := dist.StdNormal(tp, t, zs...)
 	z := latent(0, p, zs)
 	out.Dists, out.Z, out.ZDec = append(out.Dists, p), append(out.Z, z), append(out.ZDec, z)
+	out.Logits = m.decode(tp, n, z, m.train, func(idx int, s *ad.Var) *ad.Var {
+		mu, ls := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), tp.ELU(s))
+		p := dist.NewNormal(tp, mu, ls, t)
+		z := latent(idx, p, mu.Shape())
+		out.Dists, out.Z, out.ZDec = append(out.Dists, p), append(out.Z, z), append(out.ZDec, z)
+		return z
+	})
+	out.Decoder = m.decoder(tp, out.Logits)
+	return out
+}
+
+// decode runs the generative path from the top group's latent z0 (after its flows) to
+// the logits: the decoder tower (or the vanilla stem), the post-processing cells and the
+// image conditional. Every later group idx ≥ 1 gets its latent from
+// latent(idx, s), given the tower's state s before that group's combiner. Forward,
+// Sample and Decode differ only in latent.
+func (m *Model) decode(tp *ad.Tape, n int, z0 *ad.Var, train bool, latent func(idx int, s *ad.Var) *ad.Var) *ad.Var {
 	var s *ad.Var
-	if cfg.Vanilla() {
-		s = m.stemDec.Forward(tp, z)
+	if m.Cfg.Vanilla() {
+		s = m.stemDec.Forward(tp, z0)
 	} else {
 		s = nn.BroadcastBatch(tp, m.prior, n)
-		idx := 0
-		for _, e := range m.dec {
+		z, group := z0, 0
+		for i, e := range m.dec {
 			if e.comb == nil {
 				s = m.cell(tp, e.cell, s, train)
+				m.trace(e.cell.name, s)
 				continue
 			}
-			if idx > 0 {
-				mu, ls := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), tp.ELU(s))
-				p := dist.NewNormal(tp, mu, ls, t)
-				z = latent(idx, p, mu.Shape())
-				out.Dists, out.Z, out.ZDec = append(out.Dists, p), append(out.Z, z), append(out.ZDec, z)
+			if group > 0 {
+				z = latent(group, s)
 			}
 			s = e.comb.Forward(tp, tp.Concat(3, s, z))
-			idx++
+			m.trace(fmt.Sprintf("dec_tower.%d", i), s)
+			group++
 		}
 	}
 	for _, c := range m.post {
 		s = m.cell(tp, c, s, train)
+		m.trace(c.name, s)
 	}
-	out.Logits = m.imgCond.Forward(tp, tp.ELU(s))
-	out.Decoder = m.decoder(tp, out.Logits)
-	return out
+	logits := m.imgCond.Forward(tp, tp.ELU(s))
+	m.trace("image_conditional", logits)
+	return logits
 }

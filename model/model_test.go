@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/nvae-go/nvae/ad"
-	"github.com/nvae-go/nvae/checkpoint"
 	"github.com/nvae-go/nvae/tensor"
 )
 
@@ -179,7 +178,7 @@ func TestStateDictRoundTrip(t *testing.T) {
 		t.Error("prior_ftr0 is not converted to [C,H,W]")
 	}
 	// aliases and counters are optional
-	var lean []checkpoint.Named
+	var lean []NamedTensor
 	for _, n := range sa {
 		if !strings.HasSuffix(n.Name, ".weight_normalized") && !strings.HasSuffix(n.Name, ".num_batches_tracked") {
 			lean = append(lean, n)
@@ -195,25 +194,25 @@ func TestLoadStateDictErrors(t *testing.T) {
 	m, _ := New(cfg, 1)
 	good := m.StateDict()
 	before := m.StateDict()
-	edit := func(f func(s []checkpoint.Named) []checkpoint.Named) []checkpoint.Named {
-		s := make([]checkpoint.Named, len(good))
+	edit := func(f func(s []NamedTensor) []NamedTensor) []NamedTensor {
+		s := make([]NamedTensor, len(good))
 		copy(s, good)
 		return f(s)
 	}
 	cases := []struct {
 		name string
-		sd   []checkpoint.Named
+		sd   []NamedTensor
 		want []string
 	}{
-		{"missing", edit(func(s []checkpoint.Named) []checkpoint.Named { return s[1:] }), []string{"missing prior_ftr0"}},
-		{"unexpected", edit(func(s []checkpoint.Named) []checkpoint.Named {
-			return append(s, checkpoint.Named{Name: "foo.weight", Shape: []int{1}, Data: []float32{0}})
+		{"missing", edit(func(s []NamedTensor) []NamedTensor { return s[1:] }), []string{"missing prior_ftr0"}},
+		{"unexpected", edit(func(s []NamedTensor) []NamedTensor {
+			return append(s, NamedTensor{Name: "foo.weight", Shape: []int{1}, Data: []float32{0}})
 		}), []string{"unexpected foo.weight"}},
-		{"shape", edit(func(s []checkpoint.Named) []checkpoint.Named {
-			s[1] = checkpoint.Named{Name: s[1].Name, Shape: []int{16, 1, 1, 9}, Data: s[1].Data}
+		{"shape", edit(func(s []NamedTensor) []NamedTensor {
+			s[1] = NamedTensor{Name: s[1].Name, Shape: []int{16, 1, 1, 9}, Data: s[1].Data}
 			return s
 		}), []string{"stem.weight: shape [16 1 1 9], want [16 1 3 3]"}},
-		{"missing buffer", edit(func(s []checkpoint.Named) []checkpoint.Named {
+		{"missing buffer", edit(func(s []NamedTensor) []NamedTensor {
 			for i := range s {
 				if strings.HasSuffix(s[i].Name, "running_var") {
 					return append(s[:i], s[i+1:]...)

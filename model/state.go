@@ -5,9 +5,21 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nvae-go/nvae/checkpoint"
+	"github.com/nvae-go/nvae/nn"
 	"github.com/nvae-go/nvae/tensor"
 )
+
+// NamedTensor is one entry of the model's state as the official code names and lays it
+// out: the state_dict key, the shape in PyTorch's layout (NCHW activations, OIHW
+// convolution weights) and the values. Int marks integer-valued entries (the batch-norm
+// counters num_batches_tracked, int64 in the official files). The model knows no file
+// format; package modelfile reads and writes these.
+type NamedTensor struct {
+	Name  string
+	Shape []int
+	Data  []float32
+	Int   bool
+}
 
 // toOfficial converts an engine tensor's data to the official layout.
 func toOfficial(t *tensor.Tensor, l layout) []float32 {
@@ -41,18 +53,18 @@ func (m *Model) StateKeys() []string {
 
 // StateDict returns the official state_dict: every parameter (NCHW/OIHW layouts), the
 // `weight_normalized` aliases of the non-normalised convolutions, and the BN buffers
-// (num_batches_tracked as DType "I64", value in Data[0]).
-func (m *Model) StateDict() []checkpoint.Named {
-	out := make([]checkpoint.Named, 0, len(m.state))
+// (num_batches_tracked with Int set, value in Data[0]).
+func (m *Model) StateDict() []NamedTensor {
+	out := make([]NamedTensor, 0, len(m.state))
 	for _, e := range m.state {
-		n := checkpoint.Named{Name: e.name, Shape: append([]int(nil), e.shape...), DType: checkpoint.F32}
+		n := NamedTensor{Name: e.name, Shape: append([]int(nil), e.shape...)}
 		switch e.kind {
 		case kindParam, kindAlias:
 			n.Data = toOfficial(e.param.Value, e.layout)
 		case kindBuffer:
 			n.Data = append([]float32(nil), e.buf.Data()...)
 		case kindCount:
-			n.DType = checkpoint.I64
+			n.Int = true
 			n.Data = []float32{float32(e.bn.NumBatches)}
 		}
 		out = append(out, n)
@@ -65,8 +77,8 @@ func (m *Model) StateDict() []checkpoint.Named {
 // aliases and `num_batches_tracked` may be absent. On error nothing is changed and the message
 // lists the first mismatches. Data-dependent initialisation re-runs after loading, as in the
 // official code.
-func (m *Model) LoadStateDict(ts []checkpoint.Named) error {
-	byName := make(map[string]*checkpoint.Named, len(ts))
+func (m *Model) LoadStateDict(ts []NamedTensor) error {
+	byName := make(map[string]*NamedTensor, len(ts))
 	for i := range ts {
 		byName[ts[i].Name] = &ts[i]
 	}
@@ -133,8 +145,8 @@ func (m *Model) LoadStateDict(ts []checkpoint.Named) error {
 }
 
 // Buffers returns the BN running statistics and counters in official order and layout.
-func (m *Model) Buffers() []checkpoint.Named {
-	var out []checkpoint.Named
+func (m *Model) Buffers() []NamedTensor {
+	var out []NamedTensor
 	for _, n := range m.StateDict() {
 		if strings.HasSuffix(n.Name, ".running_mean") || strings.HasSuffix(n.Name, ".running_var") || strings.HasSuffix(n.Name, ".num_batches_tracked") {
 			out = append(out, n)
@@ -144,8 +156,8 @@ func (m *Model) Buffers() []checkpoint.Named {
 }
 
 // GradDict returns every parameter's gradient under its official name and layout.
-func (m *Model) GradDict() []checkpoint.Named {
-	out := make([]checkpoint.Named, 0, len(m.params))
+func (m *Model) GradDict() []NamedTensor {
+	out := make([]NamedTensor, 0, len(m.params))
 	for _, e := range m.state {
 		if e.kind != kindParam {
 			continue
@@ -154,25 +166,74 @@ func (m *Model) GradDict() []checkpoint.Named {
 		if g == nil {
 			g = tensor.New(e.param.Shape()...)
 		}
-		out = append(out, checkpoint.Named{Name: e.name, Shape: append([]int(nil), e.shape...), DType: "F32", Data: toOfficial(g, e.layout)})
+		out = append(out, NamedTensor{Name: e.name, Shape: append([]int(nil), e.shape...), Data: toOfficial(g, e.layout)})
 	}
 	return out
 }
 
 // Masks returns the constant masks of the flow convolutions under their module names, in the
 // official OIHW layout (they are not part of the state dict).
-func (m *Model) Masks() []checkpoint.Named {
-	var out []checkpoint.Named
+func (m *Model) Masks() []NamedTensor {
+	var out []NamedTensor
 	for _, e := range m.state {
 		if !strings.HasSuffix(e.name, ".weight") || e.layout != layoutConv {
 			continue
 		}
 		for _, c := range m.convs {
 			if c.W == e.param && c.Mask != nil {
-				out = append(out, checkpoint.Named{Name: strings.TrimSuffix(e.name, ".weight"), Shape: e.shape, DType: "F32",
+				out = append(out, NamedTensor{Name: strings.TrimSuffix(e.name, ".weight"), Shape: e.shape,
 					Data: tensor.NHWCToNCHW(c.Mask).Data()})
 			}
 		}
 	}
 	return out
+}
+
+// BatchNorms returns every batch-norm layer in registration order (for saving and
+// restoring running statistics, e.g. around a training step that turns out non-finite).
+func (m *Model) BatchNorms() []*nn.BN { return m.bns }
+
+// SpectralState returns the spectral regulariser's power-iteration vectors (not part of
+// the official state_dict; empty before the first Loss call), one pair per matrix-shape
+// group in order: "spectral.<i>.u" [n, rows] and "spectral.<i>.v" [n, cols], v in
+// PyTorch's OIHW column order. Saving them lets a resumed run continue bit-exactly.
+func (m *Model) SpectralState() []NamedTensor {
+	var out []NamedTensor
+	for i, g := range m.sr.Groups() {
+		out = append(out,
+			NamedTensor{Name: fmt.Sprintf("spectral.%d.u", i), Shape: slices.Clone(g.U.Shape()), Data: g.U.Data()},
+			NamedTensor{Name: fmt.Sprintf("spectral.%d.v", i), Shape: slices.Clone(g.V.Shape()), Data: g.V.Data()})
+	}
+	return out
+}
+
+// SetSpectralState restores vectors saved by SpectralState: it takes the
+// "spectral.<i>.u"/"spectral.<i>.v" pairs of ts for i = 0, 1, … up to the first missing
+// or malformed pair (other entries are ignored) and replaces the regulariser's state
+// with them (copied). Inconsistent shapes are an error and leave the state unchanged.
+func (m *Model) SetSpectralState(ts []NamedTensor) error {
+	byName := make(map[string]NamedTensor, len(ts))
+	for _, t := range ts {
+		byName[t.Name] = t
+	}
+	matrix := func(name string) (*tensor.Tensor, bool) {
+		t, ok := byName[name]
+		if !ok || len(t.Shape) != 2 || t.Shape[0] < 0 || t.Shape[1] < 0 || t.Shape[0]*t.Shape[1] != len(t.Data) {
+			return nil, false
+		}
+		return tensor.FromData(t.Data, t.Shape...), true
+	}
+	var groups []nn.SpectralGroup
+	for i := 0; ; i++ {
+		u, ok1 := matrix(fmt.Sprintf("spectral.%d.u", i))
+		v, ok2 := matrix(fmt.Sprintf("spectral.%d.v", i))
+		if !ok1 || !ok2 {
+			break
+		}
+		groups = append(groups, nn.SpectralGroup{Rows: u.Dim(1), Cols: v.Dim(1), U: u, V: v})
+	}
+	if err := m.sr.SetGroups(groups); err != nil {
+		return fmt.Errorf("model: restoring the spectral regulariser: %w", err)
+	}
+	return nil
 }

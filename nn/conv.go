@@ -27,15 +27,24 @@ type Conv struct {
 	// DataInit selects the data-dependent initialisation on the first forward pass.
 	DataInit bool
 	initDone bool
-	// Eff is the effective weight of the last forward pass (on that pass's tape); the spectral
-	// regulariser reads it.
-	Eff     *ad.Var
-	effTape *ad.Tape
+}
+
+// ConvSpec describes a convolution layer for NewConv.
+type ConvSpec struct {
+	In, Out int // channels
+	Kernel  int // square kernel side
+	Opts    ad.ConvOpts
+	// Bias adds a learned bias; WeightNorm normalises each output channel's weights
+	// (w_eff = exp(LogWN)·w/(‖w‖+1e-5)).
+	Bias, WeightNorm bool
+	// Mask is the constant OHWI mask of an autoregressive convolution, or nil.
+	Mask *tensor.Tensor
 }
 
 // NewConv returns a convolution with PyTorch's default initialisation (weights and bias
 // U(−1/√fan_in, 1/√fan_in)); with weight normalisation, LogWN = ln(‖w⊙mask‖ + 0.01).
-func NewConv(rng *rand.Rand, cin, cout, k int, o ad.ConvOpts, bias, weightNorm bool, mask *tensor.Tensor) *Conv {
+func NewConv(rng *rand.Rand, s ConvSpec) *Conv {
+	cin, cout, k, o, mask := s.In, s.Out, s.Kernel, s.Opts, s.Mask
 	g := max(o.Groups, 1)
 	if cin%g != 0 || cout%g != 0 {
 		panic(fmt.Sprintf("nn.NewConv: %d→%d channels with %d groups", cin, cout, g))
@@ -45,12 +54,12 @@ func NewConv(rng *rand.Rand, cin, cout, k int, o ad.ConvOpts, bias, weightNorm b
 	w := tensor.New(cout, k, k, cin/g)
 	uniform(rng, w.Data(), bound)
 	c := &Conv{W: ad.NewParam(w), Opts: o, Mask: mask}
-	if bias {
+	if s.Bias {
 		b := tensor.New(cout)
 		uniform(rng, b.Data(), bound)
 		c.B = ad.NewParam(b)
 	}
-	if weightNorm {
+	if s.WeightNorm {
 		l := tensor.New(cout, 1, 1, 1)
 		n := c.rowNorms(c.maskedData())
 		for i := range n {
@@ -97,44 +106,35 @@ func (c *Conv) rowNorms(w []float32) []float32 {
 // Cout is the number of output channels.
 func (c *Conv) Cout() int { return c.W.Shape()[0] }
 
-// Weight computes the effective weight on tp (masking and weight normalisation) and stores it
-// in Eff.
+// Weight computes the effective weight on tp (masking and weight normalisation).
 func (c *Conv) Weight(tp *ad.Tape) *ad.Var {
-	w := c.W
 	switch {
 	case c.LogWN != nil:
-		w = WeightNorm(tp, c.W, c.LogWN, c.Mask)
+		return WeightNorm(tp, c.W, c.LogWN, c.Mask)
 	case c.Mask != nil:
-		w = tp.Mul(w, ad.Const(c.Mask))
+		return tp.Mul(c.W, ad.Const(c.Mask))
 	}
-	c.Eff, c.effTape = w, tp
-	return w
+	return c.W
 }
 
-// ClearEff forgets the effective weight of the last pass (call it when a new pass starts, so
-// that a stale weight from a released tape is never used).
-func (c *Conv) ClearEff() { c.Eff, c.effTape = nil, nil }
-
-// EffectiveWeight returns the effective weight computed on tp by this pass's forward, or
-// computes it on tp when the layer did not run on tp.
+// EffectiveWeight returns the effective weight of this pass: computed once per tape (and
+// shared with the segments recomputed on it, see ad.Tape.Memo), so the forward pass and
+// the spectral regulariser use the same value, and a released tape's value is never
+// reused.
 func (c *Conv) EffectiveWeight(tp *ad.Tape) *ad.Var {
-	if c.Eff != nil && tp.Within(c.effTape) {
-		return c.Eff
-	}
-	return c.Weight(tp)
+	return tp.Memo(c, func() *ad.Var { return c.Weight(tp) })
 }
 
 // NeedsDataInit reports whether the next forward pass runs the data-dependent
 // initialisation (which changes the weights).
 func (c *Conv) NeedsDataInit() bool { return c.DataInit && !c.initDone }
 
-// Forward applies the convolution to NHWC x. It uses the effective weight already
-// computed in this pass on tp (or on the tape a checkpointed segment on tp belongs
-// to), otherwise computes it.
+// Forward applies the convolution to NHWC x with the pass's effective weight
+// (EffectiveWeight).
 func (c *Conv) Forward(tp *ad.Tape, x *ad.Var) *ad.Var {
 	if c.NeedsDataInit() {
 		c.dataInit(x.Value)
-		c.ClearEff()
+		tp.Forget(c) // the weights changed
 	}
 	return tp.Conv2D(x, c.EffectiveWeight(tp), c.B, c.Opts)
 }

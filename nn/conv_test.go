@@ -12,7 +12,7 @@ import (
 
 func TestWeightNormInit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	c := NewConv(rng, 3, 5, 3, ad.ConvOpts{Pad: 1}, true, true, nil)
+	c := NewConv(rng, ConvSpec{In: 3, Out: 5, Kernel: 3, Opts: ad.ConvOpts{Pad: 1}, Bias: true, WeightNorm: true})
 	tp := ad.NewTape()
 	defer tp.Release()
 	w := c.Weight(tp).Data()
@@ -37,8 +37,13 @@ func TestWeightNormInit(t *testing.T) {
 			}
 		}
 	}
-	if c.EffectiveWeight(tp) != c.Eff {
+	eff := c.EffectiveWeight(tp)
+	if c.EffectiveWeight(tp) != eff {
 		t.Error("EffectiveWeight recomputed the weight on the same tape")
+	}
+	tp.Release()
+	if c.EffectiveWeight(tp) == eff {
+		t.Error("EffectiveWeight kept a weight across Release")
 	}
 }
 
@@ -96,7 +101,7 @@ func TestARMask(t *testing.T) {
 func TestMaskedWeightNorm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	mask := ARMask(2, 4, 3, 1, true, false)
-	c := NewConv(rng, 2, 4, 3, ad.ConvOpts{Pad: 1}, false, true, mask)
+	c := NewConv(rng, ConvSpec{In: 2, Out: 4, Kernel: 3, Opts: ad.ConvOpts{Pad: 1}, WeightNorm: true, Mask: mask})
 	tp := ad.NewTape()
 	defer tp.Release()
 	w := c.Weight(tp).Data()
@@ -111,7 +116,7 @@ func TestMaskedWeightNorm(t *testing.T) {
 // the output has zero mean and standard deviation 1/5 per channel (unbiased).
 func TestDataInit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	c := NewConv(rng, 3, 4, 3, ad.ConvOpts{Pad: 1}, true, true, nil)
+	c := NewConv(rng, ConvSpec{In: 3, Out: 4, Kernel: 3, Opts: ad.ConvOpts{Pad: 1}, Bias: true, WeightNorm: true})
 	c.DataInit = true
 	x := tensor.New(2, 5, 5, 3)
 	for i := range x.Data() {
@@ -210,5 +215,62 @@ func TestBNCounter(t *testing.T) {
 	// running mean after one step: 0.05·batch mean
 	if got := b.RunMean.Data()[0]; math.Abs(float64(got)-0.05*4.5) > 1e-6 {
 		t.Errorf("running mean %v", got)
+	}
+}
+
+// TestBNRunningStats checks the momentum update of the running statistics, with the
+// unbiased variance of the batch.
+func TestBNRunningStats(t *testing.T) {
+	// channel 0 holds 1,2,3,4: mean 2.5, biased var 1.25, unbiased 5/3.
+	b := NewBN(2, false)
+	x := ad.Const(tensor.FromData([]float32{1, 0, 2, 0, 3, 0, 4, 0}, 4, 2))
+	tp := ad.NewNoGradTape()
+	defer tp.Release()
+	y := b.Forward(tp, x, true).Data()
+	if d := math.Abs(float64(b.RunMean.Data()[0]) - 0.05*2.5); d > 1e-7 {
+		t.Errorf("running mean %v", b.RunMean.Data())
+	}
+	if d := math.Abs(float64(b.RunVar.Data()[0]) - (0.95 + 0.05*5.0/3)); d > 1e-6 {
+		t.Errorf("running var %v", b.RunVar.Data())
+	}
+	if b.RunVar.Data()[1] != 0.95 {
+		t.Errorf("constant channel's running var %v, want 0.95", b.RunVar.Data()[1])
+	}
+	want := (1 - 2.5) / math.Sqrt(1.25+1e-5)
+	if d := math.Abs(float64(y[0]) - want); d > 1e-5 {
+		t.Errorf("normalised %v, want %v", y[0], want)
+	}
+}
+
+// TestBNRecomputedOnce checks that a BN inside a recomputed segment updates its running
+// statistics and counter once per pass, exactly as when it runs plainly.
+func TestBNRecomputedOnce(t *testing.T) {
+	run := func(recompute bool) *BN {
+		b := NewBN(3, true)
+		x := ad.NewParam(tensor.New(2, 2, 2, 3))
+		for i := range x.Data() {
+			x.Data()[i] = float32(i%7) - 2
+		}
+		tp := ad.NewTape()
+		defer tp.Release()
+		f := func(tp *ad.Tape, in []*ad.Var) *ad.Var { return b.Forward(tp, in[0], true) }
+		var y *ad.Var
+		if recompute {
+			y = tp.Recompute(f, x)
+		} else {
+			y = f(tp, []*ad.Var{x})
+		}
+		tp.Backward(tp.Sum(tp.Mul(y, y), false))
+		return b
+	}
+	plain, rec := run(false), run(true)
+	if rec.NumBatches != 1 || plain.NumBatches != 1 {
+		t.Errorf("num_batches_tracked %d recomputed, %d plain, want 1", rec.NumBatches, plain.NumBatches)
+	}
+	for j := range plain.RunMean.Data() {
+		if rec.RunMean.Data()[j] != plain.RunMean.Data()[j] || rec.RunVar.Data()[j] != plain.RunVar.Data()[j] {
+			t.Fatalf("channel %d: running stats %v/%v recomputed, %v/%v plain", j,
+				rec.RunMean.Data()[j], rec.RunVar.Data()[j], plain.RunMean.Data()[j], plain.RunVar.Data()[j])
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -15,13 +16,20 @@ const (
 )
 
 // BN is an affine batch normalisation over the channels of an NHWC tensor with running
-// statistics, optionally fused with Swish (the official SyncBatchNormSwish).
+// statistics, optionally fused with Swish (the official SyncBatchNormSwish). It is the
+// one owner of the running statistics: package ad computes a batch's statistics, the
+// normalisation and its gradient; BN decides between batch and running statistics and
+// folds each training batch into the running ones.
 type BN struct {
 	Gamma, Beta     *ad.Var
 	RunMean, RunVar *tensor.Tensor
 	// NumBatches is num_batches_tracked: the number of training-mode forward passes.
 	NumBatches int64
 	Swish      bool
+	// Reducer, when not nil, makes the training-mode statistics and their gradient sums
+	// span every process of a data-parallel run (synchronized batch normalisation, see
+	// ad.StatReducer); nil keeps them local.
+	Reducer ad.StatReducer
 }
 
 // NewBN returns a batch norm with γ = 1, β = 0, running mean 0 and variance 1.
@@ -33,14 +41,38 @@ func NewBN(c int, swish bool) *BN {
 	return &BN{Gamma: ad.NewParam(g), Beta: ad.NewParam(tensor.New(c)), RunMean: tensor.New(c), RunVar: v, Swish: swish}
 }
 
-// Forward normalises x (batch statistics and a running-statistics update in training mode,
-// running statistics in eval mode), then applies Swish if the layer is fused. A checkpointed
-// segment that is recomputed during Backward counts and updates the statistics only once.
+// Forward normalises x, then applies Swish if the layer is fused. In training mode it uses
+// the batch statistics and folds them into the running statistics (Track), except when tp
+// is re-running a recomputed segment (the first run already did: each pass counts once);
+// in eval mode it uses the running statistics. A reducer's failure is recorded on the tape
+// (ad.Tape.Err).
 func (b *BN) Forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
-	if train && !tp.Recomputing() {
-		b.NumBatches++
+	o := ad.BatchNormOpts{Eps: BNEps, Swish: b.Swish, Reducer: b.Reducer}
+	if !train {
+		return tp.BatchNormEval(x, b.Gamma, b.Beta, b.RunMean.Data(), b.RunVar.Data(), o)
 	}
-	return tp.BatchNorm(x, b.Gamma, b.Beta, b.RunMean, b.RunVar, train, BNMomentum, BNEps, b.Swish)
+	y, st := tp.BatchNormTrain(x, b.Gamma, b.Beta, o)
+	if !tp.Recomputing() {
+		b.Track(st)
+	}
+	return y
+}
+
+// Track folds a training batch's statistics into the running statistics,
+// running ← (1−BNMomentum)·running + BNMomentum·batch with the unbiased batch variance,
+// and counts the batch in NumBatches.
+func (b *BN) Track(st ad.BatchStats) {
+	if len(st.Mean) != b.RunMean.Len() || len(st.Var) != b.RunVar.Len() {
+		panic(fmt.Sprintf("nn.BN.Track: %d/%d statistics for %d channels", len(st.Mean), len(st.Var), b.RunMean.Len()))
+	}
+	b.NumBatches++
+	momentum := float32(BNMomentum)
+	rm, rv := b.RunMean.Data(), b.RunVar.Data()
+	unbias := float32(st.Count) / float32(max(st.Count-1, 1))
+	for j := range rm {
+		rm[j] = (1-momentum)*rm[j] + momentum*st.Mean[j]
+		rv[j] = (1-momentum)*rv[j] + momentum*st.Var[j]*unbias
+	}
 }
 
 // Linear is y = x·Wᵀ + B with W [out, in] (PyTorch layout).

@@ -3,8 +3,6 @@ package report
 import (
 	"fmt"
 	"image"
-	"image/png"
-	"io"
 	"math"
 	"slices"
 
@@ -59,7 +57,7 @@ func PlotCurves(path string, series []Series, opts PlotOptions) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, func(w io.Writer) error { return png.Encode(w, img) })
+	return SavePNG(path, img)
 }
 
 // RenderCurves is PlotCurves without the file: it returns the rendered image.

@@ -29,9 +29,9 @@ type Options struct {
 	Out string
 	// Resume continues from Out/checkpoint.safetensors when it exists.
 	Resume bool
-	// CheckpointCells recomputes each cell's forward pass during backward (gradient
+	// RecomputeCells recomputes each cell's forward pass during backward (gradient
 	// checkpointing): less memory, about one more forward pass per step, same results.
-	CheckpointCells bool
+	RecomputeCells bool
 
 	// Steps, when positive, fixes the number of training steps and switches the
 	// schedules to steps (LR warm-up over WarmupSteps, cosine to the end); otherwise the

@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/nvae-go/nvae/checkpoint"
+	"github.com/nvae-go/nvae/internal/atomicfile"
 )
 
 // MetricsName is the metrics log of a run directory.
@@ -21,7 +21,7 @@ const MetricsName = "metrics.jsonl"
 // directory's lock before this is called, so any temporary file present is a
 // leftover, never a write in progress.
 func removeStaleTemps(dir string, log io.Writer) error {
-	removed, err := checkpoint.RemoveStaleTemps(dir)
+	removed, err := atomicfile.RemoveStaleTemps(dir)
 	for _, n := range removed {
 		fmt.Fprintf(log, "removed %s, left in %s by an interrupted write\n", n, dir)
 	}
@@ -68,7 +68,7 @@ func trimMetrics(path string, steps int, redoEval bool) error {
 	if !dropped {
 		return nil
 	}
-	if err := checkpoint.WriteFileAtomic(path, func(w io.Writer) error {
+	if err := atomicfile.Write(path, func(w io.Writer) error {
 		_, err := w.Write(out.Bytes())
 		return err
 	}); err != nil {

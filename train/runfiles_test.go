@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/report"
 )
 
@@ -105,7 +106,7 @@ func TestResumeAfterKill(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, MetricsName), []byte(old), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stale := filepath.Join(dir, "."+CheckpointName+".tmp-123456789")
+	stale := filepath.Join(dir, "."+modelfile.RunFile+".tmp-123456789")
 	if err := os.WriteFile(stale, make([]byte, 1000), 0o600); err != nil {
 		t.Fatal(err)
 	}

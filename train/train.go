@@ -12,8 +12,10 @@ import (
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
 	"github.com/nvae-go/nvae/model"
+	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/optim"
 	"github.com/nvae-go/nvae/report"
+	"github.com/nvae-go/nvae/tensor"
 )
 
 // StepMetrics are the numbers logged for one training step.
@@ -56,7 +58,7 @@ type Trainer struct {
 	cfg    model.Config
 	m      *model.Model
 	opt    *optim.Adamax
-	noise  *RandNoise
+	noise  *model.SeededNoise
 	train  *data.Loader
 	test   *data.Dataset
 	lr     optim.LRScheduler
@@ -68,6 +70,9 @@ type Trainer struct {
 	// running statistics saved before each step (restored if the step is non-finite)
 	bnSave  []float32
 	bnCount []int64
+	times   StepTimes
+	// fixed is the batch of a trainer made by NewFixed, nil otherwise.
+	fixed *Fixed
 
 	metrics *report.JSONL
 	events  *report.EventWriter
@@ -89,33 +94,40 @@ func New(opts Options) (*Trainer, error) {
 	if err := removeStaleTemps(opts.Out, opts.Log); err != nil {
 		return nil, err
 	}
-	ckpt := filepath.Join(opts.Out, CheckpointName)
-	var saved *Saved
+	ckpt := filepath.Join(opts.Out, modelfile.RunFile)
+	var saved *modelfile.File
+	var savedProg *Progress
 	if opts.Resume && exists(ckpt) {
-		s, err := Load(ckpt)
+		f, err := modelfile.Read(ckpt)
 		if err != nil {
 			return nil, err
 		}
-		if s.Progress == nil {
+		p, err := readProgress(f)
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
 			return nil, fmt.Errorf("%s holds weights only, no training state to resume", ckpt)
 		}
-		saved = s
-		opts.Config = s.Config
-		p := s.Progress
+		saved, savedProg = f, p
+		opts.Config = f.Config
 		opts.Steps, opts.WarmupSteps, opts.KLAnnealSteps, opts.KLConstSteps = p.Steps, p.WarmupSteps, p.KLAnnealSteps, p.KLConstSteps
 	}
 	t := &Trainer{opts: opts, cfg: opts.Config}
 	cfg := t.cfg
 
-	dsTrain, err := OpenData(cfg, opts.Data, opts.DataDir, "train")
+	if err := data.CheckSource(opts.Data, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
+		return nil, err
+	}
+	dsTrain, err := data.OpenFor(opts.Data, opts.DataDir, "train", cfg.ImageSize(), cfg.ImageChannels())
 	if err != nil {
 		return nil, err
 	}
-	t.test, err = OpenData(cfg, opts.Data, opts.DataDir, "test")
+	t.test, err = data.OpenFor(opts.Data, opts.DataDir, "test", cfg.ImageSize(), cfg.ImageChannels())
 	if err != nil {
 		return nil, err
 	}
-	tr, err := transformFor(dsTrain, cfg, true)
+	tr, err := data.TransformFor(dsTrain, cfg.Dataset, true, cfg.NumXBits)
 	if err != nil {
 		return nil, err
 	}
@@ -134,18 +146,11 @@ func New(opts Options) (*Trainer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.m.CheckpointCells = opts.CheckpointCells
-	sizes := make([]int, 0)
-	for _, p := range t.m.Params() {
-		sizes = append(sizes, p.V.Value.Len())
-		t.params = append(t.params, p.V.Data())
-		t.grads = append(t.grads, p.V.Grad.Data())
-	}
-	t.opt, err = optim.NewAdamax(sizes, cfg.WeightDecay)
-	if err != nil {
+	t.m.RecomputeCells = opts.RecomputeCells
+	if err := t.setOptimizer(cfg.WeightDecay); err != nil {
 		return nil, err
 	}
-	t.noise = NewRandNoise(uint64(cfg.Seed))
+	t.noise = model.NewSeededNoise(uint64(cfg.Seed))
 
 	iters := t.train.BatchesPerEpoch()
 	total := opts.Steps
@@ -173,20 +178,34 @@ func New(opts Options) (*Trainer, error) {
 	t.prog = Progress{Steps: opts.Steps, WarmupSteps: opts.WarmupSteps, KLAnnealSteps: opts.KLAnnealSteps, KLConstSteps: opts.KLConstSteps, TotalSteps: total}
 
 	if saved != nil {
-		if err := t.m.LoadStateDict(saved.ModelTensors()); err != nil {
+		if err := t.m.LoadStateDict(saved.State); err != nil {
 			return nil, fmt.Errorf("%s: %w", ckpt, err)
 		}
-		if err := saved.restore(t.m, t.opt, t.noise); err != nil {
+		if err := restoreRun(saved, savedProg, t.m, t.opt, t.noise); err != nil {
 			return nil, fmt.Errorf("%s: %w", ckpt, err)
 		}
-		if err := t.train.Restore(saved.Progress.Loader); err != nil {
+		if err := t.train.Restore(savedProg.Loader); err != nil {
 			return nil, fmt.Errorf("%s: %w", ckpt, err)
 		}
-		p := *saved.Progress
+		p := *savedProg
 		t.prog.Step, t.prog.BadSteps, t.prog.BadInARow, t.prog.TrainSecond = p.Step, p.BadSteps, p.BadInARow, p.TrainSecond
 		fmt.Fprintf(opts.Log, "resuming %s at step %d\n", ckpt, p.Step)
 	}
 	return t, nil
+}
+
+// setOptimizer points the trainer at the model's parameters and gradients and makes
+// the optimizer for them.
+func (t *Trainer) setOptimizer(weightDecay float64) error {
+	params := t.m.Params()
+	sizes := make([]int, len(params))
+	t.params, t.grads = make([][]float32, len(params)), make([][]float32, len(params))
+	for i, p := range params {
+		sizes[i], t.params[i], t.grads[i] = p.V.Value.Len(), p.V.Data(), p.V.Grad.Data()
+	}
+	var err error
+	t.opt, err = optim.NewAdamax(sizes, weightDecay)
+	return err
 }
 
 // checkShape verifies that the loader's images fit the model's input.
@@ -204,7 +223,9 @@ func (t *Trainer) Model() *model.Model { return t.m }
 
 // Close releases the data loader and log files.
 func (t *Trainer) Close() {
-	t.train.Close()
+	if t.train != nil {
+		t.train.Close()
+	}
 	if t.metrics != nil {
 		t.metrics.Close()
 	}
@@ -213,31 +234,86 @@ func (t *Trainer) Close() {
 	}
 }
 
+// StepTimes splits the wall time of a training step into its phases.
+type StepTimes struct {
+	Data     time.Duration // reading the batch (zero for a fixed batch)
+	Forward  time.Duration // forward pass and loss
+	Backward time.Duration // backward pass
+	Update   time.Duration // finiteness check, optimizer update, clearing the gradients
+}
+
+// LastStepTimes returns the phases of the last step taken.
+func (t *Trainer) LastStepTimes() StepTimes { return t.times }
+
+// Fixed is a training setup without data or run directory: every step trains on the
+// same batch with the same learning rate, KL coefficient β and regulariser weight λ
+// (nvae bench train times the trainer's own step with it).
+type Fixed struct {
+	Batch                  *tensor.Tensor // NHWC in [0,1]
+	LR, KLCoeff, NormCoeff float64
+	WeightDecay            float64 // of the optimizer
+	Seed                   uint64  // of the model's noise
+}
+
+// NewFixed returns a trainer of m whose StepOnce trains on f. It has no data, logs or
+// checkpoints: use StepOnce, LastStepTimes and Model only. A non-finite step is skipped
+// as in a run but never stops it.
+func NewFixed(m *model.Model, f Fixed) (*Trainer, error) {
+	if f.Batch == nil {
+		return nil, fmt.Errorf("train.NewFixed: no batch")
+	}
+	t := &Trainer{m: m, cfg: m.Cfg, fixed: &f, noise: model.NewSeededNoise(f.Seed), opts: Options{MaxBadSteps: math.MaxInt}}
+	if err := t.setOptimizer(f.WeightDecay); err != nil {
+		return nil, fmt.Errorf("train.NewFixed: %w", err)
+	}
+	return t, nil
+}
+
 // StepOnce runs one training step on the next batch and returns its metrics.
 func (t *Trainer) StepOnce() (StepMetrics, error) {
+	if f := t.fixed; f != nil {
+		return t.step(f.Batch, 0, f.LR, f.KLCoeff, f.NormCoeff, 0)
+	}
+	start := time.Now()
 	batch, err := t.train.Next()
 	if err != nil {
 		return StepMetrics{}, fmt.Errorf("reading training data: %w", err)
 	}
 	defer batch.Release()
-	x := batch.X
 	step := t.prog.Step
-	lr := t.lr.LR(step, batch.Epoch)
 	beta := t.kl.Beta(step)
-	lambda := t.reg.At(beta)
+	return t.step(batch.X, batch.Epoch, t.lr.LR(step, batch.Epoch), beta, t.reg.At(beta), time.Since(start))
+}
 
+// step trains on x with the given learning rate, KL coefficient β and regulariser
+// weight λ; readTime is the time spent getting x.
+func (t *Trainer) step(x *tensor.Tensor, epoch int, lr, beta, lambda float64, readTime time.Duration) (StepMetrics, error) {
+	step := t.prog.Step
+	t0 := time.Now()
+	t.times = StepTimes{Data: readTime}
 	t.saveBN()
 	tp := ad.NewTape()
 	defer tp.Release()
 	out := t.m.Forward(tp, x, true, t.noise)
 	loss := t.m.Loss(tp, out, x, float32(beta), float32(lambda), t.noise)
 	lv := float64(loss.Total.Value.Item())
+	t1 := time.Now()
+	t.times.Forward = t1.Sub(t0)
 	ok := finite(lv)
 	if ok {
 		tp.Backward(loss.Total)
+	}
+	t2 := time.Now()
+	t.times.Backward = t2.Sub(t1)
+	if ok {
 		ok = allFinite(t.grads)
 	}
-	sm := StepMetrics{Step: step, Epoch: batch.Epoch, Loss: lv, LR: lr, KLCoeff: beta, NormCoeff: lambda,
+	if err := tp.Err(); err != nil { // a synchronized batch norm's reduction failed
+		t.restoreBN()
+		t.m.ZeroGrad()
+		return StepMetrics{}, fmt.Errorf("training step %d: %w", step, err)
+	}
+	sm := StepMetrics{Step: step, Epoch: epoch, Loss: lv, LR: lr, KLCoeff: beta, NormCoeff: lambda,
 		NormLoss: float64(loss.NormLoss), BNLoss: float64(loss.BNLoss)}
 	b := float64(len(loss.Recon))
 	for i := range loss.Recon {
@@ -268,6 +344,7 @@ func (t *Trainer) StepOnce() (StepMetrics, error) {
 		t.prog.BadInARow++
 	}
 	t.m.ZeroGrad()
+	t.times.Update = time.Since(t2)
 	t.prog.Step++
 	if t.prog.BadInARow >= t.opts.MaxBadSteps {
 		return sm, fmt.Errorf("%d consecutive steps had a non-finite loss or gradient (last loss %v at step %d); "+
@@ -352,7 +429,7 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	fmt.Fprintf(o.Log, "training NVAE (%s likelihood, %d parameters) on %s images %d×%d×%d: %d batches of %d per epoch, %d steps planned\n",
 		t.cfg.Dataset, t.m.NumParams(), o.Data, sh[0], sh[1], sh[2], t.train.BatchesPerEpoch(), t.cfg.BatchSize, total)
 
-	sum := &Summary{Checkpoint: filepath.Join(o.Out, CheckpointName)}
+	sum := &Summary{Checkpoint: filepath.Join(o.Out, modelfile.RunFile)}
 	start := time.Now()
 	base := t.prog.TrainSecond
 	lastCkpt := time.Now()
@@ -470,16 +547,16 @@ func (t *Trainer) log(sm StepMetrics) {
 	_ = t.events.Flush()
 }
 
-// checkpoint saves the run atomically.
+// checkpoint saves the model and the run state atomically.
 func (t *Trainer) checkpoint(trainSeconds float64) error {
 	t.prog.TrainSecond = trainSeconds
 	t.prog.Loader = t.train.State()
-	return save(filepath.Join(t.opts.Out, CheckpointName), t.m, t.opt, t.prog, t.noise)
+	return saveRun(filepath.Join(t.opts.Out, modelfile.RunFile), t.m, t.opt, t.prog, t.noise)
 }
 
 // evaluate computes the IW bound on the test split and logs it.
 func (t *Trainer) evaluate(k int) (eval.Result, error) {
-	l, err := EvalLoader(t.test, t.cfg, t.cfg.BatchSize, uint64(t.cfg.Seed)+1)
+	l, err := data.EvalLoader(t.test, t.cfg.Dataset, t.cfg.NumXBits, t.cfg.BatchSize, uint64(t.cfg.Seed)+1)
 	if err != nil {
 		return eval.Result{}, fmt.Errorf("test data: %w", err)
 	}
@@ -520,7 +597,7 @@ func (t *Trainer) pictures() error {
 			return err
 		}
 	}
-	l, err := EvalLoader(t.test, t.cfg, 16, 7)
+	l, err := data.EvalLoader(t.test, t.cfg.Dataset, t.cfg.NumXBits, 16, 7)
 	if err != nil {
 		return err
 	}

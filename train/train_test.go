@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nvae-go/nvae/model"
+	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/report"
 )
 
@@ -91,7 +92,7 @@ func TestRunWritesRunDirectory(t *testing.T) {
 	if sum.Steps != 3 || sum.Eval == nil || !(sum.Eval.NLLNats > 0) {
 		t.Fatalf("summary %+v", sum)
 	}
-	for _, f := range []string{CheckpointName, "metrics.jsonl", "curves.png", "samples_t0.7.png", "samples_t1.0.png", "reconstructions.png"} {
+	for _, f := range []string{modelfile.RunFile, "metrics.jsonl", "curves.png", "samples_t0.7.png", "samples_t1.0.png", "reconstructions.png"} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s missing or empty: %v", f, err)
 		}
@@ -104,12 +105,16 @@ func TestRunWritesRunDirectory(t *testing.T) {
 	if last := recs[len(recs)-1]; last["val_nll"] != sum.Eval.NLLNats || last["step"] != 3 {
 		t.Errorf("last record %v, want the evaluation at step 3", last)
 	}
-	m, saved, err := LoadModel(dir)
+	m, saved, err := modelfile.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if saved.Progress.Step != 3 || m.NumParams() != tr.m.NumParams() {
-		t.Fatalf("checkpoint at step %d", saved.Progress.Step)
+	prog, err := readProgress(saved)
+	if err != nil || prog == nil {
+		t.Fatalf("run state: %v, %v", prog, err)
+	}
+	if prog.Step != 3 || m.NumParams() != tr.m.NumParams() {
+		t.Fatalf("checkpoint at step %d", prog.Step)
 	}
 }
 
@@ -129,7 +134,7 @@ func TestCancelledRunSavesCheckpoint(t *testing.T) {
 	if !sum.Interrupted {
 		t.Fatal("run not marked interrupted")
 	}
-	if _, err := os.Stat(filepath.Join(dir, CheckpointName)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, modelfile.RunFile)); err != nil {
 		t.Fatal(err)
 	}
 }

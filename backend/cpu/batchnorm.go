@@ -12,6 +12,13 @@ type BNParams struct {
 	M, C  int
 	Eps   float32
 	Swish bool
+	// SumGrads, when not nil, is called by a training-mode backward with the
+	// per-channel sums Σdz and Σdz·x̂ over the M local rows, after the γ and β
+	// gradients took them; it may replace them in place by the sums over every row
+	// the statistics cover (synchronized batch normalisation across processes) and
+	// returns that number of rows, by which the input gradient then divides. nil:
+	// the local sums and M.
+	SumGrads func(sumDz, sumDzXhat []float64) int
 }
 
 // chunks splits [0, m) into one contiguous range per worker.
@@ -77,7 +84,7 @@ func BNStats(p BNParams, x []float32, mean, variance []float32) {
 		}
 		return
 	}
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	cw := bnSplit(v, c)
 	k := make([]float64, c)
 	for j, xv := range x[:c] {
@@ -123,7 +130,7 @@ func BNForward(p BNParams, x, mean, variance, gamma, beta, y []float32) {
 		scale[j] = gamma[j] * inv
 		shift[j] = beta[j] - mean[j]*scale[j]
 	}
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	cw := bnSplit(v, c)
 	par := interleave(make([]float32, 0, 2*cw), v.width, cw, scale, shift)
 	Parallel(p.M, bnRows, func(lo, hi int) {
@@ -164,7 +171,7 @@ func bnBackward(p BNParams, train bool, x, mean, variance, gamma, beta, gy, gx, 
 	for j := 0; j < c; j++ {
 		inv[j] = float32(1 / math.Sqrt(float64(variance[j])+float64(p.Eps)))
 	}
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	w := v.width
 	cw := bnSplit(v, c)
 
@@ -233,8 +240,11 @@ func bnBackward(p BNParams, train bool, x, mean, variance, gamma, beta, gy, gx, 
 		return
 	}
 	p.check("BNBackward", gx)
-	a, b, cc := make([]float32, c), make([]float32, c), make([]float32, c)
 	fm := float32(m)
+	if train && p.SumGrads != nil {
+		fm = float32(p.SumGrads(s1, s2))
+	}
+	a, b, cc := make([]float32, c), make([]float32, c), make([]float32, c)
 	for j := 0; j < c; j++ {
 		a[j] = gamma[j] * inv[j]
 		if train {
@@ -250,4 +260,67 @@ func bnBackward(p BNParams, train bool, x, mean, variance, gamma, beta, gy, gx, 
 			bnBack2Go(gx[o:], x[o:], dz[o:], hi-lo, c, cw, c, mean[cw:], inv[cw:], a[cw:], b[cw:], cc[cw:], set)
 		}
 	})
+}
+
+// The portable batch-norm kernels work on the channels [c0, c1) of rows ld floats
+// apart, with per-channel parameters indexed by channel − c0.
+
+func bnStatsGo(x []float32, rows, ld, c0, c1 int, k, s1, s2 []float64) {
+	for r := 0; r < rows; r++ {
+		xr := x[r*ld+c0 : r*ld+c1]
+		for j, v := range xr {
+			d := float64(v) - k[j]
+			s1[j] += d
+			s2[j] += d * d
+		}
+	}
+}
+
+func bnFwdGo(y, x []float32, rows, ld, c0, c1 int, scale, shift []float32, swish bool) {
+	for r := 0; r < rows; r++ {
+		xr, yr := x[r*ld+c0:r*ld+c1], y[r*ld+c0:r*ld+c1]
+		for j, v := range xr {
+			z := float32(float64(v)*float64(scale[j]) + float64(shift[j]))
+			if swish {
+				z = swish64(z)
+			}
+			yr[j] = z
+		}
+	}
+}
+
+func bnBack1Go(dz, x, gy []float32, rows, ld, c0, c1 int, mean, inv, gamma, beta []float32, s1, s2 []float64, swish bool) {
+	for r := 0; r < rows; r++ {
+		o := r*ld + c0
+		xr, gr := x[o:r*ld+c1], gy[o:r*ld+c1]
+		for j, v := range xr {
+			xh := (v - mean[j]) * inv[j]
+			g := gr[j]
+			if swish {
+				z := float32(float64(xh)*float64(gamma[j]) + float64(beta[j]))
+				g *= float32(swishGrad64(float64(z)))
+				dz[o+j] = g
+			}
+			s1[j] += float64(g)
+			s2[j] += float64(g * xh)
+		}
+	}
+}
+
+func bnBack2Go(gx, x, dz []float32, rows, ld, c0, c1 int, mean, inv, a, b, c []float32, set bool) {
+	for r := 0; r < rows; r++ {
+		o := r*ld + c0
+		xr, dr, gr := x[o:r*ld+c1], dz[o:r*ld+c1], gx[o:r*ld+c1]
+		if set {
+			for j, v := range xr {
+				xh := (v - mean[j]) * inv[j]
+				gr[j] = a[j] * (dr[j] - b[j] - xh*c[j])
+			}
+			continue
+		}
+		for j, v := range xr {
+			xh := (v - mean[j]) * inv[j]
+			gr[j] += a[j] * (dr[j] - b[j] - xh*c[j])
+		}
+	}
 }

@@ -234,22 +234,18 @@ func TestBNDeterministic(t *testing.T) {
 }
 
 func BenchmarkBNSwish(b *testing.B) {
-	for _, name := range VMathVariants() {
-		b.Run(name, func(b *testing.B) {
-			restore, _ := SetVMathVariant(name)
-			defer restore()
-			m, c := 32*32*32, 64
-			p := BNParams{M: m, C: c, Eps: 1e-5, Swish: true}
-			x, gamma, beta, gy := randBN(1, p)
-			y, dx := make([]float32, m*c), make([]float32, m*c)
-			mean, variance := make([]float32, c), make([]float32, c)
-			gg, gb := make([]float32, c), make([]float32, c)
-			b.SetBytes(5 * 4 * int64(m*c))
-			for b.Loop() {
-				BNStats(p, x, mean, variance)
-				BNForward(p, x, mean, variance, gamma, beta, y)
-				BNBackward(p, true, x, mean, variance, gamma, beta, gy, dx, gg, gb)
-			}
-		})
-	}
+	benchVariants(b, FamilyVMath, func(b *testing.B) {
+		m, c := 32*32*32, 64
+		p := BNParams{M: m, C: c, Eps: 1e-5, Swish: true}
+		x, gamma, beta, gy := randBN(1, p)
+		y, dx := make([]float32, m*c), make([]float32, m*c)
+		mean, variance := make([]float32, c), make([]float32, c)
+		gg, gb := make([]float32, c), make([]float32, c)
+		b.SetBytes(5 * 4 * int64(m*c))
+		for b.Loop() {
+			BNStats(p, x, mean, variance)
+			BNForward(p, x, mean, variance, gamma, beta, y)
+			BNBackward(p, true, x, mean, variance, gamma, beta, gy, dx, gg, gb)
+		}
+	})
 }

@@ -281,7 +281,7 @@ func convColumnSums(a []float32, rows, cols int, out []float32) {
 }
 
 // convAddTo sets dst[i] += src[i] (src at least as long as dst).
-func convAddTo(dst, src []float32) { convAddImpl(dst, src) }
+func convAddTo(dst, src []float32) { convKernels.get().add(dst, src) }
 
 func convAddGo(dst, src []float32) {
 	src = src[:len(dst)]

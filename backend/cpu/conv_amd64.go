@@ -1,12 +1,12 @@
 package cpu
 
-import (
-	"fmt"
+import "fmt"
 
-	"golang.org/x/sys/cpu"
-)
+//go:generate sh -c "go run conv_asmgen.go > conv_taps_amd64.s"
 
-// Assembly kernels (conv_amd64.s). Strides and lengths are in float32 elements.
+// Assembly kernels (conv_amd64.s; the fixed-tap row kernels dwRow5AVX512, dwRow3AVX512,
+// dwRowDot5AVX512 and dwRowDot3AVX512 are generated into conv_taps_amd64.s by
+// conv_asmgen.go). Strides and lengths are in float32 elements.
 
 //go:noescape
 func dwMulAddAVX512(dst *float32, ds int, src *float32, ss int, w *float32, c int, count int)
@@ -124,12 +124,11 @@ var dwDotAddAVX512Checked func(acc []float32, a []float32, sa int, b []float32, 
 
 // asmKernels wraps raw assembly kernels with the extent checks that keep them
 // memory safe.
-func asmKernels(name string,
+func asmKernels(
 	mulAdd func(dst *float32, ds int, src *float32, ss int, w *float32, c int, count int),
 	dotAdd func(acc *float32, a *float32, sa int, b *float32, sb int, c int, count int),
-	add func(dst *float32, src *float32, n int)) convKernels {
-	k := convKernels{
-		name: name,
+	add func(dst *float32, src *float32, n int)) *convVariant {
+	k := &convVariant{
 		mulAdd: func(dst []float32, ds int, src []float32, ss int, w []float32, count int) {
 			c := len(w)
 			if count <= 0 || c == 0 {
@@ -165,17 +164,13 @@ func asmKernels(name string,
 }
 
 func init() {
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		k := asmKernels("avx2", dwMulAddAVX2, dwDotAddAVX2, convAddAVX2)
-		k.row = dwRowAVX2Checked
-		convKernelSets = append(convKernelSets, k)
-	}
-	if cpu.X86.HasAVX512F {
-		k := asmKernels("avx512", dwMulAddAVX512, dwDotAddAVX512, convAddAVX512)
-		dwDotAddAVX512Checked = k.dotAdd
-		k.row = dwRowAVX512Checked
-		k.rowDot = dwRowDotAVX512Checked
-		convKernelSets = append(convKernelSets, k)
-	}
-	useConvKernels(convKernelSets[len(convKernelSets)-1])
+	k := asmKernels(dwMulAddAVX2, dwDotAddAVX2, convAddAVX2)
+	k.row = dwRowAVX2Checked
+	convKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, k)
+
+	k = asmKernels(dwMulAddAVX512, dwDotAddAVX512, convAddAVX512)
+	dwDotAddAVX512Checked = k.dotAdd
+	k.row = dwRowAVX512Checked
+	k.rowDot = dwRowDotAVX512Checked
+	convKernels.add("avx512", prioAVX512, []feature{hasAVX512F}, k)
 }

@@ -1,6 +1,63 @@
 package cpu
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// convBench holds the buffers of one convolution benchmark: a forward, a
+// backward-data and a backward-filter pass (with bias) per step.
+type convBench struct {
+	p                          ConvParams
+	x, w, b, y, dy, dx, dw, db []float32
+}
+
+func newConvBench(p ConvParams) *convBench {
+	if err := p.Validate(); err != nil {
+		panic(err)
+	}
+	oh, ow := p.OutHW()
+	rng := rand.New(rand.NewPCG(1, 2))
+	fill := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = rng.Float32() - 0.5
+		}
+		return s
+	}
+	return &convBench{
+		p:  p,
+		x:  fill(p.N * p.H * p.W * p.C),
+		w:  fill(p.K * p.KH * p.KW * p.C / p.Groups),
+		b:  fill(p.K),
+		y:  make([]float32, p.N*oh*ow*p.K),
+		dy: fill(p.N * oh * ow * p.K),
+		dx: make([]float32, p.N*p.H*p.W*p.C),
+		dw: make([]float32, p.K*p.KH*p.KW*p.C/p.Groups),
+		db: make([]float32, p.K),
+	}
+}
+
+// step runs forward, backward-data and backward-filter once.
+func (c *convBench) step() {
+	Conv2DForward(c.p, c.x, c.w, c.b, c.y)
+	Conv2DBackwardData(c.p, c.dy, c.w, c.dx)
+	Conv2DBackwardFilter(c.p, c.x, c.dy, c.dw, c.db)
+}
+
+// flops counts 3 passes of 2 flops per multiply-add of the convolution.
+func (c *convBench) flops() float64 {
+	oh, ow := c.p.OutHW()
+	return 3 * 2 * float64(c.p.N*oh*ow*c.p.K) * float64(c.p.KH*c.p.KW*c.p.C/c.p.Groups)
+}
+
+// bench3x3Params is a 3×3 convolution, batch 32, 64→64 channels, 32×32, stride 1, pad 1.
+var bench3x3Params = ConvParams{N: 32, H: 32, W: 32, C: 64, K: 64, KH: 3, KW: 3,
+	StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1}
+
+// benchDepthwiseParams is a depthwise 5×5 convolution, batch 32, 192 channels, 16×16, pad 2.
+var benchDepthwiseParams = ConvParams{N: 32, H: 16, W: 16, C: 192, K: 192, KH: 5, KW: 5,
+	StrideH: 1, StrideW: 1, PadH: 2, PadW: 2, DilH: 1, DilW: 1, Groups: 192}
 
 func benchConv(b *testing.B, p ConvParams) {
 	c := newConvBench(p)
@@ -44,15 +101,6 @@ func BenchmarkConv1x1Stride2(b *testing.B) {
 	benchConv(b, p)
 }
 
-func TestBenchFunctions(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the benchmark workloads")
-	}
-	if g := BenchDepthwise5x5(1); !(g > 0) {
-		t.Errorf("BenchDepthwise5x5 = %g, want a positive rate", g)
-	}
-}
-
 // BenchmarkConvPasses times each pass of the benchmark convolutions alone.
 func BenchmarkConvPasses(b *testing.B) {
 	for _, bc := range []struct {
@@ -83,9 +131,5 @@ func BenchmarkConvPasses(b *testing.B) {
 // BenchmarkDepthwiseKernels runs the depthwise benchmark with each inner-kernel
 // implementation this CPU has.
 func BenchmarkDepthwiseKernels(b *testing.B) {
-	defer useConvKernels(useConvKernels(convKernelSets[0]))
-	for _, k := range convKernelSets {
-		useConvKernels(k)
-		b.Run(k.name, func(b *testing.B) { benchConv(b, benchDepthwiseParams) })
-	}
+	benchVariants(b, FamilyConv, func(b *testing.B) { benchConv(b, benchDepthwiseParams) })
 }

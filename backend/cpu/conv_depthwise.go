@@ -72,11 +72,11 @@ func depthwiseForward(p ConvParams, x, w, bias, y []float32) {
 				xrow := x[(n*p.H+ih)*p.W*C : (n*p.H+ih+1)*p.W*C]
 				wrow := wt[kh*p.KW*C : (kh+1)*p.KW*C]
 				if plan.lo < plan.hi {
-					dwRow(yrow[plan.lo*C:], C, xrow, plan.in*C, p.StrideW*C, wrow,
+					convKernels.get().row(yrow[plan.lo*C:], C, xrow, plan.in*C, p.StrideW*C, wrow,
 						p.DilW*C, C, plan.hi-plan.lo, p.KW)
 				}
 				for _, bc := range plan.border {
-					dwRow(yrow[bc.col*C:], C, xrow, bc.in*C, C, wrow[bc.k0*C:], p.DilW*C, C, 1, bc.k1-bc.k0)
+					convKernels.get().row(yrow[bc.col*C:], C, xrow, bc.in*C, C, wrow[bc.k0*C:], p.DilW*C, C, 1, bc.k1-bc.k0)
 				}
 			}
 		}
@@ -121,7 +121,7 @@ func depthwiseBackwardData(p ConvParams, dy, w, dx []float32) {
 					if lo < hi {
 						tap := kh*p.KW + kw
 						iw := lo*p.StrideW - p.PadW + kw*p.DilW
-						dwMulAdd(dxrow[iw*C:], p.StrideW*C, dyrow[lo*C:], C, wt[tap*C:(tap+1)*C], hi-lo)
+						convKernels.get().mulAdd(dxrow[iw*C:], p.StrideW*C, dyrow[lo*C:], C, wt[tap*C:(tap+1)*C], hi-lo)
 					}
 				}
 			}
@@ -136,10 +136,10 @@ func depthwiseBackwardData(p ConvParams, dy, w, dx []float32) {
 func depthwiseBackwardDataRow(p ConvParams, plan *dwColPlan, dxrow, dyrow, wrow []float32) {
 	C, d := p.C, p.DilW
 	if plan.lo < plan.hi {
-		dwRow(dxrow[plan.lo*C:], C, dyrow, plan.in*C, C, wrow, -d*C, C, plan.hi-plan.lo, p.KW)
+		convKernels.get().row(dxrow[plan.lo*C:], C, dyrow, plan.in*C, C, wrow, -d*C, C, plan.hi-plan.lo, p.KW)
 	}
 	for _, bc := range plan.border {
-		dwRow(dxrow[bc.col*C:], C, dyrow, bc.in*C, C, wrow[bc.k0*C:], -d*C, C, 1, bc.k1-bc.k0)
+		convKernels.get().row(dxrow[bc.col*C:], C, dyrow, bc.in*C, C, wrow[bc.k0*C:], -d*C, C, 1, bc.k1-bc.k0)
 	}
 }
 
@@ -237,11 +237,11 @@ func depthwiseBackwardFilter(p ConvParams, x, dy, dw []float32) {
 					xrow := x[(n*p.H+ih)*p.W*C : (n*p.H+ih+1)*p.W*C]
 					arow := acc[kh*p.KW*C : (kh+1)*p.KW*C]
 					if plan.lo < plan.hi {
-						dwRowDot(arow, xrow, plan.in*C, p.StrideW*C, dyrow[plan.lo*C:], C,
+						convKernels.get().rowDot(arow, xrow, plan.in*C, p.StrideW*C, dyrow[plan.lo*C:], C,
 							p.DilW*C, C, plan.hi-plan.lo, p.KW)
 					}
 					for _, bc := range plan.border {
-						dwRowDot(arow[bc.k0*C:], xrow, bc.in*C, C, dyrow[bc.col*C:], C,
+						convKernels.get().rowDot(arow[bc.k0*C:], xrow, bc.in*C, C, dyrow[bc.col*C:], C,
 							p.DilW*C, C, 1, bc.k1-bc.k0)
 					}
 				}
@@ -307,9 +307,8 @@ func dwDotAddGo(acc []float32, a []float32, sa int, b []float32, sb int, count i
 	}
 }
 
-// convKernels is one implementation of the inner kernels of the convolutions.
-type convKernels struct {
-	name   string
+// convVariant is one implementation of the inner kernels of the convolutions.
+type convVariant struct {
 	mulAdd func(dst []float32, ds int, src []float32, ss int, w []float32, count int)
 	dotAdd func(acc []float32, a []float32, sa int, b []float32, sb int, count int)
 	add    func(dst, src []float32)
@@ -340,27 +339,10 @@ func rowDotByTaps(dotAdd func(acc []float32, a []float32, sa int, b []float32, s
 	}
 }
 
-// convKernelSets lists the kernel implementations this CPU can run, portable first
-// and fastest last. Assembly files append theirs at init and select the last.
-var convKernelSets = []convKernels{{"go", dwMulAddGo, dwDotAddGo, convAddGo, dwRowGo, rowDotFromTaps(dwDotAddGo)}}
+// convKernels is the family of the convolution inner kernels.
+var convKernels = newFamily(FamilyConv, &convVariant{dwMulAddGo, dwDotAddGo, convAddGo, dwRowGo, rowDotFromTaps(dwDotAddGo)})
 
-// The inner kernels in use.
-var (
-	dwMulAdd    = dwMulAddGo
-	dwDotAdd    = dwDotAddGo
-	convAddImpl = convAddGo
-	dwRow       = dwRowGo
-	dwRowDot    = rowDotFromTaps(dwDotAddGo)
-)
-
-// useConvKernels selects the inner kernels and returns the previous selection.
-func useConvKernels(k convKernels) (previous convKernels) {
-	previous = convKernels{"", dwMulAdd, dwDotAdd, convAddImpl, dwRow, dwRowDot}
-	dwMulAdd, dwDotAdd, convAddImpl, dwRow, dwRowDot = k.mulAdd, k.dotAdd, k.add, k.row, k.rowDot
-	return previous
-}
-
-// dwRowGo is the portable row kernel; see convKernels.row. Four channels at a time
+// dwRowGo is the portable row kernel; see convVariant.row. Four channels at a time
 // are summed over the taps in registers.
 func dwRowGo(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int) {
 	for j := 0; j < count; j++ {

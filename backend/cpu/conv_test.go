@@ -193,14 +193,10 @@ func TestConvAgainstReference(t *testing.T) {
 	testConvCases(t, []int{1 << 20, 1, -3})
 }
 
-// TestConvKernelSets runs the cases with each inner-kernel implementation this CPU
-// has, the portable Go one included.
+// TestConvKernelSets runs the cases with each inner-kernel variant this CPU has,
+// the portable Go one included.
 func TestConvKernelSets(t *testing.T) {
-	defer useConvKernels(useConvKernels(convKernelSets[0]))
-	for _, k := range convKernelSets {
-		useConvKernels(k)
-		t.Run(k.name, func(t *testing.T) { testConvCases(t, []int{1 << 20, -3}) })
-	}
+	forEachVariant(t, FamilyConv, func(t *testing.T) { testConvCases(t, []int{1 << 20, -3}) })
 }
 
 // testConvCases checks every case with each chunk size (a negative one means that
@@ -379,7 +375,8 @@ func TestConvPanicsOnShortSlices(t *testing.T) {
 func TestDepthwiseRowKernel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	const guard = 40
-	for _, k := range convKernelSets {
+	forEachVariant(t, FamilyConv, func(t *testing.T) {
+		k := convKernels.get()
 		for _, c := range []int{1, 5, 16, 17, 40, 64, 65, 130, 192, 257} {
 			for _, kw := range []int{1, 3, 5} {
 				for _, back := range []bool{false, true} {
@@ -407,13 +404,13 @@ func TestDepthwiseRowKernel(t *testing.T) {
 					k.row(y[:(count-1)*ys+c], ys, x, x0, xs, w, xk, c, count, kw)
 					for i := range y {
 						if math.Abs(float64(y[i])-want[i]) > 1e-5*(1+math.Abs(want[i])) {
-							t.Fatalf("%s c=%d kw=%d back=%v: y[%d] = %g, want %g", k.name, c, kw, back, i, y[i], want[i])
+							t.Fatalf("%s c=%d kw=%d back=%v: y[%d] = %g, want %g", KernelVariant(FamilyConv), c, kw, back, i, y[i], want[i])
 						}
 					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestDepthwiseRowDotKernel checks the filter-gradient row kernels against a
@@ -421,7 +418,8 @@ func TestDepthwiseRowKernel(t *testing.T) {
 func TestDepthwiseRowDotKernel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 18))
 	const guard = 40
-	for _, k := range convKernelSets {
+	forEachVariant(t, FamilyConv, func(t *testing.T) {
+		k := convKernels.get()
 		for _, c := range []int{1, 5, 16, 17, 40, 64, 65, 130, 192, 257} {
 			for _, kw := range []int{1, 3, 4, 5} {
 				for _, count := range []int{1, 2, 7} {
@@ -443,20 +441,21 @@ func TestDepthwiseRowDotKernel(t *testing.T) {
 					k.rowDot(acc[:kw*c], x, x0, xs, dy, ys, xk, c, count, kw)
 					for i := range acc {
 						if math.Abs(float64(acc[i])-want[i]) > 1e-5*(1+math.Abs(want[i])) {
-							t.Fatalf("%s c=%d kw=%d count=%d: acc[%d] = %g, want %g", k.name, c, kw, count, i, acc[i], want[i])
+							t.Fatalf("%s c=%d kw=%d count=%d: acc[%d] = %g, want %g", KernelVariant(FamilyConv), c, kw, count, i, acc[i], want[i])
 						}
 					}
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestConvAdd checks each vector add against the portable one, and that it writes
 // nothing past the end of dst.
 func TestConvAdd(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 9))
-	for _, k := range convKernelSets {
+	forEachVariant(t, FamilyConv, func(t *testing.T) {
+		k := convKernels.get()
 		for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 255, 256, 300} {
 			dst := convRandSlice(rng, n+20)
 			src := convRandSlice(rng, n+20)
@@ -465,11 +464,11 @@ func TestConvAdd(t *testing.T) {
 			k.add(dst[:n], src)
 			for i := range dst {
 				if dst[i] != want[i] {
-					t.Fatalf("%s n=%d: dst[%d] = %g, want %g", k.name, n, i, dst[i], want[i])
+					t.Fatalf("%s n=%d: dst[%d] = %g, want %g", KernelVariant(FamilyConv), n, i, dst[i], want[i])
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestDepthwiseKernels checks each inner-kernel implementation against a float64
@@ -477,11 +476,12 @@ func TestConvAdd(t *testing.T) {
 func TestDepthwiseKernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const guard = 40
-	for _, k := range convKernelSets {
+	forEachVariant(t, FamilyConv, func(t *testing.T) {
+		k := convKernels.get()
 		for _, c := range []int{1, 3, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 100, 127, 128, 192, 200, 257} {
 			for _, count := range []int{1, 2, 5} {
 				for _, gap := range []int{0, 3, 17} {
-					name := fmt.Sprintf("%s/c%d/count%d/gap%d", k.name, c, count, gap)
+					name := fmt.Sprintf("%s/c%d/count%d/gap%d", KernelVariant(FamilyConv), c, count, gap)
 					ds, ss := c+gap, 2*c+gap
 					n := (count-1)*ds + c
 					dst := convRandSlice(rng, n+guard)
@@ -522,7 +522,7 @@ func TestDepthwiseKernels(t *testing.T) {
 				}
 			}
 		}
-	}
+	})
 }
 
 // TestConvScratchReuse checks that once warmed up, repeated convolutions take all

@@ -57,12 +57,6 @@ func Softplus(x float32) float32 {
 // Swish is x·sigmoid(x).
 func Swish(x float32) float32 { return x * Sigmoid(x) }
 
-// SwishGrad is the derivative of Swish, σ(x)(1 + x(1 − σ(x))).
-func SwishGrad(x float32) float32 {
-	s := Sigmoid(x)
-	return s * (1 + x*(1-s))
-}
-
 // ELU is x for x > 0, exp(x) − 1 otherwise (α = 1).
 func ELU(x float32) float32 {
 	if x > 0 {

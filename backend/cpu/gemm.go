@@ -1,15 +1,10 @@
 package cpu
 
-import (
-	"fmt"
-	"slices"
-	"sync/atomic"
-)
+import "fmt"
 
 // gemmVariant is one SGEMM implementation: a microkernel for MR×NR tiles of C and the
 // cache blocking that suits it.
 type gemmVariant struct {
-	name   string
 	mr, nr int
 	// kcMax bounds the depth of a block (the A micro-panel, mr×kc, should stay in
 	// L1 and the packed B block, kc×nc, in L2), mcMax the rows of a block of C and
@@ -60,49 +55,6 @@ func (v *gemmVariant) padded(m, n int) int {
 	return (m + v.mr - 1) / v.mr * v.mr * ((n + v.nr - 1) / v.nr * v.nr)
 }
 
-// variantRank orders the variants from the most to the least preferred.
-var variantRank = map[string]int{"avx512": 0, "avx2": 1, "go": 2}
-
-var (
-	gemmVariants []*gemmVariant // supported here, most preferred first
-	gemmCurrent  atomic.Pointer[gemmVariant]
-)
-
-// registerVariant records a variant the machine supports (called from init).
-func registerVariant(v *gemmVariant) {
-	gemmVariants = append(gemmVariants, v)
-	slices.SortStableFunc(gemmVariants, func(x, y *gemmVariant) int {
-		return variantRank[x.name] - variantRank[y.name]
-	})
-	gemmCurrent.Store(gemmVariants[0])
-}
-
-// GemmVariants lists the SGEMM implementations this machine supports, the default
-// (fastest) first: a subset of "avx512", "avx2" and "go".
-func GemmVariants() []string {
-	names := make([]string, len(gemmVariants))
-	for i, v := range gemmVariants {
-		names[i] = v.name
-	}
-	return names
-}
-
-// GemmVariant reports the name of the SGEMM implementation in use.
-func GemmVariant() string { return gemmCurrent.Load().name }
-
-// SetGemmVariant makes Sgemm use the named implementation (one of GemmVariants) and
-// returns a function that restores the previous one. It is meant for tests and
-// benchmarks; calls of Sgemm running concurrently may use either implementation.
-func SetGemmVariant(name string) (restore func(), err error) {
-	for _, v := range gemmVariants {
-		if v.name == name {
-			old := gemmCurrent.Swap(v)
-			return func() { gemmCurrent.Store(old) }, nil
-		}
-	}
-	return nil, fmt.Errorf("set gemm variant %q: not supported here (have %v)", name, GemmVariants())
-}
-
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices, where op(X) is X
 // or its transpose. op(A) is m×k, op(B) is k×n and C is m×n; lda, ldb and ldc are the
 // row strides of A, B and C as stored. With beta == 0, C is overwritten (its old
@@ -136,7 +88,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	} else {
 		checkMatrix("B", b, k, n, ldb)
 	}
-	g := gemm{v: gemmCurrent.Load().forTile(m, n), transA: transA, transB: transB, m: m, n: n, k: k,
+	g := gemm{v: gemmKernels.get().forTile(m, n), transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
 	w := Workers()
 	if w == 1 || float64(m)*float64(n)*float64(k) < parallelMinMACs {
@@ -581,7 +533,7 @@ func (g *gemm) packB(bp packedB, jc, nc, p0, p1, jp0, jp1 int) {
 			row := g.b[p*g.ldb+jc : p*g.ldb+jc+nc]
 			full := min(jp1, nc/nr) // panels [jp0, full) are full
 			if full > jp0 {
-				packRows(bp.buf[base+jp0*nr*kc:], nr*kc, row[jp0*nr:], full-jp0, nr)
+				packKernels.get()(bp.buf[base+jp0*nr*kc:], nr*kc, row[jp0*nr:], full-jp0, nr)
 			}
 			for jp := max(jp0, full); jp < jp1; jp++ {
 				dst := bp.buf[base+jp*nr*kc : base+jp*nr*kc+nr]
@@ -641,10 +593,11 @@ func (g *gemm) packB(bp packedB, jc, nc, p0, p1, jp0, jp1 int) {
 	}
 }
 
-// packRows copies n pieces of width consecutive floats from src to dst, dstStride
-// floats apart there (assembly on amd64).
-var packRows = packRowsGo
+// packKernels is the family of the B-packing copy, which copies n pieces of width
+// consecutive floats from src to dst, dstStride floats apart there.
+var packKernels = newFamily(FamilyPack, packRowsGo)
 
+// packRowsGo is the portable packing copy.
 func packRowsGo(dst []float32, dstStride int, src []float32, n, width int) {
 	for i := range n {
 		copyPanel(dst[i*dstStride:], src[i*width:], width)

@@ -1,7 +1,5 @@
 package cpu
 
-import "golang.org/x/sys/cpu"
-
 //go:generate sh -c "go run gemm_asmgen.go > gemm_amd64.s"
 
 // sgemmKernelAVX512 computes one 14×32 tile with AVX-512 from a packed A micro-panel
@@ -47,67 +45,61 @@ func sgemmKernelDirect8x48AVX512(kc int, a *float32, lda int, b *float32, ldb in
 func packRowsAVX(dst *float32, dstStride int, src *float32, n, width int)
 
 func init() {
-	if cpu.X86.HasAVX2 {
-		packRows = func(dst []float32, dstStride int, src []float32, n, width int) {
-			if n == 0 {
-				return
-			}
-			if width != 16 && width != 32 && width != 48 {
-				packRowsGo(dst, dstStride, src, n, width)
-				return
-			}
-			_ = dst[(n-1)*dstStride+width-1]
-			_ = src[n*width-1]
-			packRowsAVX(&dst[0], dstStride, &src[0], n, width)
+	packKernels.add("avx2", prioAVX2, []feature{hasAVX2}, func(dst []float32, dstStride int, src []float32, n, width int) {
+		if n == 0 {
+			return
 		}
-	}
-	if cpu.X86.HasAVX512F {
-		registerVariant(&gemmVariant{
-			name: "avx512", mr: 14, nr: 32, kcMax: 384, mcMax: 14 * 24, ncMax: 32 * 64,
+		if width != 16 && width != 32 && width != 48 {
+			packRowsGo(dst, dstStride, src, n, width)
+			return
+		}
+		_ = dst[(n-1)*dstStride+width-1]
+		_ = src[n*width-1]
+		packRowsAVX(&dst[0], dstStride, &src[0], n, width)
+	})
+	gemmKernels.add("avx512", prioAVX512, []feature{hasAVX512F}, &gemmVariant{
+		mr: 14, nr: 32, kcMax: 384, mcMax: 14 * 24, ncMax: 32 * 64,
+		kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
+			_ = a[14*kc-1]
+			_ = b[(kc-1)*ldb+31]
+			_ = c[13*ldc+31]
+			sgemmKernelAVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
+		},
+		direct: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
+			_ = a[13*lda+kc-1]
+			_ = b[(kc-1)*ldb+31]
+			_ = c[13*ldc+31]
+			sgemmKernelDirectAVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
+		},
+		alts: []*gemmVariant{{
+			mr: 8, nr: 48, kcMax: 192, mcMax: 8 * 40, ncMax: 48 * 44, bInL1: true,
 			kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
-				_ = a[14*kc-1]
-				_ = b[(kc-1)*ldb+31]
-				_ = c[13*ldc+31]
-				sgemmKernelAVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
+				_ = a[8*kc-1]
+				_ = b[(kc-1)*ldb+47]
+				_ = c[7*ldc+47]
+				sgemmKernel8x48AVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
 			},
 			direct: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
-				_ = a[13*lda+kc-1]
-				_ = b[(kc-1)*ldb+31]
-				_ = c[13*ldc+31]
-				sgemmKernelDirectAVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
+				_ = a[7*lda+kc-1]
+				_ = b[(kc-1)*ldb+47]
+				_ = c[7*ldc+47]
+				sgemmKernelDirect8x48AVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
 			},
-			alts: []*gemmVariant{{
-				name: "avx512", mr: 8, nr: 48, kcMax: 192, mcMax: 8 * 40, ncMax: 48 * 44, bInL1: true,
-				kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
-					_ = a[8*kc-1]
-					_ = b[(kc-1)*ldb+47]
-					_ = c[7*ldc+47]
-					sgemmKernel8x48AVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
-				},
-				direct: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
-					_ = a[7*lda+kc-1]
-					_ = b[(kc-1)*ldb+47]
-					_ = c[7*ldc+47]
-					sgemmKernelDirect8x48AVX512(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
-				},
-			}},
-		})
-	}
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		registerVariant(&gemmVariant{
-			name: "avx2", mr: 6, nr: 16, kcMax: 256, mcMax: 6 * 32, ncMax: 16 * 128,
-			kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
-				_ = a[6*kc-1]
-				_ = b[(kc-1)*ldb+15]
-				_ = c[5*ldc+15]
-				sgemmKernelAVX2(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
-			},
-			direct: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
-				_ = a[5*lda+kc-1]
-				_ = b[(kc-1)*ldb+15]
-				_ = c[5*ldc+15]
-				sgemmKernelDirectAVX2(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
-			},
-		})
-	}
+		}},
+	})
+	gemmKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, &gemmVariant{
+		mr: 6, nr: 16, kcMax: 256, mcMax: 6 * 32, ncMax: 16 * 128,
+		kernel: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
+			_ = a[6*kc-1]
+			_ = b[(kc-1)*ldb+15]
+			_ = c[5*ldc+15]
+			sgemmKernelAVX2(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
+		},
+		direct: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32) {
+			_ = a[5*lda+kc-1]
+			_ = b[(kc-1)*ldb+15]
+			_ = c[5*ldc+15]
+			sgemmKernelDirectAVX2(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
+		},
+	})
 }

@@ -1,11 +1,10 @@
 package cpu
 
-func init() {
-	registerVariant(&gemmVariant{
-		name: "go", mr: 4, nr: 4, kcMax: 256, mcMax: 4 * 32, ncMax: 4 * 256,
-		kernel: sgemmKernelGo,
-	})
-}
+// gemmKernels is the SGEMM family; its portable variant runs sgemmKernelGo.
+var gemmKernels = newFamily(FamilyGemm, &gemmVariant{
+	mr: 4, nr: 4, kcMax: 256, mcMax: 4 * 32, ncMax: 4 * 256,
+	kernel: sgemmKernelGo,
+})
 
 // sgemmKernelGo is the portable 4×4 microkernel: c (a 4×4 tile with row stride ldc) =
 // alpha·Σ_p a[4p:4p+4]ᵀ·b[p·ldb:p·ldb+4] + beta·c, where beta == 0 does not read c

@@ -112,22 +112,14 @@ func TestSgemmConcurrent(t *testing.T) {
 func checkVariants(t *testing.T, cases []gemmCase) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, name := range GemmVariants() {
-		restore, err := SetGemmVariant(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := GemmVariant(); got != name {
-			t.Fatalf("GemmVariant() = %q after SetGemmVariant(%q)", got, name)
-		}
+	forEachVariant(t, FamilyGemm, func(t *testing.T) {
 		// Every tile shape of the variant, each forced on all the cases.
-		for tile := range 1 + len(gemmCurrent.Load().alts) {
+		for tile := range 1 + len(gemmKernels.get().alts) {
 			forceTile = tile
-			checkCases(t, r, fmt.Sprintf("%s/tile%d", name, tile), cases)
+			checkCases(t, r, fmt.Sprintf("tile%d", tile), cases)
 		}
 		forceTile = -1
-		restore()
-	}
+	})
 }
 
 // checkCases compares Sgemm with refGemm on the cases, in all four transpositions,
@@ -204,16 +196,6 @@ func TestSgemmDegenerate(t *testing.T) {
 	Sgemm(false, false, 0, 5, 5, 1, nil, 5, nil, 5, 0, nil, 5) // m = 0: no-op
 }
 
-func TestSetGemmVariantUnknown(t *testing.T) {
-	if _, err := SetGemmVariant("nope"); err == nil {
-		t.Fatal("SetGemmVariant(nope) succeeded")
-	}
-	vs := GemmVariants()
-	if len(vs) == 0 || vs[len(vs)-1] != "go" || GemmVariant() != vs[0] {
-		t.Fatalf("variants %v, current %q", vs, GemmVariant())
-	}
-}
-
 func benchSgemm(b *testing.B, transA, transB bool, m, n, k int) {
 	r := rand.New(rand.NewPCG(3, 4))
 	ar, ac := m, k
@@ -240,19 +222,12 @@ func benchSgemm(b *testing.B, transA, transB bool, m, n, k int) {
 }
 
 func BenchmarkSgemm1024(b *testing.B) {
-	for _, name := range GemmVariants() {
-		if name == "go" && len(GemmVariants()) > 1 {
-			continue // far slower than the assembly kernels
+	benchVariants(b, FamilyGemm, func(b *testing.B) {
+		if KernelVariant(FamilyGemm) == "go" && len(KernelVariants(FamilyGemm)) > 1 {
+			b.Skip("far slower than the assembly kernels")
 		}
-		b.Run(name, func(b *testing.B) {
-			restore, err := SetGemmVariant(name)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer restore()
-			benchSgemm(b, false, false, 1024, 1024, 1024)
-		})
-	}
+		benchSgemm(b, false, false, 1024, 1024, 1024)
+	})
 }
 
 // BenchmarkSgemmConv covers the skinny shapes of a 3×3 convolution with 64 channels
@@ -315,4 +290,34 @@ func TestPfRegionTake(t *testing.T) {
 			t.Fatalf("%+v: %d lines fetched, want %d", tc, len(seen), want)
 		}
 	}
+}
+
+// TestPackRows checks each B-packing copy against a plain copy, for the panel
+// widths of the microkernels and others, and that nothing between the packed
+// pieces is written.
+func TestPackRows(t *testing.T) {
+	forEachVariant(t, FamilyPack, func(t *testing.T) {
+		pack := packKernels.get()
+		r := rand.New(rand.NewPCG(7, 8))
+		for _, width := range []int{4, 6, 8, 14, 16, 17, 32, 48} {
+			for _, n := range []int{0, 1, 3, 8} {
+				stride := width + 5
+				src := randSlice(r, n*width)
+				dst := make([]float32, n*stride+1)
+				for i := range dst {
+					dst[i] = -1
+				}
+				pack(dst, stride, src, n, width)
+				for i, x := range dst {
+					want := float32(-1)
+					if row, col := i/stride, i%stride; row < n && col < width {
+						want = src[row*width+col]
+					}
+					if x != want {
+						t.Fatalf("width %d n %d: dst[%d] = %v, want %v", width, n, i, x, want)
+					}
+				}
+			}
+		}
+	})
 }

@@ -5,12 +5,14 @@ import "time"
 // PeakGFLOPS measures the float32 multiply-add throughput of this machine with all
 // workers of the pool, in GFLOP/s, over about d (plus a warm-up of up to 20ms, so
 // that wide vector units are powered up): every worker runs independent FMA chains
-// held in registers (AVX-512 where available, else AVX2, else plain Go). Each
+// held in registers (the "peak" kernel family: AVX-512 where available, else AVX2,
+// else plain Go). Each
 // worker's best rate over short slices of d is kept, and the rates are summed, so the
 // figure is a ceiling that matrix kernels can be compared with. Other load on the
 // machine can only lower it.
 func PeakGFLOPS(d time.Duration) float64 {
-	loop, flopsPerIter := peakLoop()
+	pk := peakKernels.get()
+	loop, flopsPerIter := pk.loop, pk.flops
 	w := Workers()
 	const slice = 5 * time.Millisecond
 	// Calibrate an inner count that runs for well under a slice.
@@ -49,8 +51,14 @@ func PeakGFLOPS(d time.Duration) float64 {
 	return sum / 1e9
 }
 
-// peakGoFlops is the flops of one iteration of peakGo.
-const peakGoFlops = 16
+// peakVariant is an FMA loop: loop(n) runs n iterations of flops flops each.
+type peakVariant struct {
+	loop  func(n int)
+	flops float64
+}
+
+// peakKernels is the family of the FMA loop PeakGFLOPS measures.
+var peakKernels = newFamily(FamilyPeak, peakVariant{peakGo, 16})
 
 // peakGo runs n iterations of 8 independent multiply-add chains in plain Go.
 func peakGo(n int) {

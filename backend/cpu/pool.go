@@ -1,7 +1,3 @@
-// Package cpu holds the CPU kernels of the engine: matrix products, convolutions,
-// batch normalisation, element-wise maps and reductions over plain float32 slices,
-// and the persistent worker pool they run on. Only this package knows how loops
-// run and how memory is laid out; the layers above see tensors.
 package cpu
 
 import (

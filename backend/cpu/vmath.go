@@ -3,15 +3,13 @@ package cpu
 import (
 	"fmt"
 	"math"
-	"slices"
-	"sync/atomic"
 )
 
 // Vectorised transcendental math for the element-wise activations and batch norm.
 //
 // Every kernel exists as a portable Go implementation ("go", computing in float64 with
 // the math package) and, on amd64, as AVX-512 and AVX2+FMA assembly working in float32
-// (see vmath_amd64.s): exp(t) is 2ⁿ·(1 + q) with n = round(t·log2e), r = t − n·ln2
+// (see vmath_amd64.s, vmath_amd64.h and batchnorm_amd64.s): exp(t) is 2ⁿ·(1 + q) with n = round(t·log2e), r = t − n·ln2
 // (Cody–Waite with FMA) and q = expm1(r) from a degree-7 Taylor polynomial;
 // expm1(t) = 2ⁿ·q + (2ⁿ − 1); σ(x) = num/(1 + e^−|x|) with num = 1 for x ≥ 0 and
 // e^−|x| otherwise, so that no intermediate overflows. Their relative errors stay below
@@ -26,7 +24,6 @@ import (
 // cw channels (a multiple of width) of rows ld floats apart, with per-channel
 // parameters interleaved per group of width channels (see the BN drivers).
 type vmVariant struct {
-	name  string
 	width int
 
 	exp, sigmoid, swish, elu func(dst, src []float32)
@@ -39,48 +36,8 @@ type vmVariant struct {
 	bnBack2 func(gx, x, dz []float32, rows, ld, cw int, par []float32, set bool)
 }
 
-var (
-	vmVariants []*vmVariant // supported here, most preferred first
-	vmCurrent  atomic.Pointer[vmVariant]
-)
-
-// registerVMVariant records a vectorised-math variant the machine supports.
-func registerVMVariant(v *vmVariant) {
-	vmVariants = append(vmVariants, v)
-	slices.SortStableFunc(vmVariants, func(x, y *vmVariant) int {
-		return variantRank[x.name] - variantRank[y.name]
-	})
-	vmCurrent.Store(vmVariants[0])
-}
-
-func init() { registerVMVariant(vmGo) }
-
-// VMathVariants lists the implementations of the vectorised math kernels (ExpSlice,
-// SwishSlice, BNForward, …) this machine supports, the default first: a subset of
-// "avx512", "avx2" and "go".
-func VMathVariants() []string {
-	names := make([]string, len(vmVariants))
-	for i, v := range vmVariants {
-		names[i] = v.name
-	}
-	return names
-}
-
-// VMathVariant reports the name of the vectorised math implementation in use.
-func VMathVariant() string { return vmCurrent.Load().name }
-
-// SetVMathVariant makes the vectorised math kernels use the named implementation (one
-// of VMathVariants) and returns a function that restores the previous one. It is meant
-// for tests and benchmarks; calls running concurrently may use either implementation.
-func SetVMathVariant(name string) (restore func(), err error) {
-	for _, v := range vmVariants {
-		if v.name == name {
-			old := vmCurrent.Swap(v)
-			return func() { vmCurrent.Store(old) }, nil
-		}
-	}
-	return nil, fmt.Errorf("set vector math variant %q: not supported here (have %v)", name, VMathVariants())
-}
+// vmathKernels is the vectorised-math family; its portable variant is vmGo.
+var vmathKernels = newFamily(FamilyVMath, vmGo)
 
 // mapKernel runs an element-wise kernel over dst/src in parallel, passing the
 // remainder that is not a whole vector through a padded copy.
@@ -104,34 +61,34 @@ func mapKernel(dst, src []float32, w int, k func(dst, src []float32)) {
 
 // ExpSlice sets dst[i] = e^src[i] (dst and src have equal lengths and may be the same).
 func ExpSlice(dst, src []float32) {
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	mapKernel(dst, src, v.width, v.exp)
 }
 
 // SigmoidSlice sets dst[i] = σ(src[i]) = 1/(1 + e^−src[i]).
 func SigmoidSlice(dst, src []float32) {
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	mapKernel(dst, src, v.width, v.sigmoid)
 }
 
 // SwishSlice sets dst[i] = src[i]·σ(src[i]).
 func SwishSlice(dst, src []float32) {
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	mapKernel(dst, src, v.width, v.swish)
 }
 
 // ELUSlice sets dst[i] = src[i] for src[i] > 0 and e^src[i] − 1 otherwise.
 func ELUSlice(dst, src []float32) {
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	mapKernel(dst, src, v.width, v.elu)
 }
 
-// SwishBackward accumulates gx[i] += gy[i]·Swish'(x[i]) (see SwishGrad).
+// SwishBackward accumulates gx[i] += gy[i]·Swish'(x[i]), Swish'(x) = σ(x)(1 + x(1 − σ(x))).
 func SwishBackward(gx, gy, x []float32) {
 	if len(gy) != len(gx) || len(x) != len(gx) {
 		panic(fmt.Sprintf("cpu: SwishBackward of %d, %d, %d values", len(gx), len(gy), len(x)))
 	}
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	w := v.width
 	Parallel(len(gx), grain, func(lo, hi int) {
 		n := lo + (hi-lo)/w*w
@@ -155,7 +112,7 @@ func ELUBackward(gx, gy, x, y []float32) {
 	if len(gy) != len(gx) || len(x) != len(gx) || len(y) != len(gx) {
 		panic(fmt.Sprintf("cpu: ELUBackward of %d, %d, %d, %d values", len(gx), len(gy), len(x), len(y)))
 	}
-	v := vmCurrent.Load()
+	v := vmathKernels.get()
 	w := v.width
 	Parallel(len(gx), grain, func(lo, hi int) {
 		n := lo + (hi-lo)/w*w
@@ -221,7 +178,6 @@ func elu64(x float32) float32 {
 }
 
 var vmGo = &vmVariant{
-	name:  "go",
 	width: 1,
 	exp: func(dst, src []float32) {
 		for i, x := range src {
@@ -269,67 +225,4 @@ var vmGo = &vmVariant{
 	bnBack2: func(gx, x, dz []float32, rows, ld, cw int, par []float32, set bool) {
 		bnBack2Go(gx, x, dz, rows, ld, 0, cw, par[:cw], par[cw:2*cw], par[2*cw:3*cw], par[3*cw:4*cw], par[4*cw:5*cw], set)
 	},
-}
-
-// The portable batch-norm kernels work on the channels [c0, c1) of rows ld floats
-// apart, with per-channel parameters indexed by channel − c0.
-
-func bnStatsGo(x []float32, rows, ld, c0, c1 int, k, s1, s2 []float64) {
-	for r := 0; r < rows; r++ {
-		xr := x[r*ld+c0 : r*ld+c1]
-		for j, v := range xr {
-			d := float64(v) - k[j]
-			s1[j] += d
-			s2[j] += d * d
-		}
-	}
-}
-
-func bnFwdGo(y, x []float32, rows, ld, c0, c1 int, scale, shift []float32, swish bool) {
-	for r := 0; r < rows; r++ {
-		xr, yr := x[r*ld+c0:r*ld+c1], y[r*ld+c0:r*ld+c1]
-		for j, v := range xr {
-			z := float32(float64(v)*float64(scale[j]) + float64(shift[j]))
-			if swish {
-				z = swish64(z)
-			}
-			yr[j] = z
-		}
-	}
-}
-
-func bnBack1Go(dz, x, gy []float32, rows, ld, c0, c1 int, mean, inv, gamma, beta []float32, s1, s2 []float64, swish bool) {
-	for r := 0; r < rows; r++ {
-		o := r*ld + c0
-		xr, gr := x[o:r*ld+c1], gy[o:r*ld+c1]
-		for j, v := range xr {
-			xh := (v - mean[j]) * inv[j]
-			g := gr[j]
-			if swish {
-				z := float32(float64(xh)*float64(gamma[j]) + float64(beta[j]))
-				g *= float32(swishGrad64(float64(z)))
-				dz[o+j] = g
-			}
-			s1[j] += float64(g)
-			s2[j] += float64(g * xh)
-		}
-	}
-}
-
-func bnBack2Go(gx, x, dz []float32, rows, ld, c0, c1 int, mean, inv, a, b, c []float32, set bool) {
-	for r := 0; r < rows; r++ {
-		o := r*ld + c0
-		xr, dr, gr := x[o:r*ld+c1], dz[o:r*ld+c1], gx[o:r*ld+c1]
-		if set {
-			for j, v := range xr {
-				xh := (v - mean[j]) * inv[j]
-				gr[j] = a[j] * (dr[j] - b[j] - xh*c[j])
-			}
-			continue
-		}
-		for j, v := range xr {
-			xh := (v - mean[j]) * inv[j]
-			gr[j] += a[j] * (dr[j] - b[j] - xh*c[j])
-		}
-	}
 }

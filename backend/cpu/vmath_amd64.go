@@ -1,8 +1,7 @@
 package cpu
 
-import "golang.org/x/sys/cpu"
-
-// Assembly kernels of vmath_amd64.s; n and cw are multiples of the vector width (16
+// Assembly kernels of vmath_amd64.s (the batch-norm ones, of batchnorm_amd64.s, are
+// declared in batchnorm_amd64.go); n and cw are multiples of the vector width (16
 // floats for AVX-512, 8 for AVX2), ld is the row stride in floats.
 
 //go:noescape
@@ -24,18 +23,6 @@ func vmSwishBackAVX512(gx, gy, x *float32, n int)
 func vmELUBackAVX512(gx, gy, x, y *float32, n int)
 
 //go:noescape
-func bnStatsAVX512(x *float32, rows, ld, cw int, k, s1, s2 *float64)
-
-//go:noescape
-func bnFwdAVX512(y, x *float32, rows, ld, cw int, par *float32, swish bool)
-
-//go:noescape
-func bnBack1AVX512(dz, x, gy *float32, rows, ld, cw int, par *float32, sums *float64, swish bool)
-
-//go:noescape
-func bnBack2AVX512(gx, x, dz *float32, rows, ld, cw int, par *float32, set bool)
-
-//go:noescape
 func vmExpAVX2(dst, src *float32, n int)
 
 //go:noescape
@@ -53,18 +40,6 @@ func vmSwishBackAVX2(gx, gy, x *float32, n int)
 //go:noescape
 func vmELUBackAVX2(gx, gy, x, y *float32, n int)
 
-//go:noescape
-func bnStatsAVX2(x *float32, rows, ld, cw int, k, s1, s2 *float64)
-
-//go:noescape
-func bnFwdAVX2(y, x *float32, rows, ld, cw int, par *float32, swish bool)
-
-//go:noescape
-func bnBack1AVX2(dz, x, gy *float32, rows, ld, cw int, par *float32, sums *float64, swish bool)
-
-//go:noescape
-func bnBack2AVX2(gx, x, dz *float32, rows, ld, cw int, par *float32, set bool)
-
 // vmAsmKernels are one instruction set's assembly kernels.
 type vmAsmKernels struct {
 	exp, sigmoid, swish, elu func(dst, src *float32, n int)
@@ -77,7 +52,7 @@ type vmAsmKernels struct {
 }
 
 // vmAsmVariant wraps assembly kernels of vector width w (floats) with bounds checks.
-func vmAsmVariant(name string, w int, a vmAsmKernels) *vmVariant {
+func vmAsmVariant(w int, a vmAsmKernels) *vmVariant {
 	unary := func(k func(dst, src *float32, n int)) func(dst, src []float32) {
 		return func(dst, src []float32) {
 			if len(src) == 0 {
@@ -88,7 +63,6 @@ func vmAsmVariant(name string, w int, a vmAsmKernels) *vmVariant {
 		}
 	}
 	return &vmVariant{
-		name:    name,
 		width:   w,
 		exp:     unary(a.exp),
 		sigmoid: unary(a.sigmoid),
@@ -145,12 +119,8 @@ func vmAsmVariant(name string, w int, a vmAsmKernels) *vmVariant {
 }
 
 func init() {
-	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		registerVMVariant(vmAsmVariant("avx512", 16, vmAsmKernels{vmExpAVX512, vmSigmoidAVX512, vmSwishAVX512, vmELUAVX512,
-			vmSwishBackAVX512, vmELUBackAVX512, bnStatsAVX512, bnFwdAVX512, bnBack1AVX512, bnBack2AVX512}))
-	}
-	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		registerVMVariant(vmAsmVariant("avx2", 8, vmAsmKernels{vmExpAVX2, vmSigmoidAVX2, vmSwishAVX2, vmELUAVX2,
-			vmSwishBackAVX2, vmELUBackAVX2, bnStatsAVX2, bnFwdAVX2, bnBack1AVX2, bnBack2AVX2}))
-	}
+	vmathKernels.add("avx512", prioAVX512, []feature{hasAVX512F, hasAVX2, hasFMA}, vmAsmVariant(16, vmAsmKernels{vmExpAVX512, vmSigmoidAVX512, vmSwishAVX512, vmELUAVX512,
+		vmSwishBackAVX512, vmELUBackAVX512, bnStatsAVX512, bnFwdAVX512, bnBack1AVX512, bnBack2AVX512}))
+	vmathKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, vmAsmVariant(8, vmAsmKernels{vmExpAVX2, vmSigmoidAVX2, vmSwishAVX2, vmELUAVX2,
+		vmSwishBackAVX2, vmELUBackAVX2, bnStatsAVX2, bnFwdAVX2, bnBack1AVX2, bnBack2AVX2}))
 }

@@ -6,31 +6,10 @@ import (
 	"testing"
 )
 
-// forEachVMath runs f once per vectorised-math variant this machine supports.
+// forEachVMath runs f once per vectorised-math variant (see forEachVariant).
 func forEachVMath(t *testing.T, f func(t *testing.T)) {
 	t.Helper()
-	for _, name := range VMathVariants() {
-		t.Run(name, func(t *testing.T) {
-			restore, err := SetVMathVariant(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer restore()
-			if got := VMathVariant(); got != name {
-				t.Fatalf("VMathVariant() = %q after SetVMathVariant(%q)", got, name)
-			}
-			f(t)
-		})
-	}
-}
-
-func TestSetVMathVariantUnknown(t *testing.T) {
-	if _, err := SetVMathVariant("nope"); err == nil {
-		t.Fatal("SetVMathVariant(nope) succeeded")
-	}
-	if v := VMathVariants(); v[len(v)-1] != "go" {
-		t.Fatalf("VMathVariants() = %v, want the portable variant last", v)
-	}
+	forEachVariant(t, FamilyVMath, f)
 }
 
 // relErr is |got − want| / |want|, measured against the smallest normal float32 for
@@ -281,14 +260,10 @@ func TestUnarySplitIndependent(t *testing.T) {
 func BenchmarkSwishSlice(b *testing.B) {
 	x := benchData(1<<20, 1)
 	y := make([]float32, len(x))
-	for _, name := range VMathVariants() {
-		b.Run(name, func(b *testing.B) {
-			restore, _ := SetVMathVariant(name)
-			defer restore()
-			b.SetBytes(8 << 20)
-			for b.Loop() {
-				SwishSlice(y, x)
-			}
-		})
-	}
+	benchVariants(b, FamilyVMath, func(b *testing.B) {
+		b.SetBytes(8 << 20)
+		for b.Loop() {
+			SwishSlice(y, x)
+		}
+	})
 }

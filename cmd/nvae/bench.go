@@ -79,7 +79,7 @@ func benchKernels(args []string, stdout io.Writer) error {
 		return err
 	}
 	d := time.Duration(*secs * float64(time.Second))
-	res := map[string]any{"threads": cpu.Workers(), "gemm_variant": cpu.GemmVariant(), "goarch": runtime.GOARCH}
+	res := map[string]any{"threads": cpu.Workers(), "gemm_variant": cpu.KernelVariant(cpu.FamilyGemm), "goarch": runtime.GOARCH}
 	type row struct {
 		key, label, unit string
 	}
@@ -114,7 +114,7 @@ func benchKernels(args []string, stdout io.Writer) error {
 		enc := json.NewEncoder(stdout)
 		return enc.Encode(res)
 	}
-	fmt.Fprintf(stdout, "engine kernels, %d threads, GEMM variant %s\n", cpu.Workers(), cpu.GemmVariant())
+	fmt.Fprintf(stdout, "engine kernels, %d threads, GEMM variant %s\n", cpu.Workers(), cpu.KernelVariant(cpu.FamilyGemm))
 	for _, r := range rows {
 		fmt.Fprintf(stdout, "  %-42s %9.1f %s\n", r.label, res[r.key].(float64), r.unit)
 	}

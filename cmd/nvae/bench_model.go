@@ -17,7 +17,7 @@ import (
 	"github.com/nvae-go/nvae/backend/cpu"
 	"github.com/nvae-go/nvae/eval"
 	"github.com/nvae-go/nvae/model"
-	"github.com/nvae-go/nvae/optim"
+	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/tensor"
 	"github.com/nvae-go/nvae/train"
 )
@@ -78,11 +78,12 @@ func benchInput(cfg model.Config, b int, r *rand.Rand) *tensor.Tensor {
 }
 
 func benchTrain(args []string, stdout io.Writer) error {
-	fs := newFlags("bench train", "[--preset NAME] [--batch_size B] [--steps N] [--warmup W] [--checkpoint_cells] [--json] [official flags…]")
+	fs := newFlags("bench train", "[--preset NAME] [--batch_size B] [--steps N] [--warmup W] [--recompute_cells] [--json] [official flags…]")
 	preset := fs.String("preset", "mnist", "model configuration: "+joinNames(model.PresetNames()))
 	steps := fs.Int("steps", 3, "timed training steps")
 	warmup := fs.Int("warmup", 1, "untimed training steps first (the first one also draws the spectral state and runs 10× its iterations)")
-	ckptCells := fs.Bool("checkpoint_cells", false, "recompute each cell's forward during backward (less memory, more compute)")
+	var recompute bool
+	addRecomputeCellsFlag(fs, &recompute)
 	klCoeff := fs.Float64("kl_coeff", 0.5, "KL warm-up coefficient β of the timed steps (KL balancing runs while β < 1)")
 	peakSecs := fs.Float64("peak_seconds", 0.5, "seconds spent measuring the machine's FMA peak (0: skip)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
@@ -102,41 +103,23 @@ func benchTrain(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("bench train: building the model: %w", err)
 	}
-	m.CheckpointCells = *ckptCells
-	named := m.Params()
-	params, grads, sizes := make([][]float32, len(named)), make([][]float32, len(named)), make([]int, len(named))
-	for i, p := range named {
-		params[i], grads[i], sizes[i] = p.V.Data(), p.V.Grad.Data(), p.V.Value.Len()
-	}
-	opt, err := optim.NewAdamax(sizes, cfg.WeightDecay)
+	m.RecomputeCells = recompute
+	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 7))
+	tr, err := train.NewFixed(m, train.Fixed{Batch: benchInput(cfg, cfg.BatchSize, rng), LR: cfg.LearningRate,
+		KLCoeff: *klCoeff, NormCoeff: cfg.WeightDecayNorm, WeightDecay: cfg.WeightDecay, Seed: uint64(cfg.Seed)})
 	if err != nil {
 		return fmt.Errorf("bench train: %w", err)
 	}
-	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 7))
-	x := benchInput(cfg, cfg.BatchSize, rng)
-	noise := model.RandNoise{R: rng}
-	wdn := float32(cfg.WeightDecayNorm)
-
 	type phase struct{ fwd, bwd, opt time.Duration }
-	step := func() (phase, float32) {
-		var ph phase
-		t0 := time.Now()
-		tp := ad.NewTape()
-		out := m.Forward(tp, x, true, noise)
-		l := m.Loss(tp, out, x, float32(*klCoeff), wdn, noise)
-		t1 := time.Now()
-		tp.Backward(l.Total)
-		loss := l.Total.Value.Item()
-		tp.Release()
-		t2 := time.Now()
-		opt.Update(params, grads, cfg.LearningRate)
-		m.ZeroGrad()
-		t3 := time.Now()
-		ph.fwd, ph.bwd, ph.opt = t1.Sub(t0), t2.Sub(t1), t3.Sub(t2)
-		return ph, loss
+	step := func() (phase, float32, error) {
+		sm, err := tr.StepOnce()
+		st := tr.LastStepTimes()
+		return phase{st.Forward, st.Backward, st.Update}, float32(sm.Loss), err
 	}
 	for i := 0; i < *warmup; i++ {
-		step()
+		if _, _, err := step(); err != nil {
+			return fmt.Errorf("bench train: %w", err)
+		}
 	}
 	_, rssBefore := peakRSS()
 	var ms0, ms1 runtime.MemStats
@@ -157,7 +140,10 @@ func benchTrain(args []string, stdout io.Writer) error {
 	cpu0 := processCPU()
 	start := time.Now()
 	for i := 0; i < *steps; i++ {
-		ph, l := step()
+		ph, l, err := step()
+		if err != nil {
+			return fmt.Errorf("bench train: %w", err)
+		}
 		tot.fwd += ph.fwd
 		tot.bwd += ph.bwd
 		tot.opt += ph.opt
@@ -175,7 +161,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 	gflop := float64(ad.FLOPs()-f0) / n / 1e9
 	res := map[string]any{
 		"preset": *preset, "batch_size": cfg.BatchSize, "steps": *steps, "warmup": *warmup,
-		"params": m.NumParams(), "threads": cpu.Workers(), "checkpoint_cells": *ckptCells,
+		"params": m.NumParams(), "threads": cpu.Workers(), "recompute_cells": recompute,
 		"step_s": stepS, "images_per_s": float64(cfg.BatchSize) / stepS,
 		"forward_s": tot.fwd.Seconds() / n, "backward_s": tot.bwd.Seconds() / n, "optimizer_s": tot.opt.Seconds() / n,
 		"peak_rss_bytes": peak, "rss_before_bytes": rssBefore, "rss_after_bytes": rssAfter,
@@ -192,8 +178,8 @@ func benchTrain(args []string, stdout io.Writer) error {
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "training step, preset %s, batch %d, %d params, %d threads, checkpoint_cells=%v\n",
-		*preset, cfg.BatchSize, m.NumParams(), cpu.Workers(), *ckptCells)
+	fmt.Fprintf(stdout, "training step, preset %s, batch %d, %d params, %d threads, recompute_cells=%v\n",
+		*preset, cfg.BatchSize, m.NumParams(), cpu.Workers(), recompute)
 	fmt.Fprintf(stdout, "  step %.3f s (%.2f images/s): forward+loss %.3f s, backward %.3f s, optimizer %.3f s; %.3f CPU s per step\n",
 		stepS, float64(cfg.BatchSize)/stepS, tot.fwd.Seconds()/n, tot.bwd.Seconds()/n, tot.opt.Seconds()/n, cpuS/n)
 	fmt.Fprintf(stdout, "  conv/linear work %.1f GFLOP/step, %.1f GFLOP/s", gflop, gflop/stepS)
@@ -226,11 +212,8 @@ func benchSample(args []string, stdout io.Writer) error {
 	}
 	var m *model.Model
 	if *ckpt != "" {
-		path, err := train.ResolveCheckpoint(*ckpt)
-		if err != nil {
-			return fmt.Errorf("bench sample: %w", err)
-		}
-		if m, _, err = train.LoadModel(path); err != nil {
+		var err error
+		if m, _, err = modelfile.Load(*ckpt); err != nil {
 			return fmt.Errorf("bench sample: %w", err)
 		}
 	} else {

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-const fixtureCheckpoint = "../../checkpoint/testdata/f1_checkpoint.pt"
+const fixtureCheckpoint = "../../tensorfile/testdata/f1_checkpoint.pt"
 
 // TestCLIErrors: bad arguments exit non-zero with a one-line reason.
 func TestCLIErrors(t *testing.T) {

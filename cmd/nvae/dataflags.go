@@ -6,12 +6,13 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/train"
 )
 
 // dataUsage is the help of --data, the image reader. It differs from --dataset (the
 // official flag: likelihood, input size and preprocessing family); see
-// train.CheckSource for the combinations accepted.
+// data.CheckSource for the combinations accepted.
 const dataUsage = "image reader, which files are read (not --dataset, which picks the likelihood): " +
 	"mnist, fashion_mnist, embedded (28×28 greyscale digits, for --dataset mnist or omniglot); " +
 	"cifar10, folder, celeba_64 (colour images, for the other --dataset values)"
@@ -43,7 +44,7 @@ func applyContTraining(fs *flag.FlagSet, o *train.Options) error {
 	if explicitNoResume {
 		return fmt.Errorf("--cont_training continues from the checkpoint, which --resume=false forbids: give one of the two")
 	}
-	ckpt := filepath.Join(o.Out, train.CheckpointName)
+	ckpt := filepath.Join(o.Out, modelfile.RunFile)
 	if _, err := os.Stat(ckpt); err != nil {
 		return fmt.Errorf("--cont_training: no checkpoint to continue from in %s (%v); drop --cont_training to start a new run", o.Out, err)
 	}

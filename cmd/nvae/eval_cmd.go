@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/nvae-go/nvae/checkpoint"
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
+	"github.com/nvae-go/nvae/model"
+	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/tensor"
-	"github.com/nvae-go/nvae/train"
+	"github.com/nvae-go/nvae/tensorfile"
 )
 
 func init() {
@@ -37,7 +38,7 @@ func runEval(args []string, stdout io.Writer) error {
 	if *k < 1 {
 		return fmt.Errorf("--num_iw_samples must be at least 1, got %d", *k)
 	}
-	m, _, err := train.LoadModel(*ckpt)
+	m, _, err := modelfile.Load(*ckpt)
 	if err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func runEval(args []string, stdout io.Writer) error {
 	if bs <= 0 {
 		bs = cfg.BatchSize
 	}
-	noise := train.NewRandNoise(*seed)
+	noise := model.NewSeededNoise(*seed)
 	var source eval.Source
 	if *images != "" {
 		x, err := readImages(*images)
@@ -55,11 +56,14 @@ func runEval(args []string, stdout io.Writer) error {
 		}
 		source = eval.TensorSource(x, bs)
 	} else {
-		ds, err := train.OpenData(cfg, *src, *dir, *split)
+		if err := data.CheckSource(*src, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
+			return err
+		}
+		ds, err := data.OpenFor(*src, *dir, *split, cfg.ImageSize(), cfg.ImageChannels())
 		if err != nil {
 			return err
 		}
-		l, err := train.EvalLoader(ds, cfg, bs, *seed)
+		l, err := data.EvalLoader(ds, cfg.Dataset, cfg.NumXBits, bs, *seed)
 		if err != nil {
 			return err
 		}
@@ -81,7 +85,7 @@ func runEval(args []string, stdout io.Writer) error {
 // readImages reads a tensor "x" [N,C,H,W] of preprocessed images in [0,1] from a
 // safetensors file and returns it as NHWC.
 func readImages(path string) (*tensor.Tensor, error) {
-	f, err := checkpoint.ReadSafetensors(path)
+	f, err := tensorfile.ReadSafetensors(path)
 	if err != nil {
 		return nil, err
 	}

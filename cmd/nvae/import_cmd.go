@@ -6,9 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/nvae-go/nvae/checkpoint"
-	"github.com/nvae-go/nvae/model"
-	"github.com/nvae-go/nvae/train"
+	"github.com/nvae-go/nvae/modelfile"
+	"github.com/nvae-go/nvae/tensorfile"
 )
 
 func init() {
@@ -21,16 +20,16 @@ func runImport(args []string, stdout io.Writer) error {
 		return err
 	}
 	in, out := fs.Arg(0), fs.Arg(1)
-	ck, err := checkpoint.ReadTorch(in)
+	ck, err := tensorfile.ReadTorch(in)
 	if err != nil {
 		return err
 	}
-	m, err := model.FromTorch(ck)
+	m, err := modelfile.FromTorch(ck)
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
 	if st, err := os.Stat(out); err == nil && st.IsDir() {
-		out = filepath.Join(out, train.CheckpointName)
+		out = filepath.Join(out, modelfile.RunFile)
 	}
 	extra := map[string]string{"imported_from": filepath.Base(in)}
 	if ck.HasEpoch {
@@ -39,7 +38,7 @@ func runImport(args []string, stdout io.Writer) error {
 	if ck.HasGlobalStep {
 		extra["global_step"] = fmt.Sprint(ck.GlobalStep)
 	}
-	if err := train.SaveModel(out, m, nil, extra); err != nil {
+	if err := modelfile.Save(out, m, nil, extra); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "imported %s (%s, %d parameters) into %s\n", in, m.Cfg.Dataset, m.NumParams(), out)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -91,9 +92,55 @@ func newFlags(name, synopsis string) *flag.FlagSet {
 	fs.SetOutput(errOut)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: nvae %s %s\n\nflags:\n", name, synopsis)
-		fs.PrintDefaults()
+		printDefaults(fs)
 	}
 	return fs
+}
+
+// printDefaults is fs.PrintDefaults without the deprecated aliases.
+func printDefaults(fs *flag.FlagSet) {
+	shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	shown.SetOutput(fs.Output())
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, old := f.Value.(*deprecatedBool); !old {
+			shown.Var(f.Value, f.Name, f.Usage)
+			shown.Lookup(f.Name).DefValue = f.DefValue
+		}
+	})
+	shown.PrintDefaults()
+}
+
+// deprecatedBool is a boolean flag kept under an old name: setting it sets the new
+// flag's variable and prints a one-line notice. Usage messages leave it out.
+type deprecatedBool struct {
+	dst      *bool
+	old, new string
+}
+
+func (d *deprecatedBool) String() string {
+	if d == nil || d.dst == nil {
+		return "false"
+	}
+	return fmt.Sprint(*d.dst)
+}
+
+func (d *deprecatedBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*d.dst = v
+	fmt.Fprintf(errOut, "nvae: --%s is deprecated, use --%s\n", d.old, d.new)
+	return nil
+}
+
+func (d *deprecatedBool) IsBoolFlag() bool { return true }
+
+// addRecomputeCellsFlag defines --recompute_cells into dst, and its former name
+// --checkpoint_cells as a deprecated alias.
+func addRecomputeCellsFlag(fs *flag.FlagSet, dst *bool) {
+	fs.BoolVar(dst, "recompute_cells", false, "recompute each cell's forward pass during backward: less memory, about a third more compute, same results")
+	fs.Var(&deprecatedBool{dst: dst, old: "checkpoint_cells", new: "recompute_cells"}, "checkpoint_cells", "deprecated name of --recompute_cells")
 }
 
 // parseFlags parses args and rejects stray positional arguments beyond want.

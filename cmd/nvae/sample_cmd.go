@@ -3,12 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
+	"github.com/nvae-go/nvae/model"
+	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/report"
-	"github.com/nvae-go/nvae/train"
 )
 
 func init() {
@@ -54,11 +56,11 @@ func runSample(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, saved, err := train.LoadModel(*ckpt)
+	m, saved, err := modelfile.Load(*ckpt)
 	if err != nil {
 		return err
 	}
-	noise := train.NewRandNoise(*seed)
+	noise := model.NewSeededNoise(*seed)
 	if *readjust {
 		fmt.Fprintf(stdout, "re-adjusting BN statistics: %d passes of %d at t=%g\n", *iters, *rbatch, *temp)
 		eval.ReadjustBN(m, *iters, *rbatch, float32(*temp), noise)
@@ -66,12 +68,15 @@ func runSample(args []string, stdout io.Writer) error {
 			if saved == nil {
 				return fmt.Errorf("--save_bn needs a .safetensors checkpoint (import a .pt file first with 'nvae import')")
 			}
-			path, err := train.ResolveCheckpoint(*ckpt)
-			if err != nil {
-				return err
+			// Rewrite the file in place, keeping what it holds beside the model (a
+			// training run's state), so that it still resumes.
+			path := saved.Path
+			meta := maps.Clone(saved.Metadata)
+			if meta == nil {
+				meta = map[string]string{}
 			}
-			extra := map[string]string{"bn_readjusted": fmt.Sprintf("temp=%g iters=%d batch=%d", *temp, *iters, *rbatch)}
-			if err := train.SaveModel(path, m, saved, extra); err != nil {
+			meta["bn_readjusted"] = fmt.Sprintf("temp=%g iters=%d batch=%d", *temp, *iters, *rbatch)
+			if err := modelfile.Save(path, m, saved.Extra, meta); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "saved the re-adjusted statistics into %s\n", path)
@@ -117,16 +122,19 @@ func runRecon(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, _, err := train.LoadModel(*ckpt)
+	m, _, err := modelfile.Load(*ckpt)
 	if err != nil {
 		return err
 	}
 	cfg := m.Cfg
-	ds, err := train.OpenData(cfg, *src, *dir, *split)
+	if err := data.CheckSource(*src, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
+		return err
+	}
+	ds, err := data.OpenFor(*src, *dir, *split, cfg.ImageSize(), cfg.ImageChannels())
 	if err != nil {
 		return err
 	}
-	l, err := train.EvalLoader(ds, cfg, *n, *seed)
+	l, err := data.EvalLoader(ds, cfg.Dataset, cfg.NumXBits, *n, *seed)
 	if err != nil {
 		return err
 	}
@@ -136,7 +144,7 @@ func runRecon(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer b.Release()
-	noise := train.NewRandNoise(*seed)
+	noise := model.NewSeededNoise(*seed)
 	rec := eval.Reconstruct(m, b.X, mode, noise, noise.Rand())
 	g, err := report.ReconGrid(b.X, rec, 0, 0)
 	if err != nil {

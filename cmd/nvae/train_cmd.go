@@ -27,7 +27,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	download := fs.Bool("download", false, "download mnist / fashion_mnist / cifar10 into --data_dir first (checksums verified)")
 	fs.StringVar(&o.Out, "out", "runs/demo", "run directory: checkpoint, metrics, TensorBoard events, pictures")
 	fs.BoolVar(&o.Resume, "resume", true, "continue from the run directory's checkpoint when it has one")
-	fs.BoolVar(&o.CheckpointCells, "checkpoint_cells", false, "recompute each cell's forward pass during backward: less memory, about a third more compute, same results")
+	addRecomputeCellsFlag(fs, &o.RecomputeCells)
 	fs.IntVar(&o.Steps, "steps", 0, "train this many steps with step-based schedules (0: the official epoch schedules)")
 	fs.IntVar(&o.WarmupSteps, "warmup_steps", 0, "LR warm-up length in steps (0: warmup_epochs)")
 	fs.IntVar(&o.KLAnnealSteps, "kl_anneal_steps", 0, "KL warm-up length in steps (0: kl_anneal_portion of all steps)")
@@ -54,7 +54,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	if err := applyContTraining(fs, &o); err != nil {
 		return err
 	}
-	if err := train.CheckSource(cfg, o.Data); err != nil {
+	if err := data.CheckSource(o.Data, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
 		return err
 	}
 	if *download {

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/nvae-go/nvae/ad"
-	"github.com/nvae-go/nvae/checkpoint"
 	"github.com/nvae-go/nvae/tensor"
+	"github.com/nvae-go/nvae/tensorfile"
 )
 
 // Fixture is a safetensors file read for a test: its tensors (in the file's layout)
@@ -23,7 +23,7 @@ type Fixture struct {
 // Load reads a fixture or fails the test.
 func Load(t testing.TB, path string) *Fixture {
 	t.Helper()
-	f, err := checkpoint.ReadSafetensors(path)
+	f, err := tensorfile.ReadSafetensors(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,10 @@ import (
 	"strings"
 
 	"github.com/nvae-go/nvae/ad"
-	"github.com/nvae-go/nvae/checkpoint"
 	"github.com/nvae-go/nvae/model"
+	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/tensor"
+	"github.com/nvae-go/nvae/tensorfile"
 )
 
 // Check is one compared quantity.
@@ -78,10 +79,10 @@ const (
 	GradAbs    = 1e-5
 )
 
-type fileT = map[string]checkpoint.Named
+type fileT = map[string]tensorfile.Named
 
-func load(dir, name string) (*checkpoint.File, fileT, error) {
-	f, err := checkpoint.ReadSafetensors(filepath.Join(dir, name))
+func load(dir, name string) (*tensorfile.File, fileT, error) {
+	f, err := tensorfile.ReadSafetensors(filepath.Join(dir, name))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -118,7 +119,7 @@ func (r *runner) fail(name, note string) {
 }
 
 // forward compares got with want under the forward tolerance; loss uses LossTol.
-func (r *runner) forward(name string, got []float32, want checkpoint.Named, loss bool) {
+func (r *runner) forward(name string, got []float32, want tensorfile.Named, loss bool) {
 	if len(got) != len(want.Data) {
 		r.fail(name, fmt.Sprintf("length %d, want %d", len(got), len(want.Data)))
 		return
@@ -153,7 +154,7 @@ func ulp32(s float64) float64 {
 
 // grads compares a whole gradient (or buffer) file tensor by tensor; the check reports the
 // tensor closest to (or furthest past) its tolerance.
-func (r *runner) tensors(name string, got []checkpoint.Named, want fileT, tolFn func(scale float64) float64) {
+func (r *runner) tensors(name string, got []model.NamedTensor, want fileT, tolFn func(scale float64) float64) {
 	worst := Check{Name: name, Pass: true}
 	ratio := -1.0
 	seen := 0
@@ -182,7 +183,7 @@ func (r *runner) tensors(name string, got []checkpoint.Named, want fileT, tolFn 
 }
 
 // nchw converts a fixture NCHW tensor to NHWC.
-func nchw(t checkpoint.Named) *tensor.Tensor {
+func nchw(t tensorfile.Named) *tensor.Tensor {
 	x := tensor.FromData(t.Data, t.Shape...)
 	if len(t.Shape) == 4 {
 		return tensor.NCHWToNHWC(x)
@@ -265,14 +266,14 @@ func (c chain) Normal(shape ...int) *tensor.Tensor {
 // Config reads the model configuration of a fixture directory from params_init's metadata
 // (`args` plus `input_size`).
 func Config(dir string) (model.Config, error) {
-	f, err := checkpoint.ReadSafetensors(filepath.Join(dir, "params_init.safetensors"))
+	f, err := tensorfile.ReadSafetensors(filepath.Join(dir, "params_init.safetensors"))
 	if err != nil {
 		return model.Config{}, fmt.Errorf("parity: %w", err)
 	}
 	return configFrom(f)
 }
 
-func configFrom(f *checkpoint.File) (model.Config, error) {
+func configFrom(f *tensorfile.File) (model.Config, error) {
 	var args map[string]any
 	if err := json.Unmarshal([]byte(f.Metadata["args"]), &args); err != nil {
 		return model.Config{}, fmt.Errorf("parity: params_init metadata args: %w", err)
@@ -305,7 +306,7 @@ func Run(dir string) (*Report, error) {
 		}
 		ts := pf.Tensors
 		if bufs != nil {
-			ts = make([]checkpoint.Named, len(pf.Tensors))
+			ts = make([]tensorfile.Named, len(pf.Tensors))
 			for i, t := range pf.Tensors {
 				if b, ok := bufs[t.Name]; ok {
 					t = b
@@ -313,7 +314,7 @@ func Run(dir string) (*Report, error) {
 				ts[i] = t
 			}
 		}
-		if err := m.LoadStateDict(ts); err != nil {
+		if err := m.LoadStateDict(modelfile.ModelTensors(ts)); err != nil {
 			return nil, fmt.Errorf("parity: %w", err)
 		}
 		return m, nil
@@ -485,10 +486,10 @@ func (r *runner) train(dir string, m *model.Model, newModel func(fileT) (*model.
 			r.forward("kl_vals", l.KLVals, f["kl_vals"], true)
 			r.forward("norm_loss", []float32{l.NormLoss}, f["norm_loss"], true)
 			r.forward("bn_loss", []float32{l.BNLoss}, f["bn_loss"], true)
-			var us, vs []checkpoint.Named
+			var us, vs []model.NamedTensor
 			for gi, g := range m.Spectral().Groups() {
-				us = append(us, checkpoint.Named{Name: fmt.Sprintf("sn.u.%02d", gi), Data: g.U.Data()})
-				vs = append(vs, checkpoint.Named{Name: fmt.Sprintf("sn.v.%02d", gi), Data: g.V.Data()})
+				us = append(us, model.NamedTensor{Name: fmt.Sprintf("sn.u.%02d", gi), Data: g.U.Data()})
+				vs = append(vs, model.NamedTensor{Name: fmt.Sprintf("sn.v.%02d", gi), Data: g.V.Data()})
 			}
 			r.tensors("spectral u (per group)", us, prefixed(f, "sn.u."), bufTol)
 			r.tensors("spectral v (per group)", vs, prefixed(f, "sn.v."), bufTol)

@@ -1,0 +1,134 @@
+package ad
+
+import (
+	"fmt"
+
+	"github.com/nvae-go/nvae/backend/cpu"
+)
+
+// ConvOpts are the geometry of a convolution: stride, zero padding, dilation and
+// groups (1 dense, = input channels for depthwise). Zero values mean 1 for Stride,
+// Dilation and Groups.
+type ConvOpts struct {
+	Stride, Pad, Dilation, Groups int
+}
+
+func (o ConvOpts) params(x, w []int) cpu.ConvParams {
+	s, d, g := max(o.Stride, 1), max(o.Dilation, 1), max(o.Groups, 1)
+	return cpu.ConvParams{N: x[0], H: x[1], W: x[2], C: x[3], K: w[0], KH: w[1], KW: w[2],
+		StrideH: s, StrideW: s, PadH: o.Pad, PadW: o.Pad, DilH: d, DilW: d, Groups: g}
+}
+
+// Conv2D is a 2-D cross-correlation (PyTorch semantics) of NHWC x [N,H,W,C] with OHWI
+// weights w [K,KH,KW,C/groups], plus bias [K] when b is not nil.
+func (tp *Tape) Conv2D(x, w, b *Var, o ConvOpts) *Var {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 {
+		panic(fmt.Sprintf("ad.Conv2D: input %v, weight %v", xs, ws))
+	}
+	p := o.params(xs, ws)
+	if err := p.Validate(); err != nil {
+		panic("ad.Conv2D: " + err.Error())
+	}
+	if ws[3]*p.Groups != p.C || (b != nil && b.Value.Len() != p.K) {
+		panic(fmt.Sprintf("ad.Conv2D: input %v, weight %v, groups %d", xs, ws, p.Groups))
+	}
+	oh, ow := p.OutHW()
+	out := tp.newVar([]int{p.N, oh, ow, p.K}, x, w, b)
+	var bias []float32
+	if b != nil {
+		bias = b.Data()
+	}
+	cpu.Conv2DForward(p, x.Data(), w.Data(), bias, out.Data())
+	work := convFLOPs(p.N, oh, ow, p.K, p.KH, p.KW, ws[3])
+	flops.Add(work)
+	tp.record(out, func() {
+		g := out.Grad.Data()
+		if x.needGrad {
+			flops.Add(work)
+			if gx, set := tp.gradSet(x); set {
+				cpu.Conv2DBackwardDataSet(p, g, w.Data(), gx)
+			} else {
+				cpu.Conv2DBackwardData(p, g, w.Data(), gx)
+			}
+		}
+		if w.needGrad || (b != nil && b.needGrad) {
+			flops.Add(work)
+			var gw, gb []float32
+			if w.needGrad {
+				gw = tp.grad(w)
+			} else {
+				gw = make([]float32, w.Value.Len())
+			}
+			if b != nil && b.needGrad {
+				gb = tp.grad(b)
+			}
+			cpu.Conv2DBackwardFilter(p, x.Data(), g, gw, gb)
+		}
+	})
+	return out
+}
+
+// Linear is x·wᵀ + b for x [B, in], w [out, in] and b [out] (b may be nil).
+func (tp *Tape) Linear(x, w, b *Var) *Var {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 2 || len(ws) != 2 || xs[1] != ws[1] {
+		panic(fmt.Sprintf("ad.Linear: input %v, weight %v", xs, ws))
+	}
+	n, in, o := xs[0], xs[1], ws[0]
+	out := tp.newVar([]int{n, o}, x, w, b)
+	od := out.Data()
+	cpu.Sgemm(false, true, n, o, in, 1, x.Data(), in, w.Data(), in, 0, od, o)
+	work := 2 * int64(n) * int64(o) * int64(in)
+	flops.Add(work)
+	if b != nil {
+		bd := b.Data()
+		for i := range od {
+			od[i] += bd[i%o]
+		}
+	}
+	tp.record(out, func() {
+		g := out.Grad.Data()
+		if x.needGrad {
+			flops.Add(work)
+			gx, set := tp.gradSet(x)
+			beta := float32(1)
+			if set {
+				beta = 0 // a fresh gradient: the product overwrites it
+			}
+			cpu.Sgemm(false, false, n, in, o, 1, g, o, w.Data(), in, beta, gx, in)
+		}
+		if w.needGrad {
+			flops.Add(work)
+			cpu.Sgemm(true, false, o, in, n, 1, g, o, x.Data(), in, 1, tp.grad(w), in)
+		}
+		if b != nil && b.needGrad {
+			gb := tp.grad(b)
+			for i, v := range g {
+				gb[i%o] += v
+			}
+		}
+	})
+	return out
+}
+
+// UpsampleNearest2x doubles H and W of an NHWC tensor by repetition.
+func (tp *Tape) UpsampleNearest2x(x *Var) *Var {
+	s := x.Shape()
+	n, h, w, c := s[0], s[1], s[2], s[3]
+	out := tp.newVar([]int{n, 2 * h, 2 * w, c}, x)
+	cpu.UpsampleNearest2x(n, h, w, c, x.Data(), out.Data())
+	tp.record(out, func() { cpu.UpsampleNearest2xBackward(n, h, w, c, out.Grad.Data(), tp.grad(x)) })
+	return out
+}
+
+// UpsampleBilinear2x doubles H and W of an NHWC tensor by bilinear interpolation
+// with align_corners=True.
+func (tp *Tape) UpsampleBilinear2x(x *Var) *Var {
+	s := x.Shape()
+	n, h, w, c := s[0], s[1], s[2], s[3]
+	out := tp.newVar([]int{n, 2 * h, 2 * w, c}, x)
+	cpu.UpsampleBilinear2x(n, h, w, c, x.Data(), out.Data())
+	tp.record(out, func() { cpu.UpsampleBilinear2xBackward(n, h, w, c, out.Grad.Data(), tp.grad(x)) })
+	return out
+}

@@ -1,0 +1,17 @@
+package cpu
+
+// vecVariant is one implementation of the vector ops of vec_f64.go and vec_f32.go:
+// kernels over a whole number of vectors (n a positive multiple of 16 for dotF64 and
+// the float32 ops, of 8 for axpyF64 and mulAddF64). A nil kernel leaves all the work
+// to the portable loop of its op.
+type vecVariant struct {
+	dotF64    func(x, y *float32, n int) float64
+	axpyF64   func(a float64, x *float32, acc *float64, n int)
+	axpyF32   func(a float32, x, y *float32, n int)
+	mulAddF64 func(x, y *float32, acc *float64, n int)
+	mulAddF32 func(x, y, z *float32, n int)
+	mulF32    func(x, y, z *float32, n int)
+}
+
+// vecKernels is the vector-op family; its portable variant has no kernels.
+var vecKernels = newFamily(FamilyVec, &vecVariant{})

@@ -1,0 +1,37 @@
+package cpu
+
+// dotF64AVX2 is DotF64 over n elements, n a positive multiple of 16.
+//
+//go:noescape
+func dotF64AVX2(x, y *float32, n int) float64
+
+// axpyF64AVX2 is AxpyF64 over n elements, n a positive multiple of 8.
+//
+//go:noescape
+func axpyF64AVX2(a float64, x *float32, acc *float64, n int)
+
+// axpyF32AVX2 is AxpyF32 over n elements, n a positive multiple of 16.
+//
+//go:noescape
+func axpyF32AVX2(a float32, x, y *float32, n int)
+
+// mulAddF64AVX2 is MulAddF64 over n elements, n a positive multiple of 8.
+//
+//go:noescape
+func mulAddF64AVX2(x, y *float32, acc *float64, n int)
+
+// mulAddF32AVX2 is MulAddF32 over n elements, n a positive multiple of 16.
+//
+//go:noescape
+func mulAddF32AVX2(x, y, z *float32, n int)
+
+// mulF32AVX2 is MulF32 over n elements, n a positive multiple of 16.
+//
+//go:noescape
+func mulF32AVX2(x, y, z *float32, n int)
+
+func init() {
+	vecKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, &vecVariant{
+		dotF64AVX2, axpyF64AVX2, axpyF32AVX2, mulAddF64AVX2, mulAddF32AVX2, mulF32AVX2,
+	})
+}

@@ -1,0 +1,117 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestDotF64 compares DotF64 with a float64 reference, and AxpyF64 and AxpyF32 with
+// the plain loops (bit for bit) over lengths around the vector widths.
+func TestDotF64(t *testing.T) { forEachVariant(t, FamilyVec, testDotF64) }
+
+func testDotF64(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 100, 1153} {
+		x, y := make([]float32, n), make([]float32, n+3)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		for i := range y {
+			y[i] = float32(r.NormFloat64())
+		}
+		want, mag := 0.0, 0.0
+		for i := range x {
+			want += float64(x[i]) * float64(y[i])
+			mag += math.Abs(float64(x[i]) * float64(y[i]))
+		}
+		if got := DotF64(x, y); math.Abs(got-want) > 1e-14*(1+mag) {
+			t.Errorf("n=%d: DotF64 = %v, want %v", n, got, want)
+		}
+		a := float64(float32(r.NormFloat64()))
+		acc, ref := make([]float64, n+2), make([]float64, n+2)
+		for i := range acc {
+			acc[i] = r.NormFloat64()
+			ref[i] = acc[i]
+		}
+		y32, ref32 := make([]float32, n+1), make([]float32, n+1)
+		for i := range y32 {
+			y32[i] = float32(r.NormFloat64())
+			ref32[i] = y32[i]
+		}
+		a32 := float32(a)
+		AxpyF32(a32, x, y32)
+		for i := range x {
+			ref32[i] += float32(a32 * x[i]) // the conversion forbids fusing
+
+		}
+		for i := range y32 {
+			if y32[i] != ref32[i] {
+				t.Errorf("n=%d: AxpyF32[%d] = %v, want %v", n, i, y32[i], ref32[i])
+				break
+			}
+		}
+		AxpyF64(a, x, acc)
+		for i := range x {
+			ref[i] += a * float64(x[i])
+		}
+		for i := range acc {
+			if acc[i] != ref[i] {
+				t.Errorf("n=%d: AxpyF64[%d] = %v, want %v", n, i, acc[i], ref[i])
+				break
+			}
+		}
+	}
+}
+
+// TestMulKernels compares MulAddF64, MulAddF32 and MulF32 with the plain loops, bit for
+// bit, over lengths around the vector widths (the remainders run the Go loops).
+func TestMulKernels(t *testing.T) { forEachVariant(t, FamilyVec, testMulKernels) }
+
+func testMulKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+		return v
+	}
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 33, 100, 1153} {
+		x, y := vec(n), vec(n+2)
+		acc, ref := make([]float64, n+1), make([]float64, n+1)
+		for i := range acc {
+			acc[i] = r.NormFloat64()
+			ref[i] = acc[i]
+		}
+		MulAddF64(x, y, acc)
+		for i := range x {
+			ref[i] += float64(x[i]) * float64(y[i])
+		}
+		for i := range acc {
+			if acc[i] != ref[i] {
+				t.Fatalf("n=%d: MulAddF64[%d] = %v, want %v", n, i, acc[i], ref[i])
+			}
+		}
+		z := vec(n + 1)
+		zref := append([]float32(nil), z...)
+		MulAddF32(x, y, z)
+		for i := range x {
+			zref[i] += float32(x[i] * y[i]) // the conversion forbids fusing
+		}
+		for i := range z {
+			if math.Float32bits(z[i]) != math.Float32bits(zref[i]) {
+				t.Fatalf("n=%d: MulAddF32[%d] = %v, want %v", n, i, z[i], zref[i])
+			}
+		}
+		MulF32(x, y, z)
+		for i := range x {
+			zref[i] = x[i] * y[i]
+		}
+		for i := range z {
+			if math.Float32bits(z[i]) != math.Float32bits(zref[i]) {
+				t.Fatalf("n=%d: MulF32[%d] = %v, want %v", n, i, z[i], zref[i])
+			}
+		}
+	}
+}
