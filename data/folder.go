@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"image/color"
@@ -122,14 +123,32 @@ func LoadFolder(dir string, opts FolderOptions) (*Dataset, error) {
 	return ds, nil
 }
 
+// MaxImagePixels bounds the width × height of an image file LoadFolder decodes
+// (2²⁵, about 33.5 megapixels: up to 256 MB once decoded at 8 bytes per pixel), so
+// that a corrupt or hostile header cannot demand an impossible allocation.
+const MaxImagePixels = 1 << 25
+
 // loadFolderImage decodes, crops and resizes one file.
 func loadFolderImage(path string, opts FolderOptions) ([]uint8, error) {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
+	return decodeFolderImage(b, path, opts)
+}
+
+// decodeFolderImage decodes the PNG or JPEG file content b (path names it in
+// errors), checking its dimensions against MaxImagePixels before decoding, then
+// crops and resizes it.
+func decodeFolderImage(b []byte, path string, opts FolderOptions) ([]uint8, error) {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("file %s: decoding image: %w", path, err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
+		return nil, fmt.Errorf("file %s: image is %d×%d: expected 1 to %d pixels", path, cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("file %s: decoding image: %w", path, err)
 	}

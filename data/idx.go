@@ -75,6 +75,9 @@ func decodeIDX(r io.Reader, name string, rawSize int64) ([]int, []uint8, error) 
 	for i := range dims {
 		d := int64(binary.BigEndian.Uint32(db[4*i:]))
 		dims[i] = int(d)
+		if d != 0 && total > maxIDXBytes/d { // checked before multiplying: no overflow
+			return nil, nil, fmt.Errorf("file %s: IDX dimensions %v announce more than %d bytes", name, dims[:i+1], int64(maxIDXBytes))
+		}
 		total *= d
 		if total > maxIDXBytes {
 			return nil, nil, fmt.Errorf("file %s: IDX dimensions %v announce more than %d bytes", name, dims[:i+1], int64(maxIDXBytes))
@@ -89,12 +92,27 @@ func decodeIDX(r io.Reader, name string, rawSize int64) ([]int, []uint8, error) 
 			return nil, nil, fmt.Errorf("file %s: %d unexpected bytes after the %d data bytes announced by IDX dimensions %v", name, avail-total, total, dims)
 		}
 	}
-	payload := make([]uint8, total)
-	if n, err := io.ReadFull(src, payload); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, nil, fmt.Errorf("file %s: truncated: IDX dimensions %v announce %d data bytes, found only %d", name, dims, total, n)
+	var payload []uint8
+	if rawSize >= 0 {
+		// The size is known and checked above: read into one buffer.
+		payload = make([]uint8, total)
+		if n, err := io.ReadFull(src, payload); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				return nil, nil, fmt.Errorf("file %s: truncated: IDX dimensions %v announce %d data bytes, found only %d", name, dims, total, n)
+			}
+			return nil, nil, fmt.Errorf("file %s: reading IDX data (after %d of %d bytes): %w", name, n, total, err)
 		}
-		return nil, nil, fmt.Errorf("file %s: reading IDX data (after %d of %d bytes): %w", name, n, total, err)
+	} else {
+		// A stream of unknown length (gzip, or a plain reader): the header's
+		// size is not trusted for the allocation, which grows with the data
+		// that really arrives.
+		payload, err = io.ReadAll(io.LimitReader(src, total))
+		if err != nil {
+			return nil, nil, fmt.Errorf("file %s: corrupt IDX data (after %d of %d bytes): %w", name, len(payload), total, err)
+		}
+		if int64(len(payload)) < total {
+			return nil, nil, fmt.Errorf("file %s: truncated: IDX dimensions %v announce %d data bytes, found only %d", name, dims, total, len(payload))
+		}
 	}
 	extra, err := io.Copy(io.Discard, src)
 	if err != nil {

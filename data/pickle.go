@@ -1,9 +1,11 @@
 package data
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"io"
+
+	"github.com/nvae-go/nvae/internal/picklescan"
 
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
@@ -215,9 +217,24 @@ func pyBytes(v any) ([]byte, error) {
 	return nil, fmt.Errorf("expected a byte string, found %T", v)
 }
 
-// unpickle decodes one pickle from r, allowing only the numpy globals above.
-func unpickle(r io.Reader) (any, error) {
-	u := pickle.NewUnpickler(bufio.NewReaderSize(r, 1<<16))
+// unpickle decodes one pickle from r, allowing only the numpy globals above. The
+// pickle is read whole first and its length fields checked against its size
+// (picklescan), so a corrupt length cannot cause an allocation larger than the
+// input; a panic of the unpickler on malformed input is returned as an error.
+func unpickle(r io.Reader) (obj any, err error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := picklescan.Check(b); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			obj, err = nil, fmt.Errorf("malformed pickle: %v", p)
+		}
+	}()
+	u := pickle.NewUnpickler(bytes.NewReader(b))
 	u.FindClass = findNumpyClass
 	return u.Load()
 }

@@ -13,11 +13,16 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // JSONL is an append-only metrics log with one JSON object per line. Every Write is a
 // single write(2) of a complete line, so an interrupted run keeps all lines written
 // before the interruption (at worst the final line is cut short; see ReadJSONL).
+//
+// Every line starts with "time", the wall-clock time of the Write in UTC as RFC 3339
+// with milliseconds (TimeFormat), unless the record has its own "time" field.
+// ReadJSONL leaves it out, as it does all text fields.
 //
 // Non-finite floats, which JSON cannot represent, are written as the strings "NaN",
 // "+Inf" and "-Inf"; ReadJSONL turns them back into numbers. A JSONL is safe for
@@ -26,7 +31,12 @@ type JSONL struct {
 	mu   sync.Mutex
 	f    *os.File
 	path string
+	now  func() time.Time // the clock of the "time" field
 }
+
+// TimeFormat is the layout of the "time" field of every metrics line (RFC 3339 with
+// milliseconds; written in UTC, so it ends in "Z").
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // NewJSONL opens the log at path. With appendMode false the file is created or
 // truncated; with appendMode true new lines are appended to an existing file (as when
@@ -47,7 +57,7 @@ func NewJSONL(path string, appendMode bool) (*JSONL, error) {
 			return nil, fmt.Errorf("report: metrics log %s: %w", path, err)
 		}
 	}
-	return &JSONL{f: f, path: path}, nil
+	return &JSONL{f: f, path: path, now: time.Now}, nil
 }
 
 // repairTail positions f at its end, first fixing an unterminated last line.
@@ -102,7 +112,7 @@ func (j *JSONL) Path() string { return j.path }
 // encoding/json, except float32/float64 values at the top level, which may be NaN or
 // infinite (see JSONL).
 func (j *JSONL) Write(v any) error {
-	line, err := encodeRecord(v)
+	line, err := encodeRecord(v, j.now().UTC().Format(TimeFormat))
 	if err != nil {
 		return fmt.Errorf("report: metrics log %s: %w", j.path, err)
 	}
@@ -135,8 +145,9 @@ func (j *JSONL) Close() error {
 	return nil
 }
 
-// encodeRecord renders v as one JSON object followed by '\n'.
-func encodeRecord(v any) ([]byte, error) {
+// encodeRecord renders v as one JSON object followed by '\n', with a first field
+// "time" holding stamp when stamp is not empty and v has no "time" field itself.
+func encodeRecord(v any, stamp string) ([]byte, error) {
 	rv := reflect.ValueOf(v)
 	for rv.Kind() == reflect.Pointer || rv.Kind() == reflect.Interface {
 		if rv.IsNil() {
@@ -184,6 +195,14 @@ func encodeRecord(v any) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	b.WriteByte('{')
+	if stamp != "" && !slices.Contains(keys, "time") {
+		b.WriteString(`"time":`)
+		sb, _ := json.Marshal(stamp)
+		b.Write(sb)
+		if len(keys) > 0 {
+			b.WriteByte(',')
+		}
+	}
 	for i, k := range keys {
 		if i > 0 {
 			b.WriteByte(',')

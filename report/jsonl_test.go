@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 type stepRecord struct {
@@ -49,6 +50,17 @@ func TestJSONLRoundTrip(t *testing.T) {
 		t.Error("Write after Close: no error")
 	}
 	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+	// Each line starts with the wall-clock time of its Write (UTC, RFC 3339 with ms).
+	for i, l := range lines {
+		const pre = `{"time":"`
+		stamp, rest, ok := strings.Cut(strings.TrimPrefix(l, pre), `",`)
+		ts, err := time.Parse(time.RFC3339Nano, stamp)
+		if !strings.HasPrefix(l, pre) || !ok || err != nil || len(stamp) != len("2006-01-02T15:04:05.000Z") ||
+			!strings.HasSuffix(stamp, "Z") || time.Since(ts) > time.Hour || time.Since(ts) < -time.Minute {
+			t.Fatalf("line %d = %s: want a first field \"time\" in UTC RFC 3339 with ms, near now (%v)", i+1, l, err)
+		}
+		lines[i] = "{" + rest
+	}
 	if want := `{"step":1,"nelbo":1234.5,"kl":10.25,"lr":0.001,"note":"warmup"}`; lines[0] != want {
 		t.Errorf("line 1 = %s, want %s", lines[0], want)
 	}
@@ -164,10 +176,10 @@ func TestJSONLLongPartialTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.Write(map[string]float64{"step": 2})
+	j.Write(map[string]any{"step": 2, "time": "t"})
 	j.Close()
 	raw, _ := os.ReadFile(path)
-	if string(raw) != "{\"step\":1}\n{\"step\":2}\n" {
+	if string(raw) != "{\"step\":1}\n{\"step\":2,\"time\":\"t\"}\n" {
 		t.Errorf("file after repair = %.60q", raw)
 	}
 }
@@ -194,5 +206,30 @@ func checkSteps(t *testing.T, recs []map[string]float64, want []float64) {
 		if r["step"] != want[i] {
 			t.Fatalf("records %v, want steps %v", recs, want)
 		}
+	}
+}
+
+// TestJSONLTimeField: the stamp comes from the log's clock in UTC with milliseconds, is
+// the first field (also of an empty record), and a record's own "time" field wins.
+func TestJSONLTimeField(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.jsonl")
+	j, err := NewJSONL(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.now = func() time.Time { return time.Date(2024, 3, 1, 13, 4, 5, 678_900_000, time.FixedZone("X", 3600)) }
+	for _, r := range []any{map[string]int{"step": 1}, map[string]int{}, map[string]any{"time": "mine", "step": 2}} {
+		if err := j.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	raw, _ := os.ReadFile(path)
+	want := `{"time":"2024-03-01T12:04:05.678Z","step":1}
+{"time":"2024-03-01T12:04:05.678Z"}
+{"step":2,"time":"mine"}
+`
+	if string(raw) != want {
+		t.Errorf("log =\n%s\nwant\n%s", raw, want)
 	}
 }

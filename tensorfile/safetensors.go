@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"slices"
@@ -83,7 +84,9 @@ const metadataKey = "__metadata__"
 // ReadSafetensors reads a safetensors file. Tensors keep the order of the JSON
 // header, unless the metadata holds "keys_in_order" (a JSON list of the tensor
 // names, as the NVAE fixtures write), which then gives the order. All dtypes are
-// converted to float32; Named.DType keeps the stored one.
+// converted to float32; Named.DType keeps the stored one. When the metadata holds
+// ChecksumKey the data section is verified against it (a mismatch is an error
+// saying the data is corrupted) and the entry is removed from File.Metadata.
 func ReadSafetensors(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -197,6 +200,9 @@ func parseSafetensors(data []byte) (*File, error) {
 		prev = s
 	}
 
+	if f.Metadata, err = verifyChecksum(f.Metadata, body); err != nil {
+		return nil, err
+	}
 	for i, s := range spans {
 		t := &f.Tensors[i]
 		t.Data = make([]float32, tensor.Numel(t.Shape))
@@ -287,8 +293,8 @@ func reorderByMetadata(f *File) {
 	f.Tensors = out
 }
 
-// WriteSafetensors writes tensors, in the given order, and metadata (omitted when
-// nil) to path as a safetensors file. Each tensor is stored as its DType (F32 when
+// WriteSafetensors writes tensors, in the given order, and metadata to path as a
+// safetensors file, with the checksum of the data in the metadata (ChecksumKey). Each tensor is stored as its DType (F32 when
 // empty; integer dtypes such as I64 require integral values). The file is written
 // atomically (atomicfile.Write).
 func WriteSafetensors(path string, tensors []Named, metadata map[string]string) error {
@@ -301,34 +307,26 @@ func WriteSafetensors(path string, tensors []Named, metadata map[string]string) 
 	return nil
 }
 
+// ChecksumKey is the metadata entry in which EncodeSafetensors stores the CRC-32C
+// (Castagnoli) of the data section (every byte after the header), as 8 lowercase hex
+// digits. Readers verify it when present and remove it from File.Metadata; files
+// without it (written by other tools) load unchecked. Other safetensors readers see an
+// ordinary string entry (docs/formats.md#safetensors).
+const ChecksumKey = "nvae.crc32c"
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// encodeChunk is the number of elements encoded at a time when writing, which bounds
+// the encoding buffer independently of the tensor sizes.
+const encodeChunk = 1 << 18
+
 // EncodeSafetensors writes the safetensors encoding of tensors and metadata to w.
 // The JSON header lists "__metadata__" first (keys sorted), then the tensors in
-// order, and is padded with spaces to a multiple of 8 bytes.
+// order, and is padded with spaces to a multiple of 8 bytes. The metadata always
+// holds ChecksumKey, the checksum of the data section (computed here: a value given
+// in metadata is replaced).
 func EncodeSafetensors(w io.Writer, tensors []Named, metadata map[string]string) error {
-	var hdr bytes.Buffer
-	hdr.WriteByte('{')
-	first := true
-	if metadata != nil {
-		keys := make([]string, 0, len(metadata))
-		for k := range metadata {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		hdr.WriteString(strconv.Quote(metadataKey))
-		hdr.WriteString(":{")
-		for i, k := range keys {
-			if i > 0 {
-				hdr.WriteByte(',')
-			}
-			writeJSONString(&hdr, k)
-			hdr.WriteByte(':')
-			writeJSONString(&hdr, metadata[k])
-		}
-		hdr.WriteByte('}')
-		first = false
-	}
 	seen := make(map[string]bool, len(tensors))
-	var offset int64
 	dtypes := make([]string, len(tensors))
 	for i, t := range tensors {
 		switch {
@@ -359,13 +357,48 @@ func EncodeSafetensors(w io.Writer, tensors []Named, metadata map[string]string)
 			return fmt.Errorf("tensor %q: %w", t.Name, err)
 		}
 		dtypes[i] = dt
-		if !first {
+	}
+
+	// First pass over the data: its checksum, which the header holds.
+	var buf []byte
+	var crc uint32
+	buf, err := encodeData(buf, tensors, dtypes, func(b []byte) error {
+		crc = crc32.Update(crc, castagnoli, b)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	md := make(map[string]string, len(metadata)+1)
+	for k, v := range metadata {
+		md[k] = v
+	}
+	md[ChecksumKey] = fmt.Sprintf("%08x", crc)
+
+	var hdr bytes.Buffer
+	hdr.WriteByte('{')
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	hdr.WriteString(strconv.Quote(metadataKey))
+	hdr.WriteString(":{")
+	for i, k := range keys {
+		if i > 0 {
 			hdr.WriteByte(',')
 		}
-		first = false
+		writeJSONString(&hdr, k)
+		hdr.WriteByte(':')
+		writeJSONString(&hdr, md[k])
+	}
+	hdr.WriteByte('}')
+	var offset int64
+	for i, t := range tensors {
+		hdr.WriteByte(',')
 		writeJSONString(&hdr, t.Name)
-		size := int64(len(t.Data) * dtypeSize(dt))
-		fmt.Fprintf(&hdr, `:{"dtype":%q,"shape":[`, dt)
+		size := int64(len(t.Data) * dtypeSize(dtypes[i]))
+		fmt.Fprintf(&hdr, `:{"dtype":%q,"shape":[`, dtypes[i])
 		for j, d := range t.Shape {
 			if j > 0 {
 				hdr.WriteByte(',')
@@ -387,18 +420,52 @@ func EncodeSafetensors(w io.Writer, tensors []Named, metadata map[string]string)
 	if _, err := w.Write(hdr.Bytes()); err != nil {
 		return err
 	}
-	var buf []byte
+	// Second pass: the data itself.
+	_, err = encodeData(buf, tensors, dtypes, func(b []byte) error {
+		_, err := w.Write(b)
+		return err
+	})
+	return err
+}
+
+// encodeData encodes the tensors' values in order, encodeChunk elements at a time
+// into buf, and hands each chunk to sink. It returns the (possibly grown) buffer.
+func encodeData(buf []byte, tensors []Named, dtypes []string, sink func([]byte) error) ([]byte, error) {
 	for i, t := range tensors {
-		var err error
-		buf, err = encodeElems(buf[:0], t.Data, dtypes[i])
-		if err != nil {
-			return fmt.Errorf("tensor %q: %w", t.Name, err)
-		}
-		if _, err := w.Write(buf); err != nil {
-			return err
+		for lo := 0; lo < len(t.Data); lo += encodeChunk {
+			hi := min(lo+encodeChunk, len(t.Data))
+			var err error
+			buf, err = encodeElems(buf[:0], t.Data[lo:hi], dtypes[i])
+			if err != nil {
+				return buf, fmt.Errorf("tensor %q: %w", t.Name, err)
+			}
+			if err := sink(buf); err != nil {
+				return buf, err
+			}
 		}
 	}
-	return nil
+	return buf, nil
+}
+
+// verifyChecksum checks the data section against the ChecksumKey entry of md, when
+// there is one, and removes the entry (md becomes nil when it held nothing else).
+func verifyChecksum(md map[string]string, body []byte) (map[string]string, error) {
+	want, ok := md[ChecksumKey]
+	if !ok {
+		return md, nil
+	}
+	w, err := strconv.ParseUint(want, 16, 32)
+	if err != nil || len(want) != 8 {
+		return nil, fmt.Errorf("metadata %s = %q is not 8 hex digits", ChecksumKey, want)
+	}
+	if got := crc32.Checksum(body, castagnoli); got != uint32(w) {
+		return nil, fmt.Errorf("checksum mismatch: data corrupted (CRC-32C of the %d data bytes is %08x, the header records %s)", len(body), got, want)
+	}
+	delete(md, ChecksumKey)
+	if len(md) == 0 {
+		md = nil
+	}
+	return md, nil
 }
 
 // writeJSONString writes s as a JSON string literal.

@@ -13,6 +13,8 @@ import (
 
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
+
+	"github.com/nvae-go/nvae/internal/picklescan"
 )
 
 // TorchFile is the content of a checkpoint written by torch.save (the zip
@@ -218,6 +220,11 @@ func readTorch(ra io.ReaderAt, size int64) (ck *TorchFile, err error) {
 		return nil, err
 	}
 
+	// gopickle allocates a length-prefixed argument before reading it: check every
+	// length against the record's size first.
+	if err := picklescan.Check(data); err != nil {
+		return nil, fmt.Errorf("%s: unpickling: %w", pkl.Name, err)
+	}
 	// gopickle may panic on malformed input; report that as an error.
 	defer func() {
 		if p := recover(); p != nil {

@@ -138,7 +138,7 @@ func TestReadTorchF1(t *testing.T) {
 }
 
 // zipRecords reads every record of a zip archive.
-func zipRecords(t *testing.T, data []byte) (names []string, recs map[string][]byte) {
+func zipRecords(t testing.TB, data []byte) (names []string, recs map[string][]byte) {
 	t.Helper()
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -162,7 +162,7 @@ func zipRecords(t *testing.T, data []byte) (names []string, recs map[string][]by
 }
 
 // makeZip writes records, uncompressed as torch.save does, in the given order.
-func makeZip(t *testing.T, names []string, recs map[string][]byte) []byte {
+func makeZip(t testing.TB, names []string, recs map[string][]byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)

@@ -125,6 +125,13 @@ func New(opts Options) (t *Trainer, err error) {
 			lock.Release()
 		}
 	}()
+	// Safe only while no other process writes into the directory: rank 0 holds the
+	// run lock, and only rank 0 writes there.
+	if rank == 0 {
+		if err := removeStaleTemps(opts.Out, opts.Log); err != nil {
+			return nil, err
+		}
+	}
 	ckpt := filepath.Join(opts.Out, modelfile.RunFile)
 	if !opts.Resume && !opts.Force && exists(ckpt) {
 		return nil, fmt.Errorf("%s already holds a checkpoint that a new run would replace: resume it (drop --resume=false), choose another --out, or give --force to replace it", ckpt)
@@ -553,7 +560,14 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 	o := t.opts
 	if t.rank == 0 {
 		var err error
-		t.metrics, err = report.NewJSONL(filepath.Join(o.Out, "metrics.jsonl"), t.prog.Step > 0)
+		metricsPath := filepath.Join(o.Out, MetricsName)
+		if t.prog.Step > 0 {
+			// Rows logged after the checkpoint are about to be written again.
+			if err := trimMetrics(metricsPath, t.prog.Step, t.prog.Step >= t.prog.TotalSteps); err != nil {
+				return nil, err
+			}
+		}
+		t.metrics, err = report.NewJSONL(metricsPath, t.prog.Step > 0)
 		if err != nil {
 			return nil, err
 		}

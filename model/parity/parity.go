@@ -73,7 +73,8 @@ func (r *Report) Print(w io.Writer) {
 // Tolerances (docs/numerics.md#parity-tolerances).
 const (
 	ForwardRel = 1e-5 // forward values, relative to max|ref|
-	LossAbs    = 1e-3 // absolute cap for loss-type sums (values in the hundreds/thousands)
+	LossAbs    = 1e-3 // absolute cap for loss-type sums, widened to LossULP float32 steps (LossTol)
+	LossULP    = 4    // float32 steps (ulp at the value's magnitude) a loss-type sum may differ by
 	GradRel    = 1e-3 // gradients: |Δ| ≤ GradRel·max|g_tensor| + GradAbs
 	GradAbs    = 1e-5
 )
@@ -117,7 +118,7 @@ func (r *runner) fail(name, note string) {
 	r.add(Check{Name: name, MaxAbs: math.Inf(1), MaxRel: math.Inf(1), Note: note})
 }
 
-// forward compares got with want under the forward tolerance; loss caps it at LossAbs.
+// forward compares got with want under the forward tolerance; loss uses LossTol.
 func (r *runner) forward(name string, got []float32, want tensorfile.Named, loss bool) {
 	if len(got) != len(want.Data) {
 		r.fail(name, fmt.Sprintf("length %d, want %d", len(got), len(want.Data)))
@@ -126,9 +127,29 @@ func (r *runner) forward(name string, got []float32, want tensorfile.Named, loss
 	d, s := diff(got, want.Data)
 	tol := math.Max(ForwardRel*s, 1e-7)
 	if loss {
-		tol = math.Min(tol, LossAbs)
+		tol = LossTol(s)
 	}
 	r.add(Check{Name: name, MaxAbs: d, MaxRel: d / math.Max(s, 1e-30), Tol: tol, Pass: d <= tol})
+}
+
+// LossTol is the tolerance of a loss-type sum whose reference has magnitude s = max|ref|:
+// the forward tolerance max(ForwardRel·s, 1e-7), capped at max(LossAbs, LossULP ulp of s),
+// where ulp is the float32 spacing at s. A fixed cap of 1e-3 alone would be below one float32
+// step for sums above 2^13 = 8192 (a loss of 2e4 has ulp 2e-3), demanding more than float32
+// can hold (docs/numerics.md#parity-tolerances).
+func LossTol(s float64) float64 {
+	s = math.Abs(s)
+	return math.Min(math.Max(ForwardRel*s, 1e-7), math.Max(LossAbs, LossULP*ulp32(s)))
+}
+
+// ulp32 returns the spacing of float32 values at magnitude s: the distance from s (rounded
+// to float32) to the next float32 away from zero. It is +Inf for values beyond float32's range.
+func ulp32(s float64) float64 {
+	f := float32(math.Abs(s))
+	if math.IsInf(float64(f), 0) || math.IsNaN(float64(f)) {
+		return math.Inf(1)
+	}
+	return float64(math.Nextafter32(f, float32(math.Inf(1)))) - float64(f)
 }
 
 // grads compares a whole gradient (or buffer) file tensor by tensor; the check reports the
