@@ -30,6 +30,9 @@ type Var struct {
 	// is the index of v on its tape (meaningful only when v is recorded).
 	refill func(dst []float32)
 	node   int
+	// home is the tape that allocated the value (nil for leaves and views), which
+	// alone may free it early (see Tape.Free).
+	home *Tape
 }
 
 // NewParam wraps t as a trainable leaf: it requires a gradient, which is kept across
@@ -77,6 +80,11 @@ type Tape struct {
 	memo map[any]*Var
 	// err is the first failure of an operation that cannot stop the pass (see Err).
 	err error
+	// inference marks a tape of NewInferenceTape (see Free); live and peak count the
+	// bytes it allocated and holds, stop is checked at every allocation (StopWhen).
+	inference  bool
+	live, peak int64
+	stop       func() bool
 }
 
 // NewTape returns an empty tape that records gradients.
@@ -134,8 +142,12 @@ func (tp *Tape) fail(err error) {
 
 // alloc returns a pooled tensor owned by the tape (contents undefined).
 func (tp *Tape) alloc(shape ...int) *tensor.Tensor {
+	if tp.stop != nil && tp.stop() {
+		panic(Stopped{})
+	}
 	t := tensor.Get(shape...)
 	tp.owned = append(tp.owned, t)
+	tp.count(t)
 	return t
 }
 
@@ -148,12 +160,15 @@ func (tp *Tape) allocZero(shape ...int) *tensor.Tensor {
 
 // Own hands t to the tape, which returns it to the pool on Release. Use it for
 // buffers from tensor.Get whose lifetime is the step.
-func (tp *Tape) Own(t *tensor.Tensor) { tp.owned = append(tp.owned, t) }
+func (tp *Tape) Own(t *tensor.Tensor) {
+	tp.owned = append(tp.owned, t)
+	tp.count(t)
+}
 
 // newVar makes a result variable with a pooled value of the given shape. It needs a
 // gradient when any input does and the tape records.
 func (tp *Tape) newVar(shape []int, inputs ...*Var) *Var {
-	v := &Var{Value: tp.alloc(shape...)}
+	v := &Var{Value: tp.alloc(shape...), home: tp}
 	if !tp.noGrad {
 		for _, in := range inputs {
 			if in != nil && in.needGrad {
@@ -253,7 +268,7 @@ func (tp *Tape) Discard(v *Var) {
 		return
 	}
 	if tp.noGrad {
-		tensor.Put(v.Value)
+		tp.put(v)
 		return
 	}
 	last := len(tp.nodes) - 1
@@ -285,6 +300,7 @@ func (tp *Tape) Release() {
 	}
 	tp.nodes = tp.nodes[:0]
 	tp.owned = tp.owned[:0]
+	tp.live, tp.peak = 0, 0
 	clear(tp.refillAt)
 	clear(tp.dropAt)
 	clear(tp.memo)

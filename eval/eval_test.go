@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -70,7 +71,7 @@ func TestNLLProperties(t *testing.T) {
 		x.Data()[i] = float32(r.IntN(256)) / 255
 	}
 	noise := func() model.Noise { return model.RandNoise{R: rand.New(rand.NewPCG(5, 6))} }
-	r1, err := NLL(m, TensorSource(x, 6), 1, 0, noise())
+	r1, err := NLL(context.Background(), m, TensorSource(x, 6), Options{K: 1, MaxImages: 0, Noise: noise()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,28 +81,28 @@ func TestNLLProperties(t *testing.T) {
 	if r1.NumImages != 6 || r1.Dims != 768 || math.Abs(r1.BPD-r1.NLLNats/(math.Ln2*768)) > 1e-12 {
 		t.Errorf("result %+v", r1)
 	}
-	r1b, err := NLL(m, TensorSource(x, 6), 1, 0, noise())
+	r1b, err := NLL(context.Background(), m, TensorSource(x, 6), Options{K: 1, MaxImages: 0, Noise: noise()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r1b != r1 {
 		t.Errorf("same seed, different results: %+v vs %+v", r1b, r1)
 	}
-	r8, err := NLL(m, TensorSource(x, 6), 8, 0, noise())
+	r8, err := NLL(context.Background(), m, TensorSource(x, 6), Options{K: 8, MaxImages: 0, Noise: noise()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r8.NLLNats > r8.NELBONats+1e-6 {
 		t.Errorf("IW bound %v above the NELBO %v", r8.NLLNats, r8.NELBONats)
 	}
-	r3, err := NLL(m, TensorSource(x, 4), 1, 5, noise())
+	r3, err := NLL(context.Background(), m, TensorSource(x, 4), Options{K: 1, MaxImages: 5, Noise: noise()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r3.NumImages != 5 {
 		t.Errorf("maxImages 5 evaluated %d", r3.NumImages)
 	}
-	if _, err := NLL(m, TensorSource(binaryImages(2, 1), 2), 1, 0, noise()); err == nil {
+	if _, err := NLL(context.Background(), m, TensorSource(binaryImages(2, 1), 2), Options{K: 1, Noise: noise()}); err == nil {
 		t.Error("wrong image shape accepted")
 	}
 }

@@ -132,18 +132,29 @@ type resOp struct {
 }
 
 func (o *resOp) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
+	in := x
+	// next replaces x by y, freeing x on an inference tape unless it is the op's input
+	next := func(y *ad.Var) {
+		if x != in {
+			tp.Free(x)
+		}
+		x = y
+	}
 	if o.bn != nil {
-		x = o.bn.Forward(tp, x, train)
+		next(o.bn.Forward(tp, x, train))
 	}
 	if o.elu {
-		x = tp.ELU(x)
+		next(tp.ELU(x))
 	}
 	if o.up {
-		x = tp.UpsampleNearest2x(x)
+		next(tp.UpsampleNearest2x(x))
 	}
 	y := o.conv.Forward(tp, x)
 	if o.bn != nil && !o.elu && !o.up {
 		tp.Discard(x) // only the convolution reads the BN output: recompute it in backward
+	}
+	if x != in {
+		tp.Free(x)
 	}
 	return y
 }
@@ -157,20 +168,30 @@ type irOp struct {
 }
 
 func (o *irOp) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
-	if o.up {
-		x = tp.UpsampleNearest2x(x)
-	}
 	// Each BN output feeds only the next convolution, so it is recomputed in backward
 	// instead of being kept.
+	// On an inference tape every intermediate value is freed after its one reader.
 	conv := func(c *nn.Conv, x *ad.Var) *ad.Var {
 		y := c.Forward(tp, x)
 		tp.Discard(x)
 		return y
 	}
+	bn := func(b *nn.BN, x *ad.Var) *ad.Var {
+		y := b.Forward(tp, x, train)
+		tp.Free(x)
+		return y
+	}
+	up := x
+	if o.up {
+		x = tp.UpsampleNearest2x(x)
+	}
 	x = o.bn0.Forward(tp, x, train)
-	x = o.bn1.Forward(tp, conv(o.conv1, x), train)
-	x = o.bn2.Forward(tp, conv(o.conv2, x), train)
-	return o.bn3.Forward(tp, conv(o.conv3, x), train)
+	if o.up {
+		tp.Free(up)
+	}
+	x = bn(o.bn1, conv(o.conv1, x))
+	x = bn(o.bn2, conv(o.conv2, x))
+	return bn(o.bn3, conv(o.conv3, x))
 }
 
 // op makes the operation name of a cell at prefix, from cin to cout channels; the
@@ -308,29 +329,52 @@ func (c *cell) convs() []*nn.Conv {
 }
 
 func (c *cell) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
+	// On an inference tape each intermediate value is freed after its last reader; x
+	// belongs to the caller.
 	var skip *ad.Var
 	switch {
 	case c.fr[0] != nil:
 		// FactorizedReduce: swish, then 1×1 stride-2 convs reading a, a[1:,1:], a[:,1:], a[1:,:]
 		a := tp.Swish(x)
-		skip = tp.Concat(3,
-			c.fr[0].Forward(tp, nn.Subsample2(tp, a, 0, 0)),
-			c.fr[1].Forward(tp, nn.Subsample2(tp, a, 1, 1)),
-			c.fr[2].Forward(tp, nn.Subsample2(tp, a, 0, 1)),
-			c.fr[3].Forward(tp, nn.Subsample2(tp, a, 1, 0)))
+		var parts [4]*ad.Var
+		for i, d := range [4][2]int{{0, 0}, {1, 1}, {0, 1}, {1, 0}} {
+			sub := nn.Subsample2(tp, a, d[0], d[1])
+			parts[i] = c.fr[i].Forward(tp, sub)
+			tp.Free(sub)
+		}
+		tp.Free(a)
+		skip = tp.Concat(3, parts[:]...)
+		tp.Free(parts[:]...)
 	case c.upSkip != nil:
-		skip = c.upSkip.Forward(tp, tp.UpsampleBilinear2x(x))
+		up := tp.UpsampleBilinear2x(x)
+		skip = c.upSkip.Forward(tp, up)
+		tp.Free(up)
 	default:
 		skip = x
 	}
 	s := x
 	for _, o := range c.ops {
-		s = o.forward(tp, s, train)
+		y := o.forward(tp, s, train)
+		if s != x {
+			tp.Free(s)
+		}
+		s = y
 	}
 	if c.se != nil {
-		s = c.se.Forward(tp, s)
+		y := c.se.Forward(tp, s)
+		if s != x {
+			tp.Free(s)
+		}
+		s = y
 	}
-	return nn.AddScaled(tp, skip, s, 0.1)
+	out := nn.AddScaled(tp, skip, s, 0.1)
+	if s != x {
+		tp.Free(s)
+	}
+	if skip != x {
+		tp.Free(skip)
+	}
+	return out
 }
 
 // flowCell is one CellAR: z − μ(z) with μ from masked convolutions (log-det 0).
@@ -355,8 +399,18 @@ func (b *builder) flowCell(prefix string, z int, mirror bool) *flowCell {
 const lnTenth = -2.302585092994046
 
 func (f *flowCell) forward(tp *ad.Tape, z *ad.Var) *ad.Var {
-	h := tp.ELU(f.in.Forward(tp, z))
-	h = tp.ELU(f.dw.Forward(tp, h))
-	mu := f.mu.Forward(tp, tp.ELU(h))
-	return tp.Sub(z, mu)
+	a := f.in.Forward(tp, z)
+	h := tp.ELU(a)
+	tp.Free(a)
+	a = f.dw.Forward(tp, h)
+	tp.Free(h)
+	h = tp.ELU(a)
+	tp.Free(a)
+	a = tp.ELU(h)
+	tp.Free(h)
+	mu := f.mu.Forward(tp, a)
+	tp.Free(a)
+	out := tp.Sub(z, mu)
+	tp.Free(mu)
+	return out
 }

@@ -266,11 +266,20 @@ func (m *Model) trace(name string, v *ad.Var) {
 	}
 }
 
+// free hands dead values back on an inference tape (ad.Tape.Free), except when a
+// Trace may have kept them.
+func (m *Model) free(tp *ad.Tape, vs ...*ad.Var) {
+	if m.Trace == nil {
+		tp.Free(vs...)
+	}
+}
+
 func (m *Model) sampler(tp *ad.Tape, c *nn.Conv, name string, x *ad.Var) (mu, ls *ad.Var) {
 	p := c.Forward(tp, x)
 	m.trace(name, p)
 	z := m.Cfg.NumLatentPerGroup
 	parts := tp.Split(p, 3, z, z)
+	m.free(tp, p)
 	return parts[0], parts[1]
 }
 
@@ -308,20 +317,28 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	s := m.stem.Forward(tp, ad.Const(in))
 	m.trace("stem", s)
 	for _, c := range m.pre {
-		s = m.cell(tp, c, s, train)
+		y := m.cell(tp, c, s, train)
+		m.free(tp, s)
+		s = y
 		m.trace(c.name, s)
 	}
 	var combs []*nn.Conv
 	var feats []*ad.Var
 	var combNames []string
+	kept := false // s is an encoder feature, kept for the decoder
 	for i, e := range m.enc {
 		if e.comb != nil {
 			combs = append(combs, e.comb)
 			feats = append(feats, s)
 			combNames = append(combNames, fmt.Sprintf("enc_tower.%d", i))
+			kept = true
 			continue
 		}
-		s = m.cell(tp, e.cell, s, train)
+		y := m.cell(tp, e.cell, s, train)
+		if !kept {
+			m.free(tp, s)
+		}
+		s, kept = y, false
 		m.trace(e.cell.name, s)
 	}
 	slices.Reverse(combs)
@@ -332,9 +349,17 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	var logQs, logPs []*ad.Var
 	var qs, ps []dist.Normal
 
-	ftr := tp.ELU(m.enc0.Forward(tp, tp.ELU(s)))
+	a := tp.ELU(s)
+	if !kept {
+		m.free(tp, s)
+	}
+	e0 := m.enc0.Forward(tp, a)
+	m.free(tp, a)
+	ftr := tp.ELU(e0)
+	m.free(tp, e0)
 	m.trace("enc0", ftr)
 	muq, lsq := m.sampler(tp, m.encSampler[0], "enc_sampler.0", ftr)
+	m.free(tp, ftr)
 	q := dist.NewNormal(tp, muq, lsq, 1)
 	zs := muq.Shape()
 	z := q.Sample(tp, noise.Normal(zs...))
@@ -349,10 +374,18 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	// every later group: the prior from the decoder's state, the posterior from the
 	// encoder features combined with it
 	out.Logits = m.decode(tp, B, z, train, func(idx int, s *ad.Var) *ad.Var {
-		mup, lsp := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), tp.ELU(s))
-		f := tp.Add(feats[idx-1], combs[idx-1].Forward(tp, s))
+		a := tp.ELU(s)
+		mup, lsp := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), a)
+		m.free(tp, a)
+		c := combs[idx-1].Forward(tp, s)
+		f := tp.Add(feats[idx-1], c)
+		m.free(tp, c)
+		if idx == len(feats) || feats[idx] != feats[idx-1] { // its last reader
+			m.free(tp, feats[idx-1])
+		}
 		m.trace(combNames[idx-1], f)
 		muq, lsq := m.sampler(tp, m.encSampler[idx], fmt.Sprintf("enc_sampler.%d", idx), f)
+		m.free(tp, f)
 		if cfg.ResDist {
 			muq, lsq = tp.Add(mup, muq), tp.Add(lsp, lsq)
 		}
@@ -476,7 +509,9 @@ func (m *Model) generate(tp *ad.Tape, n int, t float32, latent func(l int, p dis
 	z := latent(0, p, zs)
 	out.Dists, out.Z, out.ZDec = append(out.Dists, p), append(out.Z, z), append(out.ZDec, z)
 	out.Logits = m.decode(tp, n, z, m.train, func(idx int, s *ad.Var) *ad.Var {
-		mu, ls := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), tp.ELU(s))
+		a := tp.ELU(s)
+		mu, ls := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), a)
+		m.free(tp, a)
 		p := dist.NewNormal(tp, mu, ls, t)
 		z := latent(idx, p, mu.Shape())
 		out.Dists, out.Z, out.ZDec = append(out.Dists, p), append(out.Z, z), append(out.ZDec, z)
@@ -500,23 +535,33 @@ func (m *Model) decode(tp *ad.Tape, n int, z0 *ad.Var, train bool, latent func(i
 		z, group := z0, 0
 		for i, e := range m.dec {
 			if e.comb == nil {
-				s = m.cell(tp, e.cell, s, train)
+				y := m.cell(tp, e.cell, s, train)
+				m.free(tp, s)
+				s = y
 				m.trace(e.cell.name, s)
 				continue
 			}
 			if group > 0 {
 				z = latent(group, s)
 			}
-			s = e.comb.Forward(tp, tp.Concat(3, s, z))
+			cat := tp.Concat(3, s, z)
+			m.free(tp, s)
+			s = e.comb.Forward(tp, cat)
+			m.free(tp, cat)
 			m.trace(fmt.Sprintf("dec_tower.%d", i), s)
 			group++
 		}
 	}
 	for _, c := range m.post {
-		s = m.cell(tp, c, s, train)
+		y := m.cell(tp, c, s, train)
+		m.free(tp, s)
+		s = y
 		m.trace(c.name, s)
 	}
-	logits := m.imgCond.Forward(tp, tp.ELU(s))
+	a := tp.ELU(s)
+	m.free(tp, s)
+	logits := m.imgCond.Forward(tp, a)
+	m.free(tp, a)
 	m.trace("image_conditional", logits)
 	return logits
 }

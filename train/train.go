@@ -550,7 +550,7 @@ func (t *Trainer) evaluate(k int) (eval.Result, error) {
 		return eval.Result{}, fmt.Errorf("test data: %w", err)
 	}
 	defer l.Close()
-	r, err := eval.NLL(t.m, eval.LoaderSource(l), k, t.opts.EvalImages, t.noise)
+	r, err := eval.NLL(context.Background(), t.m, eval.LoaderSource(l), eval.Options{K: k, MaxImages: t.opts.EvalImages, Noise: t.noise})
 	if err != nil {
 		return r, err
 	}

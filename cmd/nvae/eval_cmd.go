@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -70,7 +71,7 @@ func runEval(args []string, stdout io.Writer) error {
 		defer l.Close()
 		source = eval.LoaderSource(l)
 	}
-	r, err := eval.NLL(m, source, *k, *maxImages, noise)
+	r, err := eval.NLL(context.Background(), m, source, eval.Options{K: *k, MaxImages: *maxImages, Noise: noise})
 	if err != nil {
 		return err
 	}
