@@ -249,7 +249,7 @@ func (tp *Tape) BackwardWith(out *Var, g *tensor.Tensor) {
 			}
 		}
 		for _, d := range tp.dropAt[i] {
-			tensor.Put(d.Value)
+			tp.put(d)
 		}
 	}
 }
@@ -278,7 +278,7 @@ func (tp *Tape) Discard(v *Var) {
 	if tp.refillAt == nil {
 		tp.refillAt, tp.dropAt = map[int][]*Var{}, map[int][]*Var{}
 	}
-	tensor.Put(v.Value)
+	tp.put(v)
 	// The readers of v are the nodes recorded after it: they run in Backward from the
 	// last one down to v's own node.
 	tp.refillAt[last] = append(tp.refillAt[last], v)

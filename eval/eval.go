@@ -268,7 +268,7 @@ func iwPass(ctx context.Context, m *model.Model, x *tensor.Tensor, c int, noise 
 			err = errStopped
 		}
 	}()
-	out := m.Forward(tp, xc, false, &stackedNoise{draws: draws})
+	out := m.ForwardSamples(tp, x, c, &stackedNoise{draws: draws})
 	recon := m.ReconLoss(tp, out, xc).Data()
 	rows := c * n
 	res = iwResult{recon: make([]float64, rows), kl: make([]float64, rows), logQ: make([]float64, rows), logP: make([]float64, rows)}

@@ -2,10 +2,12 @@ package eval
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/nvae-go/nvae/ad"
 	"github.com/nvae-go/nvae/model"
 	"github.com/nvae-go/nvae/tensor"
 )
@@ -156,5 +158,138 @@ func TestEncodeDecodeReproducesForward(t *testing.T) {
 	bad := append([]*tensor.Tensor{tensor.New(2, 3, 3, 4)}, enc.Z[1:]...)
 	if _, err := Decode(m, bad, PixelMean, nil); err == nil {
 		t.Error("mis-shaped latent accepted")
+	}
+}
+
+// referenceNLL is the evaluation one importance sample at a time on the training
+// engine's no-grad tape, as NLL computed it before the inference path.
+func referenceNLL(m *model.Model, x *tensor.Tensor, batch, k int, noise model.Noise) Result {
+	res := Result{NumIWSamples: k, Dims: Dims(m.Cfg)}
+	var sumNLL, sumELBO float64
+	src := TensorSource(x, batch)
+	for {
+		xb, _, _ := src()
+		if xb == nil {
+			break
+		}
+		n := xb.Shape()[0]
+		logw := make([][]float64, n)
+		for i := range logw {
+			logw[i] = make([]float64, k)
+		}
+		for j := 0; j < k; j++ {
+			tp := ad.NewNoGradTape()
+			out := m.Forward(tp, xb, false, noise)
+			recon := m.ReconLoss(tp, out, xb).Data()
+			for i := 0; i < n; i++ {
+				kl := 0.0
+				for _, g := range out.KLAll {
+					kl += float64(g.Data()[i])
+				}
+				sumELBO += float64(recon[i]) + kl
+				logw[i][j] = -float64(recon[i]) - float64(out.LogQ.Data()[i]) + float64(out.LogP.Data()[i])
+			}
+			tp.Release()
+		}
+		for i := 0; i < n; i++ {
+			sumNLL -= logSumExp(logw[i]) - math.Log(float64(k))
+		}
+		res.NumImages += n
+	}
+	res.NLLNats = sumNLL / float64(res.NumImages)
+	res.NELBONats = sumELBO / float64(res.NumImages*k)
+	return res
+}
+
+// TestNLLMatchesOneSampleAtATime: evaluating the K samples of a batch together, in
+// passes of any size (a budget of one sample per pass, a few, or all K at once), gives
+// the numbers of one forward pass per sample, for every decoder family.
+func TestNLLMatchesOneSampleAtATime(t *testing.T) {
+	const n, batch, k = 5, 3, 4
+	cases := map[string]func(c *model.Config){
+		"tiny_mnist":   func(c *model.Config) {},
+		"tiny_cifar10": func(c *model.Config) {},
+		"normal":       func(c *model.Config) { c.NumMixtureDec = 1 },
+	}
+	for name, edit := range cases {
+		preset := name
+		if name == "normal" {
+			preset = "tiny_cifar10"
+		}
+		cfg, err := model.Preset(preset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(&cfg)
+		m, err := model.New(cfg, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := cfg.ImageSize()
+		x := tensor.New(n, s, s, cfg.ImageChannels())
+		r := rand.New(rand.NewPCG(3, 3))
+		for i := range x.Data() {
+			if cfg.Binary() {
+				x.Data()[i] = float32(r.IntN(2))
+			} else {
+				x.Data()[i] = float32(r.IntN(256)) / 255
+			}
+		}
+		noise := func() model.Noise { return model.RandNoise{R: rand.New(rand.NewPCG(5, 6))} }
+		want := referenceNLL(m, x, batch, k, noise())
+		for _, budget := range []int64{1, 300 << 10, 1 << 40} {
+			got, err := NLL(context.Background(), m, TensorSource(x, batch), Options{K: k, Noise: noise(), MemoryBudget: budget})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.NumImages != n || got.Partial {
+				t.Fatalf("%s, budget %d: %+v", name, budget, got)
+			}
+			for _, c := range []struct {
+				what      string
+				got, want float64
+			}{{"NLL", got.NLLNats, want.NLLNats}, {"NELBO", got.NELBONats, want.NELBONats}} {
+				if math.Abs(c.got-c.want) > 1e-5*math.Abs(c.want) {
+					t.Errorf("%s, budget %d: %s %v, one sample at a time %v", name, budget, c.what, c.got, c.want)
+				}
+			}
+		}
+	}
+}
+
+// TestNLLStops: a cancelled context stops the evaluation; the result covers the
+// images done, marked partial, and equals the evaluation of those images alone.
+func TestNLLStops(t *testing.T) {
+	m := tinyModel(t)
+	x := binaryImages(6, 8)
+	noise := func() model.Noise { return model.RandNoise{R: rand.New(rand.NewPCG(4, 4))} }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls []Progress
+	got, err := NLL(ctx, m, TensorSource(x, 2), Options{K: 3, Noise: noise(), Progress: func(p Progress) {
+		calls = append(calls, p)
+		if p.Images >= 2 {
+			cancel()
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Partial || got.NumImages != 2 {
+		t.Fatalf("stopped evaluation: %+v", got)
+	}
+	if len(calls) == 0 || calls[len(calls)-1].Forwards != 6 {
+		t.Errorf("progress calls %+v, want the last at 6 forwards", calls)
+	}
+	want, err := NLL(context.Background(), m, TensorSource(x, 2), Options{K: 3, MaxImages: 2, Noise: noise()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Partial || got.NLLNats != want.NLLNats || got.NELBONats != want.NELBONats {
+		t.Errorf("partial result %+v, the same images alone %+v", got, want)
+	}
+	// stopped before the first image: an error
+	if _, err := NLL(ctx, m, TensorSource(x, 2), Options{K: 3, Noise: noise()}); err == nil || !errors.Is(err, context.Canceled) {
+		t.Errorf("evaluation with a cancelled context: %v", err)
 	}
 }

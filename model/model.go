@@ -307,8 +307,37 @@ func (m *Model) flows(tp *ad.Tape, l int, z *ad.Var) *ad.Var {
 // Forward runs the model on x (NHWC in [0,1]) as the official AutoEncoder.forward (docs/model.md#forward-pass).
 // train selects batch statistics (and updates the running statistics).
 func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) *Output {
+	return m.forward(tp, x, 1, train, noise)
+}
+
+// ForwardSamples is Forward in eval mode with k posterior samples of every image of x
+// (N images): the output's rows are k·N, row j·N + i holding image i under sample j,
+// with the noise drawn as by one Forward on x stacked k times. The bottom-up encoder
+// does not depend on the samples, so it runs once on the N images and its features
+// are shared by the k samples: the values are those of Forward on the stacked images
+// (batch normalisation uses the running statistics, so images do not interact), for
+// little more than the decoder's cost per sample.
+func (m *Model) ForwardSamples(tp *ad.Tape, x *tensor.Tensor, k int, noise Noise) *Output {
+	if k < 1 {
+		panic(fmt.Sprintf("model.ForwardSamples: %d samples", k))
+	}
+	return m.forward(tp, x, k, false, noise)
+}
+
+// forward is Forward with the decoder path run on reps copies of the encoded batch
+// (reps > 1 only in eval mode).
+func (m *Model) forward(tp *ad.Tape, x *tensor.Tensor, reps int, train bool, noise Noise) *Output {
 	cfg := m.Cfg
-	B := x.Shape()[0]
+	B := x.Shape()[0] * reps
+	// tile repeats an encoder value for the reps copies (a no-op for one)
+	tile := func(v *ad.Var) *ad.Var {
+		if reps == 1 {
+			return v
+		}
+		t := nn.Tile(tp, v, reps)
+		m.free(tp, v)
+		return t
+	}
 	in := tensor.Get(x.Shape()...)
 	tp.Own(in)
 	for i, v := range x.Data() {
@@ -360,6 +389,7 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	m.trace("enc0", ftr)
 	muq, lsq := m.sampler(tp, m.encSampler[0], "enc_sampler.0", ftr)
 	m.free(tp, ftr)
+	muq, lsq = tile(muq), tile(lsq)
 	q := dist.NewNormal(tp, muq, lsq, 1)
 	zs := muq.Shape()
 	z := q.Sample(tp, noise.Normal(zs...))
@@ -378,8 +408,15 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 		mup, lsp := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), a)
 		m.free(tp, a)
 		c := combs[idx-1].Forward(tp, s)
-		f := tp.Add(feats[idx-1], c)
+		feat := feats[idx-1]
+		if reps > 1 {
+			feat = nn.Tile(tp, feat, reps)
+		}
+		f := tp.Add(feat, c)
 		m.free(tp, c)
+		if feat != feats[idx-1] {
+			m.free(tp, feat)
+		}
 		if idx == len(feats) || feats[idx] != feats[idx-1] { // its last reader
 			m.free(tp, feats[idx-1])
 		}
