@@ -58,3 +58,9 @@ type Stopped struct{}
 // interrupted within one operation (by a cancelled context, for example). stop must
 // be cheap and safe to call from the goroutine running the pass; nil removes it.
 func (tp *Tape) StopWhen(stop func() bool) { tp.stop = stop }
+
+// ShareMemo makes Memo on tp also find the values stored on base (and nothing else of
+// base): values derived from the parameters, such as effective weights, are then
+// computed once on a long-lived base tape for many passes that need no gradient. base
+// must outlive tp's use of those values, and the parameters must not change meanwhile.
+func (tp *Tape) ShareMemo(base *Tape) { tp.shared = base }

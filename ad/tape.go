@@ -76,8 +76,10 @@ type Tape struct {
 	// refillAt and dropAt map node indices to the discarded values that Backward
 	// recomputes before that node's backward and drops again after it (see Discard).
 	refillAt, dropAt map[int][]*Var
-	// memo holds values computed once per pass and shared by their users (see Memo).
-	memo map[any]*Var
+	// memo holds values computed once per pass and shared by their users (see Memo);
+	// shared is a tape whose stored values Memo finds too (see ShareMemo).
+	memo   map[any]*Var
+	shared *Tape
 	// err is the first failure of an operation that cannot stop the pass (see Err).
 	err error
 	// inference marks a tape of NewInferenceTape (see Free); live and peak count the
@@ -106,6 +108,11 @@ func (tp *Tape) Memo(key any, compute func() *Var) *Var {
 	for t := tp; t != nil; t = t.parent {
 		if v, ok := t.memo[key]; ok {
 			return v
+		}
+		if t.shared != nil {
+			if v, ok := t.shared.memo[key]; ok {
+				return v
+			}
 		}
 	}
 	v := compute()

@@ -135,6 +135,10 @@ func NLL(ctx context.Context, m *model.Model, src Source, o Options) (Result, er
 	var forwards int64
 	perImage := int64(0) // working-set bytes per image forward, measured on the first pass
 	stopped := false
+	// the effective and folded weights, computed once for every pass
+	prepared := ad.NewInferenceTape()
+	defer prepared.Release()
+	m.PrepareInference(prepared)
 	for b := 0; !stopped && (o.MaxImages <= 0 || res.NumImages < o.MaxImages); b++ {
 		if ctx.Err() != nil {
 			stopped = true
@@ -169,7 +173,7 @@ func NLL(ctx context.Context, m *model.Model, src Source, o Options) (Result, er
 				c = int(max(budget/(perImage*int64(n)), 1))
 			}
 			c = min(c, k-j0)
-			pass, err := iwPass(ctx, m, x, c, o.Noise)
+			pass, err := iwPass(ctx, m, prepared, x, c, o.Noise)
 			if err != nil {
 				if errors.Is(err, errStopped) {
 					stopped = true
@@ -241,7 +245,7 @@ type iwResult struct {
 // iwPass runs c importance samples of the n images of x as one batch of c·n images.
 // The noise is drawn sample by sample, each sample's groups in order, as c separate
 // passes would draw it.
-func iwPass(ctx context.Context, m *model.Model, x *tensor.Tensor, c int, noise model.Noise) (res iwResult, err error) {
+func iwPass(ctx context.Context, m *model.Model, prepared *ad.Tape, x *tensor.Tensor, c int, noise model.Noise) (res iwResult, err error) {
 	n := x.Shape()[0]
 	shapes := m.LatentShapes(n)
 	draws := make([][]*tensor.Tensor, len(shapes)) // per group, per sample
@@ -259,6 +263,7 @@ func iwPass(ctx context.Context, m *model.Model, x *tensor.Tensor, c int, noise 
 	}
 	tp := ad.NewInferenceTape()
 	defer tp.Release()
+	tp.ShareMemo(prepared)
 	tp.StopWhen(func() bool { return ctx.Err() != nil })
 	defer func() {
 		if r := recover(); r != nil {

@@ -458,6 +458,37 @@ func (m *Model) forward(tp *ad.Tape, x *tensor.Tensor, reps int, train bool, noi
 	return out
 }
 
+// PrepareInference computes on tp, once, the values that eval-mode passes on inference
+// tapes derive from the parameters and the running statistics: every convolution's
+// effective weight and the convolutions with folded batch norms. Passes on tapes
+// sharing tp's values (ad.Tape.ShareMemo) then skip that work. The values are a
+// snapshot: prepare again after the parameters or statistics change.
+func (m *Model) PrepareInference(tp *ad.Tape) {
+	for _, c := range m.convs {
+		c.EffectiveWeight(tp)
+	}
+	cells := slices.Concat(m.pre, m.post)
+	for _, e := range m.enc {
+		if e.cell != nil {
+			cells = append(cells, e.cell)
+		}
+	}
+	for _, e := range m.dec {
+		if e.cell != nil {
+			cells = append(cells, e.cell)
+		}
+	}
+	for _, c := range cells {
+		for _, o := range c.ops {
+			if ir, ok := o.(*irOp); ok {
+				for i := 1; i <= 3; i++ {
+					ir.folded(tp, i)
+				}
+			}
+		}
+	}
+}
+
 // cell runs c on x, as a recomputed segment (ad.Tape.Recompute) when RecomputeCells is set.
 func (m *Model) cell(tp *ad.Tape, c *cell, x *ad.Var, train bool) *ad.Var {
 	if !m.RecomputeCells || tp.NoGrad() {
