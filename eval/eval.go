@@ -167,18 +167,30 @@ func NLL(ctx context.Context, m *model.Model, src Source, o Options) (Result, er
 			logw[i] = make([]float64, k)
 		}
 		var batchELBO float64
+		enc, err := encodeBatch(ctx, m, prepared, x)
+		if errors.Is(err, errStopped) {
+			if release != nil {
+				release()
+			}
+			stopped = true
+			break
+		}
 		for j0 := 0; j0 < k; {
 			c := 1 // samples in this pass: one until the working set per image is known
 			if perImage > 0 {
 				c = int(max(budget/(perImage*int64(n)), 1))
+				// passes of (nearly) equal size
+				passes := (k - j0 + c - 1) / c
+				c = (k - j0 + passes - 1) / passes
 			}
 			c = min(c, k-j0)
-			pass, err := iwPass(ctx, m, prepared, x, c, o.Noise)
+			pass, err := iwPass(ctx, m, prepared, enc, x, c, o.Noise)
 			if err != nil {
 				if errors.Is(err, errStopped) {
 					stopped = true
 					break
 				}
+				enc.release()
 				if release != nil {
 					release()
 				}
@@ -200,6 +212,7 @@ func NLL(ctx context.Context, m *model.Model, src Source, o Options) (Result, er
 				o.Progress(Progress{Images: res.NumImages, Forwards: forwards})
 			}
 		}
+		enc.release()
 		if release != nil {
 			release()
 		}
@@ -242,10 +255,36 @@ type iwResult struct {
 	peak                  int64
 }
 
-// iwPass runs c importance samples of the n images of x as one batch of c·n images.
-// The noise is drawn sample by sample, each sample's groups in order, as c separate
-// passes would draw it.
-func iwPass(ctx context.Context, m *model.Model, prepared *ad.Tape, x *tensor.Tensor, c int, noise model.Noise) (res iwResult, err error) {
+// encoding is a batch's encoder features and the tape that holds them.
+type encoding struct {
+	e  *model.Encoded
+	tp *ad.Tape
+}
+
+func (e encoding) release() { e.tp.Release() }
+
+// encodeBatch runs the encoder on x once for all of the batch's samples (on an
+// inference tape sharing the prepared weights, stopped by ctx).
+func encodeBatch(ctx context.Context, m *model.Model, prepared *ad.Tape, x *tensor.Tensor) (enc encoding, err error) {
+	tp := ad.NewInferenceTape()
+	tp.ShareMemo(prepared)
+	tp.StopWhen(func() bool { return ctx.Err() != nil })
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(ad.Stopped); !ok {
+				panic(r)
+			}
+			tp.Release()
+			err = errStopped
+		}
+	}()
+	return encoding{e: m.EncodeForSamples(tp, x), tp: tp}, nil
+}
+
+// iwPass runs c importance samples of the n images of x (encoded in enc) as one
+// batch of c·n images. The noise is drawn sample by sample, each sample's groups in
+// order, as c separate passes would draw it.
+func iwPass(ctx context.Context, m *model.Model, prepared *ad.Tape, enc encoding, x *tensor.Tensor, c int, noise model.Noise) (res iwResult, err error) {
 	n := x.Shape()[0]
 	shapes := m.LatentShapes(n)
 	draws := make([][]*tensor.Tensor, len(shapes)) // per group, per sample
@@ -273,7 +312,7 @@ func iwPass(ctx context.Context, m *model.Model, prepared *ad.Tape, x *tensor.Te
 			err = errStopped
 		}
 	}()
-	out := m.ForwardSamples(tp, x, c, &stackedNoise{draws: draws})
+	out := m.ForwardEncoded(tp, enc.e, c, &stackedNoise{draws: draws})
 	recon := m.ReconLoss(tp, out, xc).Data()
 	rows := c * n
 	res = iwResult{recon: make([]float64, rows), kl: make([]float64, rows), logQ: make([]float64, rows), logP: make([]float64, rows)}

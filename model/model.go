@@ -327,17 +327,46 @@ func (m *Model) ForwardSamples(tp *ad.Tape, x *tensor.Tensor, k int, noise Noise
 // forward is Forward with the decoder path run on reps copies of the encoded batch
 // (reps > 1 only in eval mode).
 func (m *Model) forward(tp *ad.Tape, x *tensor.Tensor, reps int, train bool, noise Noise) *Output {
-	cfg := m.Cfg
-	B := x.Shape()[0] * reps
-	// tile repeats an encoder value for the reps copies (a no-op for one)
-	tile := func(v *ad.Var) *ad.Var {
-		if reps == 1 {
-			return v
-		}
-		t := nn.Tile(tp, v, reps)
-		m.free(tp, v)
-		return t
+	e := m.encode(tp, x, train)
+	e.own = true
+	return m.posterior(tp, e, reps, train, noise)
+}
+
+// Encoded is what the bottom-up encoder computes from a batch of images, the part of
+// a forward pass that does not depend on the posterior samples: the features the
+// posteriors are built from and the top group's posterior parameters.
+type Encoded struct {
+	n         int
+	combs     []*nn.Conv
+	feats     []*ad.Var
+	combNames []string
+	muq, lsq  *ad.Var // the top group's raw posterior parameters
+	// own lets the decoder pass free the values after their last use (when the
+	// encoding is decoded once, on the tape it was made on).
+	own bool
+}
+
+// Images is the number of images encoded.
+func (e *Encoded) Images() int { return e.n }
+
+// EncodeForSamples runs the bottom-up encoder on x (NHWC in [0,1]) in eval mode,
+// for any number of later ForwardEncoded passes. Its values belong to tp, which must
+// outlive those passes; they run on other tapes.
+func (m *Model) EncodeForSamples(tp *ad.Tape, x *tensor.Tensor) *Encoded {
+	return m.encode(tp, x, false)
+}
+
+// ForwardEncoded finishes ForwardSamples(x, k) from x's encoding: the top-down pass
+// with k posterior samples of every image, rows j·N + i (image i, sample j).
+func (m *Model) ForwardEncoded(tp *ad.Tape, e *Encoded, k int, noise Noise) *Output {
+	if k < 1 {
+		panic(fmt.Sprintf("model.ForwardEncoded: %d samples", k))
 	}
+	return m.posterior(tp, e, k, false, noise)
+}
+
+// encode is the bottom-up half of forward.
+func (m *Model) encode(tp *ad.Tape, x *tensor.Tensor, train bool) *Encoded {
 	in := tensor.Get(x.Shape()...)
 	tp.Own(in)
 	for i, v := range x.Data() {
@@ -374,10 +403,6 @@ func (m *Model) forward(tp *ad.Tape, x *tensor.Tensor, reps int, train bool, noi
 	slices.Reverse(feats)
 	slices.Reverse(combNames)
 
-	out := &Output{}
-	var logQs, logPs []*ad.Var
-	var qs, ps []dist.Normal
-
 	a := tp.ELU(s)
 	if !kept {
 		m.free(tp, s)
@@ -389,7 +414,35 @@ func (m *Model) forward(tp *ad.Tape, x *tensor.Tensor, reps int, train bool, noi
 	m.trace("enc0", ftr)
 	muq, lsq := m.sampler(tp, m.encSampler[0], "enc_sampler.0", ftr)
 	m.free(tp, ftr)
-	muq, lsq = tile(muq), tile(lsq)
+	return &Encoded{n: x.Shape()[0], combs: combs, feats: feats, combNames: combNames, muq: muq, lsq: lsq}
+}
+
+// posterior is the top-down half of forward, on reps copies of the encoded batch
+// (reps > 1 only in eval mode).
+func (m *Model) posterior(tp *ad.Tape, e *Encoded, reps int, train bool, noise Noise) *Output {
+	cfg := m.Cfg
+	B := e.n * reps
+	combs, feats, combNames := e.combs, e.feats, e.combNames
+	// done frees an encoder value after its last use when the pass owns them
+	done := func(v *ad.Var) {
+		if e.own {
+			m.free(tp, v)
+		}
+	}
+	// tile repeats an encoder value for the reps copies (a no-op for one)
+	tile := func(v *ad.Var) *ad.Var {
+		if reps == 1 {
+			return v
+		}
+		t := nn.Tile(tp, v, reps)
+		done(v)
+		return t
+	}
+	out := &Output{}
+	var logQs, logPs []*ad.Var
+	var qs, ps []dist.Normal
+
+	muq, lsq := tile(e.muq), tile(e.lsq)
 	q := dist.NewNormal(tp, muq, lsq, 1)
 	zs := muq.Shape()
 	z := q.Sample(tp, noise.Normal(zs...))
@@ -418,7 +471,7 @@ func (m *Model) forward(tp *ad.Tape, x *tensor.Tensor, reps int, train bool, noi
 			m.free(tp, feat)
 		}
 		if idx == len(feats) || feats[idx] != feats[idx-1] { // its last reader
-			m.free(tp, feats[idx-1])
+			done(feats[idx-1])
 		}
 		m.trace(combNames[idx-1], f)
 		muq, lsq := m.sampler(tp, m.encSampler[idx], fmt.Sprintf("enc_sampler.%d", idx), f)
