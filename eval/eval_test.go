@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/nvae-go/nvae/ad"
@@ -291,5 +292,36 @@ func TestNLLStops(t *testing.T) {
 	// stopped before the first image: an error
 	if _, err := NLL(ctx, m, TensorSource(x, 2), Options{K: 3, Noise: noise()}); err == nil || !errors.Is(err, context.Canceled) {
 		t.Errorf("evaluation with a cancelled context: %v", err)
+	}
+}
+
+// TestReadjustBNOnInferenceTape: BN re-adjustment on the inference path leaves the
+// same running statistics, bit for bit, as generative passes on the recording-free
+// training tape.
+func TestReadjustBNOnInferenceTape(t *testing.T) {
+	got, want := tinyModel(t), tinyModel(t)
+	ReadjustBN(got, 3, 4, 0.7, model.RandNoise{R: rand.New(rand.NewPCG(2, 5))})
+	noise := model.RandNoise{R: rand.New(rand.NewPCG(2, 5))}
+	want.SetTrain(true)
+	for i := 0; i < 3; i++ {
+		tp := ad.NewNoGradTape()
+		want.Sample(tp, 4, 0.7, noise)
+		tp.Release()
+	}
+	want.SetTrain(false)
+	wb, gb := want.Buffers(), got.Buffers()
+	changed := false
+	for i := range wb {
+		for j, v := range wb[i].Data {
+			if gb[i].Data[j] != v {
+				t.Fatalf("%s[%d] = %v, want %v", gb[i].Name, j, gb[i].Data[j], v)
+			}
+		}
+		if strings.HasSuffix(wb[i].Name, "num_batches_tracked") && wb[i].Data[0] == 3 {
+			changed = true
+		}
+	}
+	if !changed {
+		t.Error("the re-adjustment counted no batches")
 	}
 }
