@@ -96,7 +96,7 @@ type Options struct {
 }
 
 // DefaultMemoryBudget is the working set NLL allows one forward pass by default.
-const DefaultMemoryBudget = 256 << 20
+const DefaultMemoryBudget = 64 << 20
 
 // Progress is how far an evaluation has come.
 type Progress struct {

@@ -31,6 +31,7 @@ func benchEval(args []string, stdout io.Writer) error {
 	batch := fs.Int("batch_size", 32, "images per evaluation batch")
 	k := fs.Int("num_iw_samples", 10, "importance samples per image")
 	images := fs.Int("images", 0, "timed images (0: two batches)")
+	budget := fs.Int64("memory_mb", 0, "working set of one forward pass in MB (0: eval.DefaultMemoryBudget)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed evaluation to this file")
 	cf := addConfigFlags(fs)
@@ -63,7 +64,7 @@ func benchEval(args []string, stdout io.Writer) error {
 	x := benchInput(m.Cfg, n, rng)
 	noise := model.RandNoise{R: rng}
 	run := func(imgs int) (eval.Result, error) {
-		return eval.NLL(context.Background(), m, eval.TensorSource(x, *batch), eval.Options{K: *k, MaxImages: imgs, Noise: noise})
+		return eval.NLL(context.Background(), m, eval.TensorSource(x, *batch), eval.Options{K: *k, MaxImages: imgs, Noise: noise, MemoryBudget: *budget << 20})
 	}
 	// one untimed batch: first-use allocations of the buffer pool
 	if _, err := run(min(*batch, n)); err != nil {
