@@ -123,6 +123,7 @@ type Progress struct {
 	printed   bool      // something has been printed
 	last      time.Time // when the last line was printed
 	pending   *Stats    // latest snapshot not printed yet
+	finalStep int64     // the step of the last final line printed (0: none)
 	lastLen   int       // length of the line on screen (terminal mode)
 	open      bool      // a terminal line is on screen without a newline
 }
@@ -169,9 +170,16 @@ func (p *Progress) Update(s Stats) {
 		}
 	}
 	final := s.Total > 0 && s.Step >= s.Total
+	if final && p.finalStep == s.Step && s.Step > 0 {
+		p.pending = nil // already shown complete: a repeat adds nothing
+		return
+	}
 	if p.printed && !final && now.Sub(p.last) < p.Interval {
 		p.pending = &s
 		return
+	}
+	if final {
+		p.finalStep = s.Step
 	}
 	p.print(s, now)
 }

@@ -200,8 +200,8 @@ func (p pairComm) AllReduceSumFloat64(buf []float64) error {
 // their images, weighted by the images each evaluated.
 func TestCombineEval(t *testing.T) {
 	r0 := eval.Result{NLLNats: 100, NELBONats: 110, BPD: 1, BPDELBO: 1.1, NumImages: 3, NumIWSamples: 5, Dims: 784}
-	// the other rank: 1 image with NLL 200, NELBO 210, bpd 2, 2.1
-	c := pairComm{Comm: comm.Single(), other: []float64{200, 210, 2, 2.1, 1}}
+	// the other rank: 1 image with NLL 200, NELBO 210, bpd 2, 2.1, complete (not partial)
+	c := pairComm{Comm: comm.Single(), other: []float64{200, 210, 2, 2.1, 1, 0}}
 	got, err := CombineEval(c, r0)
 	if err != nil {
 		t.Fatal(err)
@@ -212,8 +212,13 @@ func TestCombineEval(t *testing.T) {
 			t.Fatalf("combined %+v, want %+v", got, want)
 		}
 	}
-	if got.NumImages != 4 || got.NumIWSamples != 5 {
+	if got.NumImages != 4 || got.NumIWSamples != 5 || got.Partial {
 		t.Fatalf("combined %+v, want %+v", got, want)
+	}
+	// one rank stopped early (Ctrl-C): the combined result is partial
+	c.other = []float64{200, 210, 2, 2.1, 1, 1}
+	if got, err := CombineEval(c, r0); err != nil || !got.Partial {
+		t.Fatalf("with a partial rank: %+v, %v; want a partial result", got, err)
 	}
 	if same, err := CombineEval(comm.Single(), r0); err != nil || same != r0 {
 		t.Fatalf("one rank: %+v, %v; want the result unchanged", same, err)

@@ -94,10 +94,11 @@ func runEval(args []string, stdout io.Writer) error {
 	want := total
 	ctx, stop := interruptContext()
 	defer stop()
-	progress, done := evalProgress(int64(train.EvalShare(total, job.Rank(), job.Size())) * int64(*k))
+	progressOut := errOut
 	if job.Rank() != 0 {
-		progress = nil
+		progressOut = io.Discard // rank 0 speaks for the job
 	}
+	progress, done := evalProgress(progressOut, int64(train.EvalShare(total, job.Rank(), job.Size()))*int64(*k))
 	r, err := train.EvalSharded(ctx, job, m, source, eval.Options{K: *k, MaxImages: *maxImages, Noise: noise, Progress: progress})
 	done()
 	if err != nil {
@@ -136,9 +137,10 @@ func shardRows(x *tensor.Tensor, rank, world int) *tensor.Tensor {
 
 // evalProgress returns a progress callback for eval.NLL that draws a bar with the
 // rate and ETA on stderr: in place on a terminal, otherwise a line every few seconds.
-// total is the number of image forwards (images × samples); done ends the display.
-func evalProgress(total int64) (progress func(eval.Progress), done func()) {
-	prog := report.NewProgress(errOut, total)
+// w is where it goes, total the number of image forwards (images × samples); done
+// ends the display.
+func evalProgress(w io.Writer, total int64) (progress func(eval.Progress), done func()) {
+	prog := report.NewProgress(w, total)
 	if !prog.Terminal {
 		prog.Interval = 5 * time.Second
 	}

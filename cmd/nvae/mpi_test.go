@@ -142,7 +142,18 @@ func TestMPIEvalAndReadjust(t *testing.T) {
 	if err != nil {
 		t.Fatalf("mpirun -np 2 nvae eval: %v\n%s", err, out)
 	}
-	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &two); err != nil {
+	// stdout and stderr come mixed: the progress lines (stderr, rank 0 only) and one
+	// JSON object (stdout, rank 0 only)
+	var objects []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "{") {
+			objects = append(objects, line)
+		}
+	}
+	if len(objects) != 1 || strings.Count(out, "eval [") > 1 {
+		t.Fatalf("mpirun -np 2 nvae eval printed %q, want one JSON object and one progress display, from rank 0", out)
+	}
+	if err := json.Unmarshal([]byte(objects[0]), &two); err != nil {
 		t.Fatalf("mpirun -np 2 nvae eval printed %q (want one JSON object, from rank 0): %v", out, err)
 	}
 	if one.Images != 6 || two.Images != 6 {
