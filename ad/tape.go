@@ -30,6 +30,12 @@ type Var struct {
 	// is the index of v on its tape (meaningful only when v is recorded).
 	refill func(dst []float32)
 	node   int
+	// deps are the values refill reads (materialized first when compacted); exact16
+	// marks a value holding bf16 values exactly and compacted one stored in bf16 (see
+	// Tape.Compact).
+	deps      []*Var
+	exact16   bool
+	compacted bool
 }
 
 // NewParam wraps t as a trainable leaf: it requires a gradient, which is kept across
@@ -75,6 +81,11 @@ type Tape struct {
 	refillAt, dropAt map[int][]*Var
 	// memo holds values computed once per pass and shared by their users (see Memo).
 	memo map[any]*Var
+	// prec is the precision set on the tape, half the bf16 weights of the pass (see
+	// weightBF16) and compactBytes the bf16 storage made by Compact.
+	prec         Precision
+	half         map[*Var][]uint16
+	compactBytes int64
 	// err is the first failure of an operation that cannot stop the pass (see Err).
 	err error
 }
@@ -113,6 +124,7 @@ func (tp *Tape) Memo(key any, compute func() *Var) *Var {
 func (tp *Tape) Forget(key any) {
 	for t := tp; t != nil; t = t.parent {
 		delete(t.memo, key)
+		clear(t.half) // the bf16 weights may derive from what changed
 	}
 }
 
@@ -228,6 +240,12 @@ func (tp *Tape) BackwardWith(out *Var, g *tensor.Tensor) {
 	for i := len(tp.nodes) - 1; i >= 0; i-- {
 		v := tp.nodes[i]
 		for _, d := range tp.refillAt[i] {
+			if d.compacted && d.Value.Data() != nil {
+				continue // already widened for a refill that read it
+			}
+			for _, x := range d.deps {
+				tp.materialize(x)
+			}
 			d.Value = tp.alloc(d.Value.Shape()...)
 			d.refill(d.Value.Data())
 		}
@@ -293,6 +311,8 @@ func (tp *Tape) Release() {
 	clear(tp.refillAt)
 	clear(tp.dropAt)
 	clear(tp.memo)
+	clear(tp.half)
+	tp.compactBytes = 0
 }
 
 // Detach returns a variable sharing x's value that stops gradients.
