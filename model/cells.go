@@ -167,10 +167,17 @@ func (o *irOp) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 		tp.Discard(x)
 		return y
 	}
+	// In bf16, each convolution output is stored in bf16 once its batch norm is
+	// recorded (ad.Tape.Compact: lossless, and nothing in float32).
+	bn := func(b *nn.BN, y *ad.Var) *ad.Var {
+		out := b.Forward(tp, y, train)
+		tp.Compact(y)
+		return out
+	}
 	x = o.bn0.Forward(tp, x, train)
-	x = o.bn1.Forward(tp, conv(o.conv1, x), train)
-	x = o.bn2.Forward(tp, conv(o.conv2, x), train)
-	return o.bn3.Forward(tp, conv(o.conv3, x), train)
+	x = bn(o.bn1, conv(o.conv1, x))
+	x = bn(o.bn2, conv(o.conv2, x))
+	return bn(o.bn3, conv(o.conv3, x))
 }
 
 // op makes the operation name of a cell at prefix, from cin to cout channels; the
@@ -324,11 +331,17 @@ func (c *cell) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 		skip = x
 	}
 	s := x
-	for _, o := range c.ops {
+	for i, o := range c.ops {
+		in := s
 		s = o.forward(tp, s, train)
+		if i > 0 {
+			tp.Compact(in) // a convolution output read only by this op (bf16 only)
+		}
 	}
 	if c.se != nil {
+		in := s
 		s = c.se.Forward(tp, s)
+		tp.Compact(in)
 	}
 	return nn.AddScaled(tp, skip, s, 0.1)
 }
