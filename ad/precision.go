@@ -2,6 +2,7 @@ package ad
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/nvae-go/nvae/backend/cpu"
 	"github.com/nvae-go/nvae/tensor"
@@ -68,7 +69,7 @@ func (tp *Tape) weightBF16(w *Var) []uint16 {
 			return h
 		}
 	}
-	h := make([]uint16, w.Value.Len())
+	h := getU16(w.Value.Len())
 	cpu.BF16FromF32Slice(h, w.Data())
 	if tp.half == nil {
 		tp.half = map[*Var][]uint16{}
@@ -102,9 +103,10 @@ func (tp *Tape) Compact(v *Var) {
 	if tp.refillAt == nil {
 		tp.refillAt, tp.dropAt = map[int][]*Var{}, map[int][]*Var{}
 	}
-	h := make([]uint16, v.Value.Len())
+	h := getU16(v.Value.Len())
 	cpu.BF16FromF32Slice(h, v.Data())
 	tp.compactBytes += int64(2 * len(h))
+	tp.halves = append(tp.halves, h)
 	tensor.Put(v.Value)
 	v.refill = func(dst []float32) { cpu.F32FromBF16Slice(dst, h) }
 	v.compacted = true
@@ -131,4 +133,47 @@ func (tp *Tape) HeldBytes() int64 {
 		n += 4 * int64(len(t.Data()))
 	}
 	return n
+}
+
+// The bf16 buffers (weights of a pass, compacted values) are recycled by exact length,
+// as tensor buffers are: a step needs the same sizes every time.
+var (
+	u16Mu   sync.Mutex
+	u16Free = map[int][][]uint16{}
+)
+
+// getU16 returns a pooled buffer of n uint16 (contents undefined).
+func getU16(n int) []uint16 {
+	u16Mu.Lock()
+	defer u16Mu.Unlock()
+	if l := u16Free[n]; len(l) > 0 {
+		h := l[len(l)-1]
+		u16Free[n] = l[:len(l)-1]
+		return h
+	}
+	return make([]uint16, n)
+}
+
+// putU16 returns h to the pool; it must not be used afterwards.
+func putU16(h []uint16) {
+	if len(h) == 0 {
+		return
+	}
+	u16Mu.Lock()
+	u16Free[len(h)] = append(u16Free[len(h)], h[:len(h):len(h)])
+	u16Mu.Unlock()
+}
+
+// releaseHalves returns the tape's bf16 buffers to the pool.
+func (tp *Tape) releaseHalves() {
+	for _, h := range tp.half {
+		putU16(h)
+	}
+	clear(tp.half)
+	for _, h := range tp.halves {
+		putU16(h)
+	}
+	clear(tp.halves)
+	tp.halves = tp.halves[:0]
+	tp.compactBytes = 0
 }

@@ -85,6 +85,7 @@ type Tape struct {
 	// weightBF16) and compactBytes the bf16 storage made by Compact.
 	prec         Precision
 	half         map[*Var][]uint16
+	halves       [][]uint16
 	compactBytes int64
 	// err is the first failure of an operation that cannot stop the pass (see Err).
 	err error
@@ -124,7 +125,10 @@ func (tp *Tape) Memo(key any, compute func() *Var) *Var {
 func (tp *Tape) Forget(key any) {
 	for t := tp; t != nil; t = t.parent {
 		delete(t.memo, key)
-		clear(t.half) // the bf16 weights may derive from what changed
+		for _, h := range t.half { // the bf16 weights may derive from what changed
+			putU16(h)
+		}
+		clear(t.half)
 	}
 }
 
@@ -311,8 +315,7 @@ func (tp *Tape) Release() {
 	clear(tp.refillAt)
 	clear(tp.dropAt)
 	clear(tp.memo)
-	clear(tp.half)
-	tp.compactBytes = 0
+	tp.releaseHalves()
 }
 
 // Detach returns a variable sharing x's value that stops gradients.
