@@ -45,6 +45,8 @@ type tfEvent struct {
 	step        int64
 	fileVersion string
 	values      []tfValue
+	// sessionStatus is session_log.status (field 7), -1 when absent.
+	sessionStatus int
 }
 
 type tfValue struct {
@@ -145,7 +147,7 @@ func parseFields(t *testing.T, b []byte) []field {
 }
 
 func decodeEvent(t *testing.T, data []byte) tfEvent {
-	var ev tfEvent
+	ev := tfEvent{sessionStatus: -1}
 	for _, f := range parseFields(t, data) {
 		switch {
 		case f.num == 1 && f.wire == 1:
@@ -154,6 +156,13 @@ func decodeEvent(t *testing.T, data []byte) tfEvent {
 			ev.step = int64(f.u)
 		case f.num == 3 && f.wire == 2:
 			ev.fileVersion = string(f.b)
+		case f.num == 7 && f.wire == 2:
+			ev.sessionStatus = 0
+			for _, sf := range parseFields(t, f.b) {
+				if sf.num == 1 && sf.wire == 0 {
+					ev.sessionStatus = int(sf.u)
+				}
+			}
 		case f.num == 5 && f.wire == 2:
 			for _, sv := range parseFields(t, f.b) {
 				if sv.num != 1 || sv.wire != 2 {

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	mrand "math/rand/v2"
 	"mime"
 	"net/http"
 	"net/url"
@@ -541,17 +542,36 @@ func (s *Server) checkHeader(b []byte, field string) error {
 func (s *Server) decodeInputs(raw [][]byte, fields []string, noise *model.SeededNoise) ([]*tensor.Tensor, error) {
 	xs := make([]*tensor.Tensor, len(raw))
 	for i, b := range raw {
-		img, _, err := image.Decode(bytes.NewReader(b))
+		x, err := s.decodeUpload(b, fields[i], noise.Rand())
 		if err != nil {
-			return nil, badField(fields[i], "not a valid image: %v", err)
-		}
-		x, err := eval.ImageInput(s.cfg, img, noise.Rand())
-		if err != nil {
-			return nil, badField(fields[i], "%v", err)
+			return nil, err
 		}
 		xs[i] = x
 	}
 	return xs, nil
+}
+
+// decodeUpload decodes one uploaded image and prepares it as a model input of
+// shape 1×H×W×C (the model's input shape). The header is checked again here, before
+// any pixel is decoded, so that no caller can reach the decoder with an image larger
+// than MaxSide×MaxSide: the decoded image's memory is bounded by the limit, not by
+// what the upload declares.
+func (s *Server) decodeUpload(b []byte, field string, rng *mrand.Rand) (*tensor.Tensor, error) {
+	if err := s.checkHeader(b, field); err != nil {
+		return nil, err
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
+	if err != nil {
+		return nil, badField(field, "not a valid image: %v", err)
+	}
+	if r := img.Bounds(); r.Dx() < 1 || r.Dy() < 1 || r.Dx() > s.opts.MaxSide || r.Dy() > s.opts.MaxSide {
+		return nil, badField(field, "image decodes to %d×%d pixels; each side must be from 1 to %d", r.Dx(), r.Dy(), s.opts.MaxSide)
+	}
+	x, err := eval.ImageInput(s.cfg, img, rng)
+	if err != nil {
+		return nil, badField(field, "%v", err)
+	}
+	return x, nil
 }
 
 func indexOf(xs []string, x string) int {

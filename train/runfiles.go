@@ -95,8 +95,26 @@ func redone(row map[string]json.RawMessage, steps int, redoEval bool) bool {
 			break
 		}
 	}
+	return redoneStep(step, isEval, steps, redoEval)
+}
+
+// redoneStep is the rule of redone for a point at step, an evaluation's or not.
+func redoneStep(step float64, isEval bool, steps int, redoEval bool) bool {
 	if isEval {
 		return step > float64(steps) || (redoEval && step == float64(steps))
 	}
 	return step >= float64(steps)
+}
+
+// keepEvents is the rule of redone for the TensorBoard points of a run resumed from
+// a checkpoint taken after steps updates: it reports the points (by tag and step)
+// the resumed run will not write again, which report.ResumeEventWriter carries over
+// its restart mark. Evaluation points are the "val/" tags; nil for a new run.
+func keepEvents(steps int, redoEval bool) func(tag string, step int64) bool {
+	if steps == 0 {
+		return nil
+	}
+	return func(tag string, step int64) bool {
+		return !redoneStep(float64(step), strings.HasPrefix(tag, "val/"), steps, redoEval)
+	}
 }

@@ -106,6 +106,20 @@ func TestResumeAfterKill(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, MetricsName), []byte(old), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The killed session's TensorBoard points: the same steps as its metrics rows.
+	tb := filepath.Join(dir, "tensorboard")
+	ew, err := report.ResumeEventWriter(tb, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s := range int64(5) {
+		ew.Scalar("train/nelbo_iter", s, 7)
+	}
+	ew.Scalar("val/neg_log_p", 2, 9)
+	ew.Scalar("val/neg_log_p", 4, 9)
+	if err := ew.Close(); err != nil {
+		t.Fatal(err)
+	}
 	stale := filepath.Join(dir, "."+modelfile.RunFile+".tmp-123456789")
 	if err := os.WriteFile(stale, make([]byte, 1000), 0o600); err != nil {
 		t.Fatal(err)
@@ -175,5 +189,54 @@ func TestResumeAfterKill(t *testing.T) {
 	}
 	if len(evalSteps) != 2 || evalSteps[0] != 2 || evalSteps[1] != 6 {
 		t.Errorf("evaluation rows at steps %v, want [2 6] (the one at 4 was after the checkpoint)", evalSteps)
+	}
+
+	// TensorBoard shows the same: one point per step, the killed session's before
+	// the checkpoint (and its evaluation at the checkpoint), the resumed run's after.
+	pts, err := report.ReadScalars(tb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]map[int64]float32{}
+	for _, p := range pts {
+		if seen[p.Tag] == nil {
+			seen[p.Tag] = map[int64]float32{}
+		}
+		if _, dup := seen[p.Tag][p.Step]; dup {
+			t.Errorf("TensorBoard shows %s at step %d twice", p.Tag, p.Step)
+		}
+		seen[p.Tag][p.Step] = p.Value
+	}
+	for s := range int64(6) {
+		v, ok := seen["train/nelbo_iter"][s]
+		if !ok || (s < 2) != (v == 7) {
+			t.Errorf("train/nelbo_iter at step %d: %v (present %v), want the killed session's value 7 only before step 2", s, v, ok)
+		}
+	}
+	val := seen["val/neg_log_p"]
+	if len(val) != 2 || val[2] != 9 || val[6] == 9 || val[6] == 0 {
+		t.Errorf("val/neg_log_p points %v, want the killed session's at step 2 and the resumed run's at 6", val)
+	}
+}
+
+func TestKeepEvents(t *testing.T) {
+	if keepEvents(0, false) != nil {
+		t.Error("a new run carries points over")
+	}
+	for _, c := range []struct {
+		tag              string
+		step, steps      int64
+		redoEval, wanted bool
+	}{
+		{"train/nelbo_iter", 3, 3, false, false}, // the 4th update, redone
+		{"train/nelbo_iter", 5, 3, false, false},
+		{"val/nelbo", 3, 3, false, true}, // evaluated after 3 updates, not redone
+		{"val/nelbo", 3, 3, true, false}, // a finished run evaluates again
+		{"val/nelbo", 4, 3, false, false},
+		{"kl/total_active", 3, 3, false, false},
+	} {
+		if got := keepEvents(int(c.steps), c.redoEval)(c.tag, c.step); got != c.wanted {
+			t.Errorf("keepEvents(%d, %v)(%q, %d) = %v, want %v", c.steps, c.redoEval, c.tag, c.step, got, c.wanted)
+		}
 	}
 }

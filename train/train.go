@@ -575,7 +575,10 @@ func (t *Trainer) Run(ctx context.Context) (*Summary, error) {
 		if t.prog.Step > 0 {
 			t.history, _ = report.ReadJSONL(t.metrics.Path())
 		}
-		t.events, err = report.NewEventWriter(filepath.Join(o.Out, "tensorboard"))
+		// A new event file, its points of steps ≥ t.prog.Step replacing those of the
+		// earlier files for TensorBoard (the rows dropped from metrics.jsonl above).
+		t.events, err = report.ResumeEventWriter(filepath.Join(o.Out, "tensorboard"), int64(t.prog.Step),
+			keepEvents(t.prog.Step, t.prog.Step >= t.prog.TotalSteps))
 		if err != nil {
 			return nil, err
 		}

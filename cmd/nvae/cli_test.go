@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -38,6 +39,9 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"import", "only-one"}, 2, "positional"},
 		{[]string{"import", "../../go.mod", filepath.Join(dir, "x.safetensors")}, 1, "zip"},
 		{[]string{"bench", "nothing"}, 2, "unknown benchmark"},
+		{[]string{"serve", "--checkpoint", fixtureCheckpoint, "--addr", "0.0.0.0:0"}, 1, "nvae serve: refusing to listen"},
+		{[]string{"serve", "--checkpoint", fixtureCheckpoint, "--addr", "nocolon"}, 1, "nvae serve: address"},
+		{[]string{"bench", "train", "--steps", "0"}, 1, "nvae bench train: want --steps"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer
@@ -48,6 +52,9 @@ func TestCLIErrors(t *testing.T) {
 		}
 		if c.msg != "" && !strings.Contains(errb.String(), c.msg) {
 			t.Errorf("nvae %v: stderr %q lacks %q", c.args, errb.String(), c.msg)
+		}
+		if len(c.args) > 0 && strings.Contains(errb.String(), "nvae "+c.args[0]+": "+c.args[0]) {
+			t.Errorf("nvae %v: the command is named twice: %q", c.args, errb.String())
 		}
 		if code == 1 && strings.Count(strings.TrimSpace(errb.String()), "\n") != 0 {
 			t.Errorf("nvae %v: error is not one line: %q", c.args, errb.String())
@@ -156,5 +163,23 @@ func TestContTraining(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "resuming") || !strings.Contains(out.String(), "at step 1") {
 		t.Errorf("--cont_training did not continue from the checkpoint: %q", out.String())
+	}
+}
+
+func TestErrorLine(t *testing.T) {
+	for _, c := range []struct{ name, sub, err, want string }{
+		{"serve", "--checkpoint", "serve: refusing to listen", "nvae serve: refusing to listen"},
+		{"serve", "", "--checkpoint is required", "nvae serve: --checkpoint is required"},
+		{"eval", "", "eval: batch: bad\nsecond line", "nvae eval: batch: bad; second line"},
+		{"bench", "train", "bench train: want --steps ≥ 1", "nvae bench train: want --steps ≥ 1"},
+		{"bench", "kernels", "bench kernels: --repeat must be at least 1", "nvae bench kernels: --repeat must be at least 1"},
+		{"bench", "sample", "bench train: x", "nvae bench: bench train: x"}, // not the subcommand run: kept as it is
+		{"train", "", "trainer: x", "nvae train: trainer: x"},
+		{"train", "--out", "train data: x", "nvae train: train data: x"},
+		{"sample", "", "reading samples: x", "nvae sample: reading samples: x"},
+	} {
+		if got := errorLine(c.name, c.sub, errors.New(c.err)); got != c.want {
+			t.Errorf("errorLine(%q, %q, %q) = %q, want %q", c.name, c.sub, c.err, got, c.want)
+		}
 	}
 }

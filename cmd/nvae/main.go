@@ -112,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if job.Size() > 1 {
 		if err != nil && !errors.Is(err, flag.ErrHelp) {
 			// End every rank, not only this one, naming it.
-			comm.Fatal(job, fmt.Errorf("nvae %s: %s", c.name, strings.TrimSpace(err.Error())))
+			comm.Fatal(job, errors.New(errorLine(c.name, firstArg(args[1:]), err)))
 		}
 		if cerr := job.Close(); cerr != nil {
 			fmt.Fprintf(stderr, "rank %d: nvae %s: %v\n", job.Rank(), c.name, cerr)
@@ -130,10 +130,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &code):
 		return int(code)
 	}
-	// one line, also for joined errors
-	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
-	fmt.Fprintf(stderr, "nvae %s: %s\n", c.name, msg)
+	fmt.Fprintln(stderr, errorLine(c.name, firstArg(args[1:]), err))
 	return 1
+}
+
+// errorLine is the CLI's one-line error of command name: "nvae NAME: message" (the
+// lines of a joined error separated by "; "). A message that already names the
+// command is not prefixed twice: "serve: refusing…" from the package of the same
+// name under nvae serve, or "bench train: …" under nvae bench train (sub is the
+// command's first argument, which may name a subcommand).
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
+func errorLine(name, sub string, err error) string {
+	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	if rest, ok := strings.CutPrefix(msg, name+": "); ok {
+		return "nvae " + name + ": " + rest
+	}
+	if sub != "" && !strings.HasPrefix(sub, "-") && strings.HasPrefix(msg, name+" "+sub+": ") {
+		return "nvae " + msg
+	}
+	return "nvae " + name + ": " + msg
 }
 
 // runCommand runs c, turning a panic (a bug: bad input must give an error) into an
