@@ -76,3 +76,45 @@ func TestBF16LossCurve(t *testing.T) {
 		t.Errorf("losses did not fall by 20%%: fp32 %.4f → %.4f, bf16 %.4f → %.4f", f32[0], f32[last], b16[0], b16[last])
 	}
 }
+
+// TestResumeAtOtherPrecision trains 3 steps in float32, checkpoints, and resumes the
+// run once in float32 and once in bf16: the precision is not part of the saved state,
+// both continue from step 3 at the precision asked for, and the bf16 step's loss
+// differs from the float32 one (bf16 ran) by less than 1%.
+func TestResumeAtOtherPrecision(t *testing.T) {
+	dir := t.TempDir()
+	tr, err := New(testOptions(t, dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := tr.StepOnce(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tr.checkpoint(1); err != nil {
+		t.Fatal(err)
+	}
+	tr.Close()
+	next := func(p ad.Precision) float64 {
+		o := testOptions(t, dir)
+		o.Precision = p
+		tr, err := New(o)
+		if err != nil {
+			t.Fatalf("resuming at %v: %v", p, err)
+		}
+		defer tr.Close()
+		if tr.prog.Step != 3 || tr.Model().Precision != p {
+			t.Fatalf("resumed at step %d with precision %v, want 3 and %v", tr.prog.Step, tr.Model().Precision, p)
+		}
+		sm, err := tr.StepOnce()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sm.Loss
+	}
+	l32, l16 := next(ad.FP32), next(ad.BF16)
+	if math.IsNaN(l16) || l16 == l32 || math.Abs(l16-l32) > 0.01*math.Abs(l32) {
+		t.Errorf("step 3 resumed in bf16: loss %v, in fp32 %v: want different but within 1%%", l16, l32)
+	}
+}
