@@ -15,7 +15,7 @@ import (
 // same initialisation and noise, and checks that the bf16 loss curve stays within 5%
 // of the float32 one (means over windows of steps) and that both curves fall by 20%.
 // By default it runs 20 steps (windows of 5); NVAE_BIG_TESTS=1 runs 200 (windows of
-// 20, about three minutes on two loaded cores; measured differences ≤ 0.11%).
+// 20, two to three minutes on two loaded cores; measured differences ≤ 0.09%).
 func TestBF16LossCurve(t *testing.T) {
 	const band = 0.05
 	steps, window := 20, 5
