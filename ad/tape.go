@@ -36,6 +36,9 @@ type Var struct {
 	deps      []*Var
 	exact16   bool
 	compacted bool
+	// home is the tape that allocated the value (nil for leaves and views), which
+	// alone may free it early (see Tape.Free).
+	home *Tape
 }
 
 // NewParam wraps t as a trainable leaf: it requires a gradient, which is kept across
@@ -79,16 +82,23 @@ type Tape struct {
 	// refillAt and dropAt map node indices to the discarded values that Backward
 	// recomputes before that node's backward and drops again after it (see Discard).
 	refillAt, dropAt map[int][]*Var
-	// memo holds values computed once per pass and shared by their users (see Memo).
-	memo map[any]*Var
 	// prec is the precision set on the tape, half the bf16 weights of the pass (see
 	// weightBF16) and compactBytes the bf16 storage made by Compact.
 	prec         Precision
 	half         map[*Var][]uint16
 	halves       [][]uint16
 	compactBytes int64
+	// memo holds values computed once per pass and shared by their users (see Memo);
+	// shared is a tape whose stored values Memo finds too (see ShareMemo).
+	memo   map[any]*Var
+	shared *Tape
 	// err is the first failure of an operation that cannot stop the pass (see Err).
 	err error
+	// inference marks a tape of NewInferenceTape (see Free); live and peak count the
+	// bytes it allocated and holds, stop is checked at every allocation (StopWhen).
+	inference  bool
+	live, peak int64
+	stop       func() bool
 }
 
 // NewTape returns an empty tape that records gradients.
@@ -110,6 +120,11 @@ func (tp *Tape) Memo(key any, compute func() *Var) *Var {
 	for t := tp; t != nil; t = t.parent {
 		if v, ok := t.memo[key]; ok {
 			return v
+		}
+		if t.shared != nil {
+			if v, ok := t.shared.memo[key]; ok {
+				return v
+			}
 		}
 	}
 	v := compute()
@@ -155,8 +170,12 @@ func (tp *Tape) fail(err error) {
 
 // alloc returns a pooled tensor owned by the tape (contents undefined).
 func (tp *Tape) alloc(shape ...int) *tensor.Tensor {
+	if tp.stop != nil && tp.stop() {
+		panic(Stopped{})
+	}
 	t := tensor.Get(shape...)
 	tp.owned = append(tp.owned, t)
+	tp.count(t)
 	return t
 }
 
@@ -169,12 +188,15 @@ func (tp *Tape) allocZero(shape ...int) *tensor.Tensor {
 
 // Own hands t to the tape, which returns it to the pool on Release. Use it for
 // buffers from tensor.Get whose lifetime is the step.
-func (tp *Tape) Own(t *tensor.Tensor) { tp.owned = append(tp.owned, t) }
+func (tp *Tape) Own(t *tensor.Tensor) {
+	tp.owned = append(tp.owned, t)
+	tp.count(t)
+}
 
 // newVar makes a result variable with a pooled value of the given shape. It needs a
 // gradient when any input does and the tape records.
 func (tp *Tape) newVar(shape []int, inputs ...*Var) *Var {
-	v := &Var{Value: tp.alloc(shape...)}
+	v := &Var{Value: tp.alloc(shape...), home: tp}
 	if !tp.noGrad {
 		for _, in := range inputs {
 			if in != nil && in.needGrad {
@@ -261,7 +283,7 @@ func (tp *Tape) BackwardWith(out *Var, g *tensor.Tensor) {
 			}
 		}
 		for _, d := range tp.dropAt[i] {
-			tensor.Put(d.Value)
+			tp.put(d)
 		}
 	}
 }
@@ -280,7 +302,7 @@ func (tp *Tape) Discard(v *Var) {
 		return
 	}
 	if tp.noGrad {
-		tensor.Put(v.Value)
+		tp.put(v)
 		return
 	}
 	last := len(tp.nodes) - 1
@@ -290,7 +312,7 @@ func (tp *Tape) Discard(v *Var) {
 	if tp.refillAt == nil {
 		tp.refillAt, tp.dropAt = map[int][]*Var{}, map[int][]*Var{}
 	}
-	tensor.Put(v.Value)
+	tp.put(v)
 	// The readers of v are the nodes recorded after it: they run in Backward from the
 	// last one down to v's own node.
 	tp.refillAt[last] = append(tp.refillAt[last], v)
@@ -312,6 +334,7 @@ func (tp *Tape) Release() {
 	}
 	tp.nodes = tp.nodes[:0]
 	tp.owned = tp.owned[:0]
+	tp.live, tp.peak = 0, 0
 	clear(tp.refillAt)
 	clear(tp.dropAt)
 	clear(tp.memo)

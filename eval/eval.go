@@ -4,6 +4,7 @@
 package eval
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -23,6 +24,9 @@ type Result struct {
 	NumImages    int     `json:"num_images"`
 	NumIWSamples int     `json:"num_iw_samples"`
 	Dims         int     `json:"dims"` // D used for bits/dim
+	// Partial marks a result over only the images evaluated before the evaluation
+	// was stopped.
+	Partial bool `json:"partial"`
 }
 
 // Dims is the number of dimensions the likelihood covers: 784 for the cropped binary
@@ -74,18 +78,72 @@ func TensorSource(x *tensor.Tensor, batch int) Source {
 	}
 }
 
-// NLL runs the importance-weighted evaluation of docs/model.md#importance-weighted-nll over the batches of src,
-// with k posterior samples per image and eval-mode batch normalisation (a batch is
-// binarised once and reused for its k samples, as officially). maxImages > 0 stops
-// after that many images.
-func NLL(m *model.Model, src Source, k int, maxImages int, noise model.Noise) (Result, error) {
+// Options configure NLL.
+type Options struct {
+	// K is the number of importance samples per image (at least 1).
+	K int
+	// MaxImages > 0 stops after that many images.
+	MaxImages int
+	// Noise supplies the posterior samples' standard-normal draws.
+	Noise model.Noise
+	// Progress, when not nil, is called after every forward pass with the work done so
+	// far (from the calling goroutine).
+	Progress func(Progress)
+	// MemoryBudget bounds the working set of one forward pass in bytes: the importance
+	// samples of a batch run as one larger batch of as many images as fit. 0 means
+	// DefaultMemoryBudget.
+	MemoryBudget int64
+}
+
+// DefaultMemoryBudget is the working set NLL allows one forward pass by default.
+const DefaultMemoryBudget = 64 << 20
+
+// Progress is how far an evaluation has come.
+type Progress struct {
+	// Images is the number of images whose K samples are all done.
+	Images int
+	// Forwards is the number of (image, importance sample) forward passes done,
+	// counting those of the batch in progress.
+	Forwards int64
+}
+
+// NLL runs the importance-weighted evaluation of docs/model.md#importance-weighted-nll
+// over the batches of src, with o.K posterior samples per image and eval-mode batch
+// normalisation (a batch is binarised once and reused for its K samples, as
+// officially). The K samples of a batch run as one larger batch (as many at a time as
+// o.MemoryBudget allows) on the inference path; the noise is drawn in the same order as
+// one sample at a time, so the result does not depend on how they are grouped.
+//
+// When ctx is cancelled the evaluation stops within one operation of the forward
+// pass and the result covers the images whose K samples were all done, with Partial
+// set (an error when there are none).
+func NLL(ctx context.Context, m *model.Model, src Source, o Options) (Result, error) {
+	k := o.K
 	if k < 1 {
 		return Result{}, fmt.Errorf("eval: need at least one importance sample, got %d", k)
+	}
+	if o.Noise == nil {
+		return Result{}, errors.New("eval: no noise source for the posterior samples")
+	}
+	budget := o.MemoryBudget
+	if budget <= 0 {
+		budget = DefaultMemoryBudget
 	}
 	cfg := m.Cfg
 	res := Result{NumIWSamples: k, Dims: Dims(cfg)}
 	var sumNLL, sumELBO float64
-	for b := 0; maxImages <= 0 || res.NumImages < maxImages; b++ {
+	var forwards int64
+	perImage := int64(0) // working-set bytes per image forward, measured on the first pass
+	stopped := false
+	// the effective and folded weights, computed once for every pass
+	prepared := ad.NewInferenceTape()
+	defer prepared.Release()
+	m.PrepareInference(prepared)
+	for b := 0; !stopped && (o.MaxImages <= 0 || res.NumImages < o.MaxImages); b++ {
+		if ctx.Err() != nil {
+			stopped = true
+			break
+		}
 		x, release, err := src()
 		if err != nil {
 			return res, fmt.Errorf("eval: reading batch %d: %w", b, err)
@@ -94,41 +152,87 @@ func NLL(m *model.Model, src Source, k int, maxImages int, noise model.Noise) (R
 			break
 		}
 		if s := x.Shape(); len(s) != 4 || s[1] != cfg.ImageSize() || s[2] != cfg.ImageSize() || s[3] != cfg.ImageChannels() {
+			if release != nil {
+				release()
+			}
 			return res, fmt.Errorf("eval: batch of shape %v, but the model takes [N,%d,%d,%d] images", s, cfg.ImageSize(), cfg.ImageSize(), cfg.ImageChannels())
 		}
 		n := x.Shape()[0]
-		if maxImages > 0 && res.NumImages+n > maxImages {
-			n = maxImages - res.NumImages
+		if o.MaxImages > 0 && res.NumImages+n > o.MaxImages {
+			n = o.MaxImages - res.NumImages
 			x = tensor.FromData(x.Data()[:n*x.Len()/x.Shape()[0]], append([]int{n}, x.Shape()[1:]...)...)
 		}
 		logw := make([][]float64, n)
 		for i := range logw {
 			logw[i] = make([]float64, k)
 		}
-		for j := 0; j < k; j++ {
-			tp := ad.NewNoGradTape()
-			out := m.Forward(tp, x, false, noise)
-			recon := m.ReconLoss(tp, out, x).Data()
-			lq, lp := out.LogQ.Data(), out.LogP.Data()
-			for i := 0; i < n; i++ {
-				kl := 0.0
-				for _, g := range out.KLAll {
-					kl += float64(g.Data()[i])
-				}
-				sumELBO += float64(recon[i]) + kl
-				logw[i][j] = -float64(recon[i]) - float64(lq[i]) + float64(lp[i])
+		var batchELBO float64
+		enc, err := encodeBatch(ctx, m, prepared, x)
+		if errors.Is(err, errStopped) {
+			if release != nil {
+				release()
 			}
-			tp.Release()
+			stopped = true
+			break
 		}
+		for j0 := 0; j0 < k; {
+			c := 1 // samples in this pass: one until the working set per image is known
+			if perImage > 0 {
+				c = int(max(budget/(perImage*int64(n)), 1))
+				// passes of (nearly) equal size
+				passes := (k - j0 + c - 1) / c
+				c = (k - j0 + passes - 1) / passes
+			}
+			c = min(c, k-j0)
+			pass, err := iwPass(ctx, m, prepared, enc, x, c, o.Noise)
+			if err != nil {
+				if errors.Is(err, errStopped) {
+					stopped = true
+					break
+				}
+				enc.release()
+				if release != nil {
+					release()
+				}
+				return res, err
+			}
+			if perImage == 0 {
+				perImage = max(pass.peak/int64(n*c), 1)
+			}
+			for j := 0; j < c; j++ {
+				for i := 0; i < n; i++ {
+					r := j*n + i
+					batchELBO += pass.recon[r] + pass.kl[r]
+					logw[i][j0+j] = -pass.recon[r] - pass.logQ[r] + pass.logP[r]
+				}
+			}
+			j0 += c
+			forwards += int64(c * n)
+			if o.Progress != nil {
+				o.Progress(Progress{Images: res.NumImages, Forwards: forwards})
+			}
+		}
+		enc.release()
+		if release != nil {
+			release()
+		}
+		if stopped {
+			break
+		}
+		sumELBO += batchELBO
 		for i := 0; i < n; i++ {
 			sumNLL -= logSumExp(logw[i]) - math.Log(float64(k))
 		}
 		res.NumImages += n
-		if release != nil {
-			release()
+		if o.Progress != nil {
+			o.Progress(Progress{Images: res.NumImages, Forwards: forwards})
 		}
 	}
+	res.Partial = stopped
 	if res.NumImages == 0 {
+		if stopped {
+			return res, fmt.Errorf("eval: stopped before any image was evaluated: %w", context.Cause(ctx))
+		}
 		return res, errors.New("eval: no images to evaluate")
 	}
 	res.NLLNats = sumNLL / float64(res.NumImages)
@@ -139,6 +243,117 @@ func NLL(m *model.Model, src Source, k int, maxImages int, noise model.Noise) (R
 		return res, fmt.Errorf("eval: the likelihood is not finite (%v)", res.NLLNats)
 	}
 	return res, nil
+}
+
+// errStopped reports a pass cut short by a cancelled context.
+var errStopped = errors.New("eval: stopped")
+
+// iwResult holds the per-row terms of one importance-weighted pass (row j·n + i is
+// image i under sample j) and the pass's peak working set in bytes.
+type iwResult struct {
+	recon, kl, logQ, logP []float64
+	peak                  int64
+}
+
+// encoding is a batch's encoder features and the tape that holds them.
+type encoding struct {
+	e  *model.Encoded
+	tp *ad.Tape
+}
+
+func (e encoding) release() { e.tp.Release() }
+
+// encodeBatch runs the encoder on x once for all of the batch's samples (on an
+// inference tape sharing the prepared weights, stopped by ctx).
+func encodeBatch(ctx context.Context, m *model.Model, prepared *ad.Tape, x *tensor.Tensor) (enc encoding, err error) {
+	tp := ad.NewInferenceTape()
+	tp.ShareMemo(prepared)
+	tp.StopWhen(func() bool { return ctx.Err() != nil })
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(ad.Stopped); !ok {
+				panic(r)
+			}
+			tp.Release()
+			err = errStopped
+		}
+	}()
+	return encoding{e: m.EncodeForSamples(tp, x), tp: tp}, nil
+}
+
+// iwPass runs c importance samples of the n images of x (encoded in enc) as one
+// batch of c·n images. The noise is drawn sample by sample, each sample's groups in
+// order, as c separate passes would draw it.
+func iwPass(ctx context.Context, m *model.Model, prepared *ad.Tape, enc encoding, x *tensor.Tensor, c int, noise model.Noise) (res iwResult, err error) {
+	n := x.Shape()[0]
+	shapes := m.LatentShapes(n)
+	draws := make([][]*tensor.Tensor, len(shapes)) // per group, per sample
+	for j := 0; j < c; j++ {
+		for l, s := range shapes {
+			draws[l] = append(draws[l], noise.Normal(s...))
+		}
+	}
+	xc := x
+	if c > 1 {
+		xc = tensor.New(append([]int{c * n}, x.Shape()[1:]...)...)
+		for j := 0; j < c; j++ {
+			copy(xc.Data()[j*x.Len():], x.Data())
+		}
+	}
+	tp := ad.NewInferenceTape()
+	defer tp.Release()
+	tp.ShareMemo(prepared)
+	tp.StopWhen(func() bool { return ctx.Err() != nil })
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(ad.Stopped); !ok {
+				panic(r)
+			}
+			err = errStopped
+		}
+	}()
+	out := m.ForwardEncoded(tp, enc.e, c, &stackedNoise{draws: draws})
+	recon := m.ReconLoss(tp, out, xc).Data()
+	rows := c * n
+	res = iwResult{recon: make([]float64, rows), kl: make([]float64, rows), logQ: make([]float64, rows), logP: make([]float64, rows)}
+	lq, lp := out.LogQ.Data(), out.LogP.Data()
+	for r := 0; r < rows; r++ {
+		kl := 0.0
+		for _, g := range out.KLAll {
+			kl += float64(g.Data()[r])
+		}
+		res.recon[r], res.kl[r], res.logQ[r], res.logP[r] = float64(recon[r]), kl, float64(lq[r]), float64(lp[r])
+	}
+	res.peak = tp.PeakBytes()
+	return res, nil
+}
+
+// stackedNoise hands a forward pass over c stacked copies of a batch the draws made for
+// each copy: the l-th call returns group l's draws of every copy, stacked along the
+// batch axis.
+type stackedNoise struct {
+	draws [][]*tensor.Tensor
+	next  int
+}
+
+func (s *stackedNoise) Normal(shape ...int) *tensor.Tensor {
+	if s.next >= len(s.draws) {
+		panic(fmt.Sprintf("eval: the forward pass drew noise for more than %d latent groups", len(s.draws)))
+	}
+	ds := s.draws[s.next]
+	s.next++
+	if len(ds) == 1 {
+		return ds[0]
+	}
+	out := tensor.New(shape...)
+	off := 0
+	for _, d := range ds {
+		off += copy(out.Data()[off:], d.Data())
+	}
+	if off != out.Len() {
+		panic(fmt.Sprintf("eval: noise of shape %v for %d stacked draws of %v", shape, len(ds), ds[0].Shape()))
+	}
+	return out
 }
 
 func logSumExp(v []float64) float64 {

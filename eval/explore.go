@@ -124,7 +124,7 @@ func Interpolate(m *model.Model, a, b *tensor.Tensor, steps int, method InterpMe
 		}
 		walk[l] = w
 	}
-	tp := ad.NewNoGradTape()
+	tp := ad.NewInferenceTape()
 	defer tp.Release()
 	noise := &replayNoise{eps: walk}
 	out, err := m.DecodePartial(tp, steps, 1, nil, noise)
@@ -139,7 +139,7 @@ func Interpolate(m *model.Model, a, b *tensor.Tensor, steps int, method InterpMe
 
 // standardise returns (z − μ_p)/σ_p per group, the priors taken from decoding zs.
 func standardise(m *model.Model, zs []*tensor.Tensor) ([]*tensor.Tensor, error) {
-	tp := ad.NewNoGradTape()
+	tp := ad.NewInferenceTape()
 	defer tp.Release()
 	out, err := m.Decode(tp, zs)
 	if err != nil {
@@ -224,7 +224,7 @@ func Traverse(m *model.Model, x *tensor.Tensor, keep int, t float32, n int, mode
 			fixed = append(fixed, r)
 		}
 	}
-	tp := ad.NewNoGradTape()
+	tp := ad.NewInferenceTape()
 	defer tp.Release()
 	out, err := m.DecodePartial(tp, n, t, fixed, noise)
 	if err != nil {

@@ -38,7 +38,7 @@ func ReadjustBNFunc(m *model.Model, iters, n int, t float32, noise model.Noise, 
 	m.SetTrain(true)
 	defer m.SetTrain(false)
 	for i := 0; i < iters; i++ {
-		tp := ad.NewNoGradTape()
+		tp := ad.NewInferenceTape()
 		m.Sample(tp, n, t, noise)
 		err := tp.Err() // a synchronized batch norm's reduction failed
 		tp.Release()
@@ -61,7 +61,7 @@ func Sample(m *model.Model, n int, t float32, mode PixelMode, noise model.Noise,
 	if t <= 0 {
 		return nil, fmt.Errorf("eval: temperature must be positive, got %v", t)
 	}
-	tp := ad.NewNoGradTape()
+	tp := ad.NewInferenceTape()
 	defer tp.Release()
 	out := m.Sample(tp, n, t, noise)
 	return pixels(m, out, t, mode, rng), nil
@@ -70,7 +70,7 @@ func Sample(m *model.Model, n int, t float32, mode PixelMode, noise model.Noise,
 // Reconstruct encodes x (NHWC in [0,1]) with one posterior sample and decodes it,
 // returning the image the decoder shows (eval-mode batch normalisation).
 func Reconstruct(m *model.Model, x *tensor.Tensor, mode PixelMode, noise model.Noise, rng *rand.Rand) *tensor.Tensor {
-	tp := ad.NewNoGradTape()
+	tp := ad.NewInferenceTape()
 	defer tp.Release()
 	out := m.Forward(tp, x, false, noise)
 	return pixels(m, out, 1, mode, rng)
@@ -96,7 +96,7 @@ type Encoding struct {
 // Encode runs the encoder on x (NHWC in [0,1], preprocessed) with eval-mode batch
 // normalisation and one posterior sample per group.
 func Encode(m *model.Model, x *tensor.Tensor, noise model.Noise) *Encoding {
-	tp := ad.NewNoGradTape()
+	tp := ad.NewInferenceTape()
 	defer tp.Release()
 	out := m.Forward(tp, x, false, noise)
 	e := &Encoding{}
@@ -111,7 +111,7 @@ func Encode(m *model.Model, x *tensor.Tensor, noise model.Noise) *Encoding {
 // Decode turns latents (one per group in decoder order, e.g. Encoding.Z) into images
 // with eval-mode batch normalisation.
 func Decode(m *model.Model, zs []*tensor.Tensor, mode PixelMode, rng *rand.Rand) (*tensor.Tensor, error) {
-	tp := ad.NewNoGradTape()
+	tp := ad.NewInferenceTape()
 	defer tp.Release()
 	out, err := m.Decode(tp, zs)
 	if err != nil {

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 
@@ -132,18 +133,29 @@ type resOp struct {
 }
 
 func (o *resOp) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
+	in := x
+	// next replaces x by y, freeing x on an inference tape unless it is the op's input
+	next := func(y *ad.Var) {
+		if x != in {
+			tp.Free(x)
+		}
+		x = y
+	}
 	if o.bn != nil {
-		x = o.bn.Forward(tp, x, train)
+		next(o.bn.Forward(tp, x, train))
 	}
 	if o.elu {
-		x = tp.ELU(x)
+		next(tp.ELU(x))
 	}
 	if o.up {
-		x = tp.UpsampleNearest2x(x)
+		next(tp.UpsampleNearest2x(x))
 	}
 	y := o.conv.Forward(tp, x)
 	if o.bn != nil && !o.elu && !o.up {
 		tp.Discard(x) // only the convolution reads the BN output: recompute it in backward
+	}
+	if x != in {
+		tp.Free(x)
 	}
 	return y
 }
@@ -157,27 +169,121 @@ type irOp struct {
 }
 
 func (o *irOp) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
-	if o.up {
-		x = tp.UpsampleNearest2x(x)
+	if !train && tp.Inference() {
+		return o.forwardFolded(tp, x)
 	}
 	// Each BN output feeds only the next convolution, so it is recomputed in backward
 	// instead of being kept.
+	// On an inference tape every intermediate value is freed after its one reader.
 	conv := func(c *nn.Conv, x *ad.Var) *ad.Var {
 		y := c.Forward(tp, x)
 		tp.Discard(x)
 		return y
 	}
-	// In bf16, each convolution output is stored in bf16 once its batch norm is
-	// recorded (ad.Tape.Compact: lossless, and nothing in float32).
-	bn := func(b *nn.BN, y *ad.Var) *ad.Var {
-		out := b.Forward(tp, y, train)
-		tp.Compact(y)
-		return out
+	// In bf16 training each convolution output is stored in bf16 once its batch norm
+	// is recorded (ad.Tape.Compact: lossless; nothing in float32).
+	bn := func(b *nn.BN, x *ad.Var) *ad.Var {
+		y := b.Forward(tp, x, train)
+		tp.Free(x)
+		tp.Compact(x)
+		return y
+	}
+	up := x
+	if o.up {
+		x = tp.UpsampleNearest2x(x)
 	}
 	x = o.bn0.Forward(tp, x, train)
+	if o.up {
+		tp.Free(up)
+	}
 	x = bn(o.bn1, conv(o.conv1, x))
 	x = bn(o.bn2, conv(o.conv2, x))
 	return bn(o.bn3, conv(o.conv3, x))
+}
+
+// forwardFolded is the eval-mode forward pass with every batch norm folded into the
+// convolution next to it (they are affine maps with the running statistics): bn0,
+// which directly precedes the 1×1 conv1, into conv1's input side, and bn1, bn2, bn3,
+// which directly follow conv1, conv2, conv3, into their output side; what remains is
+// conv → Swish → conv → Swish → conv. Intermediate values are freed after use.
+func (o *irOp) forwardFolded(tp *ad.Tape, x *ad.Var) *ad.Var {
+	in := x
+	if o.up {
+		x = tp.UpsampleNearest2x(x)
+	}
+	conv := func(i int, x *ad.Var, swish bool) *ad.Var {
+		c, w, b := o.folded(tp, i)
+		y := tp.Conv2D(x, w, b, c.Opts)
+		if x != in {
+			tp.Free(x)
+		}
+		if !swish {
+			return y
+		}
+		s := tp.Swish(y)
+		tp.Free(y)
+		return s
+	}
+	x = conv(1, x, true)
+	x = conv(2, x, true)
+	return conv(3, x, false)
+}
+
+// foldKey names the folded weight and bias of convolution i of an inverted residual
+// op (see irOp.folded).
+type foldKey struct {
+	o *irOp
+	i int
+}
+
+// folded returns convolution i (1, 2 or 3) of o with the eval-mode batch norms next to
+// it folded in (see forwardFolded), as constants: the convolution, its OHWI weight and
+// its bias. They are computed once per tape (ad.Tape.Memo, which also finds those
+// prepared on a shared tape by PrepareInference) in float64 from the weights and the
+// running statistics of that moment.
+func (o *irOp) folded(tp *ad.Tape, i int) (c *nn.Conv, w, b *ad.Var) {
+	c = [...]*nn.Conv{nil, o.conv1, o.conv2, o.conv3}[i]
+	shape := c.W.Shape()
+	k := shape[0]
+	per := c.W.Value.Len() / k
+	packed := tp.Memo(foldKey{o, i}, func() *ad.Var {
+		src := c.EffectiveWeight(tp).Data()
+		a, sh := bnAffine([...]*nn.BN{nil, o.bn1, o.bn2, o.bn3}[i])
+		var a0, c0 []float64
+		if i == 1 { // bn0 feeds the 1×1 conv1 directly: per input channel j
+			a0, c0 = bnAffine(o.bn0)
+		}
+		t := tensor.Get(k*per + k)
+		tp.Own(t)
+		d := t.Data()
+		for oc := 0; oc < k; oc++ {
+			bias := 0.0
+			for j := 0; j < per; j++ {
+				v := float64(src[oc*per+j])
+				if a0 != nil {
+					bias += v * c0[j]
+					v *= a0[j]
+				}
+				d[oc*per+j] = float32(a[oc] * v)
+			}
+			d[k*per+oc] = float32(a[oc]*bias + sh[oc])
+		}
+		return ad.Const(t)
+	})
+	d := packed.Data()
+	return c, ad.Const(tensor.FromData(d[:k*per], shape...)), ad.Const(tensor.FromData(d[k*per:], k))
+}
+
+// bnAffine writes an eval-mode batch norm as the per-channel affine map a·x + c.
+func bnAffine(b *nn.BN) (a, c []float64) {
+	g, be := b.Gamma.Data(), b.Beta.Data()
+	mu, v := b.RunMean.Data(), b.RunVar.Data()
+	a, c = make([]float64, len(g)), make([]float64, len(g))
+	for j := range g {
+		a[j] = float64(g[j]) / math.Sqrt(float64(v[j])+float64(float32(nn.BNEps)))
+		c[j] = float64(be[j]) - float64(mu[j])*a[j]
+	}
+	return a, c
 }
 
 // op makes the operation name of a cell at prefix, from cin to cout channels; the
@@ -315,35 +421,54 @@ func (c *cell) convs() []*nn.Conv {
 }
 
 func (c *cell) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
+	// On an inference tape each intermediate value is freed after its last reader; x
+	// belongs to the caller.
 	var skip *ad.Var
 	switch {
 	case c.fr[0] != nil:
 		// FactorizedReduce: swish, then 1×1 stride-2 convs reading a, a[1:,1:], a[:,1:], a[1:,:]
 		a := tp.Swish(x)
-		skip = tp.Concat(3,
-			c.fr[0].Forward(tp, nn.Subsample2(tp, a, 0, 0)),
-			c.fr[1].Forward(tp, nn.Subsample2(tp, a, 1, 1)),
-			c.fr[2].Forward(tp, nn.Subsample2(tp, a, 0, 1)),
-			c.fr[3].Forward(tp, nn.Subsample2(tp, a, 1, 0)))
+		var parts [4]*ad.Var
+		for i, d := range [4][2]int{{0, 0}, {1, 1}, {0, 1}, {1, 0}} {
+			sub := nn.Subsample2(tp, a, d[0], d[1])
+			parts[i] = c.fr[i].Forward(tp, sub)
+			tp.Free(sub)
+		}
+		tp.Free(a)
+		skip = tp.Concat(3, parts[:]...)
+		tp.Free(parts[:]...)
 	case c.upSkip != nil:
-		skip = c.upSkip.Forward(tp, tp.UpsampleBilinear2x(x))
+		up := tp.UpsampleBilinear2x(x)
+		skip = c.upSkip.Forward(tp, up)
+		tp.Free(up)
 	default:
 		skip = x
 	}
 	s := x
-	for i, o := range c.ops {
-		in := s
-		s = o.forward(tp, s, train)
-		if i > 0 {
-			tp.Compact(in) // a convolution output read only by this op (bf16 only)
+	for _, o := range c.ops {
+		y := o.forward(tp, s, train)
+		if s != x {
+			tp.Free(s)
+			tp.Compact(s) // a convolution output read only by this op (bf16 training only)
 		}
+		s = y
 	}
 	if c.se != nil {
-		in := s
-		s = c.se.Forward(tp, s)
-		tp.Compact(in)
+		y := c.se.Forward(tp, s)
+		if s != x {
+			tp.Free(s)
+			tp.Compact(s)
+		}
+		s = y
 	}
-	return nn.AddScaled(tp, skip, s, 0.1)
+	out := nn.AddScaled(tp, skip, s, 0.1)
+	if s != x {
+		tp.Free(s)
+	}
+	if skip != x {
+		tp.Free(skip)
+	}
+	return out
 }
 
 // flowCell is one CellAR: z − μ(z) with μ from masked convolutions (log-det 0).
@@ -368,8 +493,18 @@ func (b *builder) flowCell(prefix string, z int, mirror bool) *flowCell {
 const lnTenth = -2.302585092994046
 
 func (f *flowCell) forward(tp *ad.Tape, z *ad.Var) *ad.Var {
-	h := tp.ELU(f.in.Forward(tp, z))
-	h = tp.ELU(f.dw.Forward(tp, h))
-	mu := f.mu.Forward(tp, tp.ELU(h))
-	return tp.Sub(z, mu)
+	a := f.in.Forward(tp, z)
+	h := tp.ELU(a)
+	tp.Free(a)
+	a = f.dw.Forward(tp, h)
+	tp.Free(h)
+	h = tp.ELU(a)
+	tp.Free(a)
+	a = tp.ELU(h)
+	tp.Free(h)
+	mu := f.mu.Forward(tp, a)
+	tp.Free(a)
+	out := tp.Sub(z, mu)
+	tp.Free(mu)
+	return out
 }

@@ -285,11 +285,20 @@ func (m *Model) trace(name string, v *ad.Var) {
 	}
 }
 
+// free hands dead values back on an inference tape (ad.Tape.Free), except when a
+// Trace may have kept them.
+func (m *Model) free(tp *ad.Tape, vs ...*ad.Var) {
+	if m.Trace == nil {
+		tp.Free(vs...)
+	}
+}
+
 func (m *Model) sampler(tp *ad.Tape, c *nn.Conv, name string, x *ad.Var) (mu, ls *ad.Var) {
 	p := c.Forward(tp, x)
 	m.trace(name, p)
 	z := m.Cfg.NumLatentPerGroup
 	parts := tp.Split(p, 3, z, z)
+	m.free(tp, p)
 	return parts[0], parts[1]
 }
 
@@ -317,9 +326,67 @@ func (m *Model) flows(tp *ad.Tape, l int, z *ad.Var) *ad.Var {
 // Forward runs the model on x (NHWC in [0,1]) as the official AutoEncoder.forward (docs/model.md#forward-pass).
 // train selects batch statistics (and updates the running statistics).
 func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) *Output {
+	return m.forward(tp, x, 1, train, noise)
+}
+
+// ForwardSamples is Forward in eval mode with k posterior samples of every image of x
+// (N images): the output's rows are k·N, row j·N + i holding image i under sample j,
+// with the noise drawn as by one Forward on x stacked k times. The bottom-up encoder
+// does not depend on the samples, so it runs once on the N images and its features
+// are shared by the k samples: the values are those of Forward on the stacked images
+// (batch normalisation uses the running statistics, so images do not interact), for
+// little more than the decoder's cost per sample.
+func (m *Model) ForwardSamples(tp *ad.Tape, x *tensor.Tensor, k int, noise Noise) *Output {
+	if k < 1 {
+		panic(fmt.Sprintf("model.ForwardSamples: %d samples", k))
+	}
+	return m.forward(tp, x, k, false, noise)
+}
+
+// forward is Forward with the decoder path run on reps copies of the encoded batch
+// (reps > 1 only in eval mode).
+func (m *Model) forward(tp *ad.Tape, x *tensor.Tensor, reps int, train bool, noise Noise) *Output {
+	e := m.encode(tp, x, train)
+	e.own = true
+	return m.posterior(tp, e, reps, train, noise)
+}
+
+// Encoded is what the bottom-up encoder computes from a batch of images, the part of
+// a forward pass that does not depend on the posterior samples: the features the
+// posteriors are built from and the top group's posterior parameters.
+type Encoded struct {
+	n         int
+	combs     []*nn.Conv
+	feats     []*ad.Var
+	combNames []string
+	muq, lsq  *ad.Var // the top group's raw posterior parameters
+	// own lets the decoder pass free the values after their last use (when the
+	// encoding is decoded once, on the tape it was made on).
+	own bool
+}
+
+// Images is the number of images encoded.
+func (e *Encoded) Images() int { return e.n }
+
+// EncodeForSamples runs the bottom-up encoder on x (NHWC in [0,1]) in eval mode,
+// for any number of later ForwardEncoded passes. Its values belong to tp, which must
+// outlive those passes; they run on other tapes.
+func (m *Model) EncodeForSamples(tp *ad.Tape, x *tensor.Tensor) *Encoded {
+	return m.encode(tp, x, false)
+}
+
+// ForwardEncoded finishes ForwardSamples(x, k) from x's encoding: the top-down pass
+// with k posterior samples of every image, rows j·N + i (image i, sample j).
+func (m *Model) ForwardEncoded(tp *ad.Tape, e *Encoded, k int, noise Noise) *Output {
+	if k < 1 {
+		panic(fmt.Sprintf("model.ForwardEncoded: %d samples", k))
+	}
+	return m.posterior(tp, e, k, false, noise)
+}
+
+// encode is the bottom-up half of forward.
+func (m *Model) encode(tp *ad.Tape, x *tensor.Tensor, train bool) *Encoded {
 	m.usePrecision(tp)
-	cfg := m.Cfg
-	B := x.Shape()[0]
 	in := tensor.Get(x.Shape()...)
 	tp.Own(in)
 	for i, v := range x.Data() {
@@ -328,33 +395,75 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	s := m.stem.Forward(tp, ad.Const(in))
 	m.trace("stem", s)
 	for _, c := range m.pre {
-		s = m.cell(tp, c, s, train)
+		y := m.cell(tp, c, s, train)
+		m.free(tp, s)
+		s = y
 		m.trace(c.name, s)
 	}
 	var combs []*nn.Conv
 	var feats []*ad.Var
 	var combNames []string
+	kept := false // s is an encoder feature, kept for the decoder
 	for i, e := range m.enc {
 		if e.comb != nil {
 			combs = append(combs, e.comb)
 			feats = append(feats, s)
 			combNames = append(combNames, fmt.Sprintf("enc_tower.%d", i))
+			kept = true
 			continue
 		}
-		s = m.cell(tp, e.cell, s, train)
+		y := m.cell(tp, e.cell, s, train)
+		if !kept {
+			m.free(tp, s)
+		}
+		s, kept = y, false
 		m.trace(e.cell.name, s)
 	}
 	slices.Reverse(combs)
 	slices.Reverse(feats)
 	slices.Reverse(combNames)
 
+	a := tp.ELU(s)
+	if !kept {
+		m.free(tp, s)
+	}
+	e0 := m.enc0.Forward(tp, a)
+	m.free(tp, a)
+	ftr := tp.ELU(e0)
+	m.free(tp, e0)
+	m.trace("enc0", ftr)
+	muq, lsq := m.sampler(tp, m.encSampler[0], "enc_sampler.0", ftr)
+	m.free(tp, ftr)
+	return &Encoded{n: x.Shape()[0], combs: combs, feats: feats, combNames: combNames, muq: muq, lsq: lsq}
+}
+
+// posterior is the top-down half of forward, on reps copies of the encoded batch
+// (reps > 1 only in eval mode).
+func (m *Model) posterior(tp *ad.Tape, e *Encoded, reps int, train bool, noise Noise) *Output {
+	m.usePrecision(tp)
+	cfg := m.Cfg
+	B := e.n * reps
+	combs, feats, combNames := e.combs, e.feats, e.combNames
+	// done frees an encoder value after its last use when the pass owns them
+	done := func(v *ad.Var) {
+		if e.own {
+			m.free(tp, v)
+		}
+	}
+	// tile repeats an encoder value for the reps copies (a no-op for one)
+	tile := func(v *ad.Var) *ad.Var {
+		if reps == 1 {
+			return v
+		}
+		t := nn.Tile(tp, v, reps)
+		done(v)
+		return t
+	}
 	out := &Output{}
 	var logQs, logPs []*ad.Var
 	var qs, ps []dist.Normal
 
-	ftr := tp.ELU(m.enc0.Forward(tp, tp.ELU(s)))
-	m.trace("enc0", ftr)
-	muq, lsq := m.sampler(tp, m.encSampler[0], "enc_sampler.0", ftr)
+	muq, lsq := tile(e.muq), tile(e.lsq)
 	q := dist.NewNormal(tp, muq, lsq, 1)
 	zs := muq.Shape()
 	z := q.Sample(tp, noise.Normal(zs...))
@@ -369,10 +478,25 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 	// every later group: the prior from the decoder's state, the posterior from the
 	// encoder features combined with it
 	out.Logits = m.decode(tp, B, z, train, func(idx int, s *ad.Var) *ad.Var {
-		mup, lsp := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), tp.ELU(s))
-		f := tp.Add(feats[idx-1], combs[idx-1].Forward(tp, s))
+		a := tp.ELU(s)
+		mup, lsp := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), a)
+		m.free(tp, a)
+		c := combs[idx-1].Forward(tp, s)
+		feat := feats[idx-1]
+		if reps > 1 {
+			feat = nn.Tile(tp, feat, reps)
+		}
+		f := tp.Add(feat, c)
+		m.free(tp, c)
+		if feat != feats[idx-1] {
+			m.free(tp, feat)
+		}
+		if idx == len(feats) || feats[idx] != feats[idx-1] { // its last reader
+			done(feats[idx-1])
+		}
 		m.trace(combNames[idx-1], f)
 		muq, lsq := m.sampler(tp, m.encSampler[idx], fmt.Sprintf("enc_sampler.%d", idx), f)
+		m.free(tp, f)
 		if cfg.ResDist {
 			muq, lsq = tp.Add(mup, muq), tp.Add(lsp, lsq)
 		}
@@ -406,6 +530,37 @@ func (m *Model) Forward(tp *ad.Tape, x *tensor.Tensor, train bool, noise Noise) 
 		}
 	}
 	return out
+}
+
+// PrepareInference computes on tp, once, the values that eval-mode passes on inference
+// tapes derive from the parameters and the running statistics: every convolution's
+// effective weight and the convolutions with folded batch norms. Passes on tapes
+// sharing tp's values (ad.Tape.ShareMemo) then skip that work. The values are a
+// snapshot: prepare again after the parameters or statistics change.
+func (m *Model) PrepareInference(tp *ad.Tape) {
+	for _, c := range m.convs {
+		c.EffectiveWeight(tp)
+	}
+	cells := slices.Concat(m.pre, m.post)
+	for _, e := range m.enc {
+		if e.cell != nil {
+			cells = append(cells, e.cell)
+		}
+	}
+	for _, e := range m.dec {
+		if e.cell != nil {
+			cells = append(cells, e.cell)
+		}
+	}
+	for _, c := range cells {
+		for _, o := range c.ops {
+			if ir, ok := o.(*irOp); ok {
+				for i := 1; i <= 3; i++ {
+					ir.folded(tp, i)
+				}
+			}
+		}
+	}
 }
 
 // cell runs c on x, as a recomputed segment (ad.Tape.Recompute) when RecomputeCells is set.
@@ -497,7 +652,9 @@ func (m *Model) generate(tp *ad.Tape, n int, t float32, latent func(l int, p dis
 	z := latent(0, p, zs)
 	out.Dists, out.Z, out.ZDec = append(out.Dists, p), append(out.Z, z), append(out.ZDec, z)
 	out.Logits = m.decode(tp, n, z, m.train, func(idx int, s *ad.Var) *ad.Var {
-		mu, ls := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), tp.ELU(s))
+		a := tp.ELU(s)
+		mu, ls := m.sampler(tp, m.decSampler[idx-1], fmt.Sprintf("dec_sampler.%d", idx-1), a)
+		m.free(tp, a)
 		p := dist.NewNormal(tp, mu, ls, t)
 		z := latent(idx, p, mu.Shape())
 		out.Dists, out.Z, out.ZDec = append(out.Dists, p), append(out.Z, z), append(out.ZDec, z)
@@ -522,23 +679,33 @@ func (m *Model) decode(tp *ad.Tape, n int, z0 *ad.Var, train bool, latent func(i
 		z, group := z0, 0
 		for i, e := range m.dec {
 			if e.comb == nil {
-				s = m.cell(tp, e.cell, s, train)
+				y := m.cell(tp, e.cell, s, train)
+				m.free(tp, s)
+				s = y
 				m.trace(e.cell.name, s)
 				continue
 			}
 			if group > 0 {
 				z = latent(group, s)
 			}
-			s = e.comb.Forward(tp, tp.Concat(3, s, z))
+			cat := tp.Concat(3, s, z)
+			m.free(tp, s)
+			s = e.comb.Forward(tp, cat)
+			m.free(tp, cat)
 			m.trace(fmt.Sprintf("dec_tower.%d", i), s)
 			group++
 		}
 	}
 	for _, c := range m.post {
-		s = m.cell(tp, c, s, train)
+		y := m.cell(tp, c, s, train)
+		m.free(tp, s)
+		s = y
 		m.trace(c.name, s)
 	}
-	logits := m.imgCond.Forward(tp, tp.ELU(s))
+	a := tp.ELU(s)
+	m.free(tp, s)
+	logits := m.imgCond.Forward(tp, a)
+	m.free(tp, a)
 	m.trace("image_conditional", logits)
 	return logits
 }

@@ -93,3 +93,63 @@ func TestBF16Model(t *testing.T) {
 		t.Error("bf16 gradients equal the float32 ones: bf16 did not run")
 	}
 }
+
+// TestBF16Inference checks that the inference tape (eval, sample) runs in bf16 when
+// the model asks for it: the eval-mode forward pass with folded batch norms and the
+// sampling pass give logits and KL terms close to float32's (1% of the largest
+// logit; KL sums within 2%) but not equal.
+func TestBF16Inference(t *testing.T) {
+	cfg, err := Preset("tiny_cifar10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(cfg, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tinyInput(cfg, 3, 4)
+	{ // one training pass: data-dependent initialisation and running statistics
+		tp := ad.NewTape()
+		m.Forward(tp, x, true, NewSeededNoise(1))
+		tp.Release()
+	}
+	type res struct{ logits, kl []float32 }
+	pass := func(p ad.Precision, sample bool) res {
+		m.Precision = p
+		tp := ad.NewInferenceTape()
+		defer tp.Release()
+		var out *Output
+		if sample {
+			out = m.Sample(tp, 3, 1, NewSeededNoise(2))
+		} else {
+			out = m.Forward(tp, x, false, NewSeededNoise(2))
+		}
+		r := res{logits: append([]float32(nil), out.Logits.Data()...)}
+		for _, k := range out.KLAll {
+			s := float32(0)
+			for _, v := range k.Data() {
+				s += v
+			}
+			r.kl = append(r.kl, s)
+		}
+		return r
+	}
+	for _, sample := range []bool{false, true} {
+		a, b := pass(ad.FP32, sample), pass(ad.BF16, sample)
+		scale, worst, differ := 0.0, 0.0, false
+		for i, v := range a.logits {
+			scale = max(scale, math.Abs(float64(v)))
+			worst = max(worst, math.Abs(float64(v-b.logits[i])))
+			differ = differ || v != b.logits[i]
+		}
+		if !differ || worst > 0.01*scale {
+			t.Errorf("sample=%v: max |bf16 − fp32| logit %g (largest %g): want nonzero and ≤ 1%%", sample, worst, scale)
+		}
+		for g := range a.kl {
+			if !sample && math.Abs(float64(a.kl[g]-b.kl[g])) > 0.02*math.Abs(float64(a.kl[g]))+1e-3 {
+				t.Errorf("group %d: KL %v in bf16, %v in fp32", g, b.kl[g], a.kl[g])
+			}
+		}
+	}
+	m.Precision = ad.FP32
+}

@@ -200,6 +200,33 @@ func BroadcastBatch(tp *ad.Tape, x *ad.Var, n int) *ad.Var {
 	return out
 }
 
+// Tile stacks reps copies of x along the first axis: [N, ...] becomes [reps·N, ...]
+// with row j·N + i a copy of row i. The gradient sums over the copies.
+func Tile(tp *ad.Tape, x *ad.Var, reps int) *ad.Var {
+	s := x.Shape()
+	if len(s) == 0 || reps < 1 {
+		panic(fmt.Sprintf("nn.Tile: %d copies of shape %v", reps, s))
+	}
+	shape := append([]int{reps * s[0]}, s[1:]...)
+	xd := x.Data()
+	m := len(xd)
+	back := func(g []float32, grad func(i int) []float32) {
+		if gx := grad(0); gx != nil {
+			for r := 0; r < reps; r++ {
+				cpu.Axpy(1, g[r*m:(r+1)*m], gx)
+			}
+		}
+	}
+	out := tp.Custom(shape, []*ad.Var{x}, back)
+	od := out.Data()
+	cpu.Parallel(reps, 1, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			copy(od[r*m:(r+1)*m], xd)
+		}
+	})
+	return out
+}
+
 // Subsample2 picks x[:, dy::2, dx::2, :] of an NHWC tensor with even H and W (the inputs of
 // FactorizedReduce's stride-2 1×1 convolutions, which then run at stride 1).
 func Subsample2(tp *ad.Tape, x *ad.Var, dy, dx int) *ad.Var {

@@ -59,6 +59,28 @@ func fmtNum(v float64) string {
 	return strconv.FormatFloat(v, 'g', 5, 64)
 }
 
+// FormatBar renders how far a job of s.Total units has come as a bar of width
+// characters followed by the count, the percentage, the rate and the ETA, e.g.
+//
+//	[#######.............]  3400/10000 (34.0%)  125.3 forwards/s  eta 52s
+//
+// unit names what is counted ("forwards"); without a total it prints the count only.
+func FormatBar(s Stats, width int, unit string) string {
+	var b strings.Builder
+	if s.Total > 0 {
+		done := min(max(int(int64(width)*s.Step/s.Total), 0), width)
+		b.WriteString("[" + strings.Repeat("#", done) + strings.Repeat(".", width-done) + "]  ")
+		fmt.Fprintf(&b, "%d/%d (%.1f%%)", s.Step, s.Total, 100*float64(s.Step)/float64(s.Total))
+	} else {
+		fmt.Fprintf(&b, "%d", s.Step)
+	}
+	if s.ImagesPerSec > 0 {
+		b.WriteString("  " + strconv.FormatFloat(s.ImagesPerSec, 'f', 1, 64) + " " + unit + "/s")
+	}
+	b.WriteString("  eta " + fmtDuration(s.ETA))
+	return b.String()
+}
+
 // fmtDuration prints a duration compactly: 45s, 12m05s, 3h12m, 2d07h; "--" if negative.
 func fmtDuration(d time.Duration) string {
 	if d < 0 {
@@ -87,6 +109,9 @@ type Progress struct {
 	Terminal bool
 	// Interval is the minimum time between two printed lines.
 	Interval time.Duration
+	// Format renders a snapshot as one line; nil means FormatProgress (a training
+	// run). Other long jobs (an evaluation) set their own.
+	Format func(Stats) string
 
 	mu        sync.Mutex
 	w         io.Writer
@@ -183,7 +208,11 @@ func (p *Progress) clear() {
 }
 
 func (p *Progress) print(s Stats, now time.Time) {
-	line := FormatProgress(s)
+	format := p.Format
+	if format == nil {
+		format = FormatProgress
+	}
+	line := format(s)
 	if p.Terminal {
 		pad := ""
 		if n := p.lastLen - len(line); n > 0 {

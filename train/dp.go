@@ -1,6 +1,7 @@
 package train
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -191,7 +192,11 @@ func CombineEval(c comm.Comm, r eval.Result) (eval.Result, error) {
 		return r, nil
 	}
 	n := float64(r.NumImages)
-	v := []float64{r.NLLNats * n, r.NELBONats * n, r.BPD * n, r.BPDELBO * n, n}
+	partial := 0.0
+	if r.Partial {
+		partial = 1
+	}
+	v := []float64{r.NLLNats * n, r.NELBONats * n, r.BPD * n, r.BPDELBO * n, n, partial}
 	if err := c.AllReduceSumFloat64(v); err != nil {
 		return r, fmt.Errorf("combining the evaluations of the ranks: %w", err)
 	}
@@ -199,6 +204,7 @@ func CombineEval(c comm.Comm, r eval.Result) (eval.Result, error) {
 		return r, fmt.Errorf("combining the evaluations of the ranks: no rank evaluated an image")
 	}
 	r.NLLNats, r.NELBONats, r.BPD, r.BPDELBO, r.NumImages = v[0]/v[4], v[1]/v[4], v[2]/v[4], v[3]/v[4], int(v[4])
+	r.Partial = v[5] > 0 // a rank stopped early
 	return r, nil
 }
 
@@ -226,19 +232,20 @@ func ShardedEvalLoader(ds *data.Dataset, dataset string, numBits, batch int, see
 	return data.NewLoader(ds, data.LoaderConfig{BatchSize: batch, Seed: seed, Transform: tr, Rank: rank, World: world})
 }
 
-// EvalSharded evaluates this rank's share of an evaluation of maxImages images (0: all)
-// with eval.NLL, src yielding the rank's shard (ShardedEvalLoader), and combines the
-// ranks' results with CombineEval. Every rank of c must call it.
-func EvalSharded(c comm.Comm, m *model.Model, src eval.Source, k, maxImages int, noise model.Noise) (eval.Result, error) {
+// EvalSharded evaluates this rank's share of an evaluation of o.MaxImages images (0:
+// all) with eval.NLL, src yielding the rank's shard (ShardedEvalLoader), and combines
+// the ranks' results with CombineEval. Every rank of c must call it.
+func EvalSharded(ctx context.Context, c comm.Comm, m *model.Model, src eval.Source, o eval.Options) (eval.Result, error) {
 	rank, world := 0, 1
 	if c != nil {
 		rank, world = c.Rank(), c.Size()
 	}
-	share := EvalShare(maxImages, rank, world)
-	r := eval.Result{NumIWSamples: k, Dims: eval.Dims(m.Cfg)}
-	if share > 0 || maxImages <= 0 {
+	maxImages := o.MaxImages
+	o.MaxImages = EvalShare(maxImages, rank, world)
+	r := eval.Result{NumIWSamples: o.K, Dims: eval.Dims(m.Cfg)}
+	if o.MaxImages > 0 || maxImages <= 0 {
 		var err error
-		if r, err = eval.NLL(m, src, k, share, noise); err != nil {
+		if r, err = eval.NLL(ctx, m, src, o); err != nil {
 			return r, err
 		}
 	}

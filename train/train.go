@@ -782,7 +782,7 @@ func (t *Trainer) evaluate(k int) (eval.Result, error) {
 	images = EvalShare(images, c.Rank(), c.Size())
 	task := report.NewTask(t.opts.Progress, fmt.Sprintf("evaluating at step %d (K=%d)", t.prog.Step, k), "images", int64(images))
 	src, flush := countingSource(eval.LoaderSource(l), task)
-	r, err := EvalSharded(c, t.m, src, k, t.opts.EvalImages, t.noise)
+	r, err := EvalSharded(context.Background(), c, t.m, src, eval.Options{K: k, MaxImages: t.opts.EvalImages, Noise: t.noise})
 	flush()
 	task.Done()
 	if err != nil {

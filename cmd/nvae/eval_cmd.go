@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/nvae-go/nvae/ad"
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
 	"github.com/nvae-go/nvae/model"
 	"github.com/nvae-go/nvae/modelfile"
+	"github.com/nvae-go/nvae/report"
 	"github.com/nvae-go/nvae/tensor"
 	"github.com/nvae-go/nvae/tensorfile"
 	"github.com/nvae-go/nvae/train"
@@ -60,12 +66,14 @@ func runEval(args []string, stdout io.Writer) error {
 	}
 	noise := model.NewSeededNoise(*seed)
 	var source eval.Source
+	total := 0 // images to evaluate
 	if *images != "" {
 		x, err := readImages(*images)
 		if err != nil {
 			return err
 		}
 		source = eval.TensorSource(shardRows(x, job.Rank(), job.Size()), bs)
+		total = x.Dim(0)
 	} else {
 		if err := data.CheckSource(*src, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
 			return err
@@ -80,18 +88,34 @@ func runEval(args []string, stdout io.Writer) error {
 		}
 		defer l.Close()
 		source = eval.LoaderSource(l)
+		total = ds.N
+	}
+	if *maxImages > 0 {
+		total = min(total, *maxImages)
 	}
 	// Under mpirun each rank evaluates its share of the images, and the results are
-	// averaged over all of them.
-	r, err := train.EvalSharded(job, m, source, *k, *maxImages, noise)
+	// averaged over all of them; rank 0 shows the progress of its share.
+	want := total
+	ctx, stop := interruptContext()
+	defer stop()
+	progress, done := evalProgress(int64(train.EvalShare(total, job.Rank(), job.Size())) * int64(*k))
+	if job.Rank() != 0 {
+		progress = nil
+	}
+	r, err := train.EvalSharded(ctx, job, m, source, eval.Options{K: *k, MaxImages: *maxImages, Noise: noise, Progress: progress})
+	done()
 	if err != nil {
 		return err
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(r)
 	}
-	fmt.Fprintf(stdout, "%d images, %d importance samples: NLL %.3f nats (%.4f bits/dim), NELBO %.3f nats (%.4f bits/dim), D = %d\n",
-		r.NumImages, r.NumIWSamples, r.NLLNats, r.BPD, r.NELBONats, r.BPDELBO, r.Dims)
+	partial := ""
+	if r.Partial {
+		partial = fmt.Sprintf(" (partial: stopped after %d of %d images)", r.NumImages, want)
+	}
+	fmt.Fprintf(stdout, "%d images, %d importance samples: NLL %.3f nats (%.4f bits/dim), NELBO %.3f nats (%.4f bits/dim), D = %d%s\n",
+		r.NumImages, r.NumIWSamples, r.NLLNats, r.BPD, r.NELBONats, r.BPDELBO, r.Dims, partial)
 	return nil
 }
 
@@ -112,6 +136,53 @@ func shardRows(x *tensor.Tensor, rank, world int) *tensor.Tensor {
 		copy(out.Data()[j*per:(j+1)*per], x.Data()[i*per:(i+1)*per])
 	}
 	return out
+}
+
+// evalProgress returns a progress callback for eval.NLL that draws a bar with the
+// rate and ETA on stderr: in place on a terminal, otherwise a line every few seconds.
+// total is the number of image forwards (images × samples); done ends the display.
+func evalProgress(total int64) (progress func(eval.Progress), done func()) {
+	prog := report.NewProgress(errOut, total)
+	if !prog.Terminal {
+		prog.Interval = 5 * time.Second
+	}
+	prog.Format = func(s report.Stats) string { return "eval " + report.FormatBar(s, 30, "forwards") }
+	start := time.Now()
+	return func(p eval.Progress) {
+		st := report.Stats{Step: p.Forwards, Total: total}
+		if secs := time.Since(start).Seconds(); secs > 0 {
+			st.ImagesPerSec = float64(p.Forwards) / secs
+		}
+		prog.Update(st)
+	}, prog.Done
+}
+
+// interruptContext returns a context cancelled by the first Ctrl-C (or SIGTERM),
+// after a note on stderr; a second one exits the process at once. stop undoes it.
+func interruptContext() (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(errOut, "\ninterrupted: stopping with the images done so far (interrupt again to quit at once)")
+		cancel()
+		select {
+		case <-sigs:
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }
 
 // readImages reads a tensor "x" [N,C,H,W] of preprocessed images in [0,1] from a

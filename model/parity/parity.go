@@ -569,7 +569,7 @@ func (r *runner) eval(dir string, newModel func(fileT) (*model.Model, error), x 
 		return fmt.Errorf("parity: %w", err)
 	}
 	eps := epsNoise(f)
-	tp := ad.NewNoGradTape()
+	tp := ad.NewInferenceTape() // the evaluation path: folded batch norms, values freed early
 	defer tp.Release()
 	out := m.Forward(tp, x, false, eps)
 	if eps.err != nil {
@@ -616,7 +616,7 @@ func (r *runner) sample(dir string, newModel func(fileT) (*model.Model, error)) 
 	eps := epsNoise(f)
 	n := f["eps.000"].Shape[0]
 	m.SetTrain(false)
-	tp := ad.NewNoGradTape()
+	tp := ad.NewInferenceTape()
 	defer tp.Release()
 	out := m.Sample(tp, n, 0.7, eps)
 	if eps.err != nil {

@@ -1,0 +1,64 @@
+package ad
+
+import (
+	"testing"
+
+	"github.com/nvae-go/nvae/tensor"
+)
+
+// TestInferenceTapeFree: Free hands a computed value back at once on an inference
+// tape (the bytes held drop and the storage is gone), leaves leaves and views alone,
+// and does nothing on other tapes.
+func TestInferenceTapeFree(t *testing.T) {
+	x := Const(tensor.FromData([]float32{1, 2, 3, 4}, 2, 2))
+	tp := NewInferenceTape()
+	a := tp.Scale(x, 2) // 16 bytes
+	b := tp.AddScalar(a, 1)
+	if got := tp.PeakBytes(); got != 32 {
+		t.Fatalf("peak %d bytes, want 32", got)
+	}
+	v := tp.Reshape(b, 4)
+	tp.Free(a, x, v, nil)
+	if len(a.Data()) != 0 {
+		t.Error("the freed value still has storage")
+	}
+	if len(x.Data()) != 4 || len(b.Data()) != 4 {
+		t.Error("Free touched a leaf or a view's storage")
+	}
+	c := tp.Scale(b, 3) // reuses a's storage: the peak stays
+	if got := tp.PeakBytes(); got != 32 {
+		t.Errorf("peak %d bytes after freeing and reallocating, want 32", got)
+	}
+	if c.Data()[3] != 27 {
+		t.Errorf("3·(2·4+1) = %v", c.Data()[3])
+	}
+	tp.Release()
+
+	for _, other := range []*Tape{NewTape(), NewNoGradTape()} {
+		a := other.Scale(x, 2)
+		other.Free(a)
+		if len(a.Data()) != 4 {
+			t.Error("Free released a value on a tape that is not an inference tape")
+		}
+		other.Release()
+	}
+}
+
+// TestStopWhen: an operation on a tape whose stop condition holds panics with Stopped
+// before computing anything.
+func TestStopWhen(t *testing.T) {
+	x := Const(tensor.FromData([]float32{1, 2}, 2))
+	tp := NewInferenceTape()
+	defer tp.Release()
+	stop := false
+	tp.StopWhen(func() bool { return stop })
+	tp.Scale(x, 2)
+	stop = true
+	defer func() {
+		if r := recover(); r != (Stopped{}) {
+			t.Errorf("recovered %v, want Stopped", r)
+		}
+	}()
+	tp.Scale(x, 2)
+	t.Error("the operation ran after the stop condition")
+}
