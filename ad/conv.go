@@ -39,9 +39,12 @@ func (tp *Tape) Conv2D(x, w, b *Var, o ConvOpts) *Var {
 	if b != nil {
 		bias = b.Data()
 	}
-	cpu.Conv2DForward(p, x.Data(), w.Data(), bias, out.Data())
 	work := convFLOPs(p.N, oh, ow, p.K, p.KH, p.KW, ws[3])
 	flops.Add(work)
+	if tp.Precision() == BF16 {
+		return tp.conv2DBF16(p, x, w, b, out, bias, work)
+	}
+	cpu.Conv2DForward(p, x.Data(), w.Data(), bias, out.Data())
 	tp.record(out, func() {
 		g := out.Grad.Data()
 		if x.needGrad {
@@ -77,10 +80,13 @@ func (tp *Tape) Linear(x, w, b *Var) *Var {
 	}
 	n, in, o := xs[0], xs[1], ws[0]
 	out := tp.newVar([]int{n, o}, x, w, b)
-	od := out.Data()
-	cpu.Sgemm(false, true, n, o, in, 1, x.Data(), in, w.Data(), in, 0, od, o)
 	work := 2 * int64(n) * int64(o) * int64(in)
 	flops.Add(work)
+	if tp.Precision() == BF16 {
+		return tp.linearBF16(x, w, b, out, work)
+	}
+	od := out.Data()
+	cpu.Sgemm(false, true, n, o, in, 1, x.Data(), in, w.Data(), in, 0, od, o)
 	if b != nil {
 		bd := b.Data()
 		for i := range od {

@@ -125,6 +125,7 @@ func (tp *Tape) batchNorm(x, gamma, beta *Var, p, back cpu.BNParams, train bool,
 	cpu.BNForward(p, x.Data(), mean, variance, gamma.Data(), beta.Data(), out.Data())
 	// the output can be recomputed from x and the statistics (see Discard)
 	out.refill = func(dst []float32) { cpu.BNForward(p, x.Data(), mean, variance, gamma.Data(), beta.Data(), dst) }
+	out.deps = []*Var{x}
 	tp.record(out, func() {
 		var gx, gg, gb []float32
 		set := false

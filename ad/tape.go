@@ -30,6 +30,12 @@ type Var struct {
 	// is the index of v on its tape (meaningful only when v is recorded).
 	refill func(dst []float32)
 	node   int
+	// deps are the values refill reads (materialized first when compacted); exact16
+	// marks a value holding bf16 values exactly and compacted one stored in bf16 (see
+	// Tape.Compact).
+	deps      []*Var
+	exact16   bool
+	compacted bool
 	// home is the tape that allocated the value (nil for leaves and views), which
 	// alone may free it early (see Tape.Free).
 	home *Tape
@@ -76,6 +82,12 @@ type Tape struct {
 	// refillAt and dropAt map node indices to the discarded values that Backward
 	// recomputes before that node's backward and drops again after it (see Discard).
 	refillAt, dropAt map[int][]*Var
+	// prec is the precision set on the tape, half the bf16 weights of the pass (see
+	// weightBF16) and compactBytes the bf16 storage made by Compact.
+	prec         Precision
+	half         map[*Var][]uint16
+	halves       [][]uint16
+	compactBytes int64
 	// memo holds values computed once per pass and shared by their users (see Memo);
 	// shared is a tape whose stored values Memo finds too (see ShareMemo).
 	memo   map[any]*Var
@@ -128,6 +140,10 @@ func (tp *Tape) Memo(key any, compute func() *Var) *Var {
 func (tp *Tape) Forget(key any) {
 	for t := tp; t != nil; t = t.parent {
 		delete(t.memo, key)
+		for _, h := range t.half { // the bf16 weights may derive from what changed
+			putU16(h)
+		}
+		clear(t.half)
 	}
 }
 
@@ -250,6 +266,12 @@ func (tp *Tape) BackwardWith(out *Var, g *tensor.Tensor) {
 	for i := len(tp.nodes) - 1; i >= 0; i-- {
 		v := tp.nodes[i]
 		for _, d := range tp.refillAt[i] {
+			if d.compacted && d.Value.Data() != nil {
+				continue // already widened for a refill that read it
+			}
+			for _, x := range d.deps {
+				tp.materialize(x)
+			}
 			d.Value = tp.alloc(d.Value.Shape()...)
 			d.refill(d.Value.Data())
 		}
@@ -316,6 +338,7 @@ func (tp *Tape) Release() {
 	clear(tp.refillAt)
 	clear(tp.dropAt)
 	clear(tp.memo)
+	tp.releaseHalves()
 }
 
 // Detach returns a variable sharing x's value that stops gradients.

@@ -180,9 +180,12 @@ func (o *irOp) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 		tp.Discard(x)
 		return y
 	}
+	// In bf16 training each convolution output is stored in bf16 once its batch norm
+	// is recorded (ad.Tape.Compact: lossless; nothing in float32).
 	bn := func(b *nn.BN, x *ad.Var) *ad.Var {
 		y := b.Forward(tp, x, train)
 		tp.Free(x)
+		tp.Compact(x)
 		return y
 	}
 	up := x
@@ -446,6 +449,7 @@ func (c *cell) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 		y := o.forward(tp, s, train)
 		if s != x {
 			tp.Free(s)
+			tp.Compact(s) // a convolution output read only by this op (bf16 training only)
 		}
 		s = y
 	}
@@ -453,6 +457,7 @@ func (c *cell) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 		y := c.se.Forward(tp, s)
 		if s != x {
 			tp.Free(s)
+			tp.Compact(s)
 		}
 		s = y
 	}

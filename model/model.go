@@ -82,6 +82,19 @@ type Model struct {
 	// checkpointing: less memory for about one more forward pass). Results, running
 	// statistics included, are the same as without it.
 	RecomputeCells bool
+
+	// Precision is the arithmetic of the convolutions (ad.BF16: mixed precision, see
+	// ad.BF16); Forward, Sample, Decode and DecodePartial set it on a tape that has
+	// none. Parameters, statistics and losses stay float32 either way. It is a
+	// run-time choice, not part of the saved state.
+	Precision ad.Precision
+}
+
+// usePrecision sets the model's precision on tp unless tp has one already.
+func (m *Model) usePrecision(tp *ad.Tape) {
+	if m.Precision != ad.FP32 && tp.Precision() == ad.FP32 {
+		tp.SetPrecision(m.Precision)
+	}
 }
 
 // New builds the model with PyTorch-default initialisation from a seeded generator.
@@ -373,6 +386,7 @@ func (m *Model) ForwardEncoded(tp *ad.Tape, e *Encoded, k int, noise Noise) *Out
 
 // encode is the bottom-up half of forward.
 func (m *Model) encode(tp *ad.Tape, x *tensor.Tensor, train bool) *Encoded {
+	m.usePrecision(tp)
 	in := tensor.Get(x.Shape()...)
 	tp.Own(in)
 	for i, v := range x.Data() {
@@ -426,6 +440,7 @@ func (m *Model) encode(tp *ad.Tape, x *tensor.Tensor, train bool) *Encoded {
 // posterior is the top-down half of forward, on reps copies of the encoded batch
 // (reps > 1 only in eval mode).
 func (m *Model) posterior(tp *ad.Tape, e *Encoded, reps int, train bool, noise Noise) *Output {
+	m.usePrecision(tp)
 	cfg := m.Cfg
 	B := e.n * reps
 	combs, feats, combNames := e.combs, e.feats, e.combNames
@@ -630,6 +645,7 @@ func (m *Model) Decode(tp *ad.Tape, zs []*tensor.Tensor) (*Output, error) {
 // generate runs the decoder path for n images, taking each group's latent from latent
 // (given the group's prior at temperature t and the latent's shape).
 func (m *Model) generate(tp *ad.Tape, n int, t float32, latent func(l int, p dist.Normal, shape []int) *ad.Var) *Output {
+	m.usePrecision(tp)
 	zs := m.LatentShapes(n)[0]
 	out := &Output{}
 	p := dist.StdNormal(tp, t, zs...)
@@ -654,6 +670,7 @@ func (m *Model) generate(tp *ad.Tape, n int, t float32, latent func(l int, p dis
 // latent(idx, s), given the tower's state s before that group's combiner. Forward,
 // Sample and Decode differ only in latent.
 func (m *Model) decode(tp *ad.Tape, n int, z0 *ad.Var, train bool, latent func(idx int, s *ad.Var) *ad.Var) *ad.Var {
+	m.usePrecision(tp)
 	var s *ad.Var
 	if m.Cfg.Vanilla() {
 		s = m.stemDec.Forward(tp, z0)

@@ -110,10 +110,11 @@ func ChannelScale(tp *ad.Tape, x, v *ad.Var) *ad.Var {
 	if v.Value.Len() != n*c {
 		panic(fmt.Sprintf("nn.ChannelScale: x %v, v %v", s, v.Shape()))
 	}
-	xd, vd := x.Data(), v.Data()
+	vd := v.Data()
 	var od []float32
 	back := func(g []float32, grad func(i int) []float32) {
 		gx, gv := grad(0), grad(1)
+		xd := x.Data() // read now: x may have been compacted and widened again (ad.Tape.Compact)
 		if gx != nil {
 			cpu.Parallel(n*hw, 64, func(lo, hi int) {
 				for r := lo; r < hi; r++ {
@@ -140,6 +141,7 @@ func ChannelScale(tp *ad.Tape, x, v *ad.Var) *ad.Var {
 	}
 	out := tp.Custom(s, []*ad.Var{x, v}, back)
 	od = out.Data()
+	xd := x.Data()
 	cpu.Parallel(n*hw, 64, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			vr := vd[(r/hw)*c : (r/hw+1)*c]

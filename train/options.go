@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/nvae-go/nvae/ad"
 	"github.com/nvae-go/nvae/comm"
 	"github.com/nvae-go/nvae/model"
 )
@@ -41,6 +42,10 @@ type Options struct {
 	// RecomputeCells recomputes each cell's forward pass during backward (gradient
 	// checkpointing): less memory, about one more forward pass per step, same results.
 	RecomputeCells bool
+	// Precision is the arithmetic of the convolutions (ad.FP32, the default, or
+	// ad.BF16, mixed precision: see ad.BF16 and model.Model.Precision). It is a
+	// run-time choice, not saved with the run: a run may resume at another precision.
+	Precision ad.Precision
 
 	// Steps, when positive, fixes the number of training steps and switches the
 	// schedules to steps (LR warm-up over WarmupSteps, cosine to the end); otherwise the
@@ -145,6 +150,9 @@ func (o Options) Validate() error {
 	}
 	if o.Config.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("--batch_size must be at least 1 (got %d)", o.Config.BatchSize))
+	}
+	if o.Precision != ad.FP32 && o.Precision != ad.BF16 {
+		errs = append(errs, fmt.Errorf("precision %v: want fp32 or bf16", o.Precision))
 	}
 	errs = append(errs, o.validateHyper()...)
 	return errors.Join(errs...)

@@ -212,6 +212,7 @@ func New(opts Options) (t *Trainer, err error) {
 		return nil, err
 	}
 	t.m.RecomputeCells = opts.RecomputeCells
+	t.m.Precision = opts.Precision
 	if err := t.setOptimizer(cfg.WeightDecay); err != nil {
 		return nil, err
 	}

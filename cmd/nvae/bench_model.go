@@ -78,12 +78,14 @@ func benchInput(cfg model.Config, b int, r *rand.Rand) *tensor.Tensor {
 }
 
 func benchTrain(args []string, stdout io.Writer) error {
-	fs := newFlags("bench train", "[--preset NAME] [--batch_size B] [--steps N] [--warmup W] [--recompute_cells] [--json] [official flags…]")
+	fs := newFlags("bench train", "[--preset NAME] [--batch_size B] [--steps N] [--warmup W] [--recompute_cells] [--precision fp32|bf16] [--json] [official flags…]")
 	preset := fs.String("preset", "mnist", "model configuration: "+joinNames(model.PresetNames()))
 	steps := fs.Int("steps", 3, "timed training steps")
 	warmup := fs.Int("warmup", 1, "untimed training steps first (the first one also draws the spectral state and runs 10× its iterations)")
 	var recompute bool
 	addRecomputeCellsFlag(fs, &recompute)
+	var prec ad.Precision
+	addPrecisionFlag(fs, &prec)
 	klCoeff := fs.Float64("kl_coeff", 0.5, "KL warm-up coefficient β of the timed steps (KL balancing runs while β < 1)")
 	peakSecs := fs.Float64("peak_seconds", 0.5, "seconds spent measuring the machine's FMA peak (0: skip)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
@@ -104,6 +106,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 		return fmt.Errorf("bench train: building the model: %w", err)
 	}
 	m.RecomputeCells = recompute
+	m.Precision = prec
 	// Under mpirun every rank trains on its own batch of --batch_size (data-parallel).
 	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 7+uint64(job.Rank())))
 	tr, err := train.NewFixed(m, train.Fixed{Batch: benchInput(cfg, cfg.BatchSize, rng), LR: cfg.LearningRate,
@@ -165,7 +168,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 	gflop := float64(ad.FLOPs()-f0) / n / 1e9
 	res := map[string]any{
 		"preset": *preset, "batch_size": cfg.BatchSize, "steps": *steps, "warmup": *warmup,
-		"params": m.NumParams(), "threads": cpu.Workers(), "recompute_cells": recompute,
+		"params": m.NumParams(), "threads": cpu.Workers(), "recompute_cells": recompute, "precision": prec.String(),
 		"step_s": stepS, "images_per_s": float64(cfg.BatchSize) / stepS,
 		"forward_s": tot.fwd.Seconds() / n, "backward_s": tot.bwd.Seconds() / n, "optimizer_s": tot.opt.Seconds() / n,
 		"peak_rss_bytes": peak, "rss_before_bytes": rssBefore, "rss_after_bytes": rssAfter,
@@ -196,8 +199,8 @@ func benchTrain(args []string, stdout io.Writer) error {
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Fprintf(stdout, "training step, preset %s, batch %d, %d params, %d threads, recompute_cells=%v\n",
-		*preset, cfg.BatchSize, m.NumParams(), cpu.Workers(), recompute)
+	fmt.Fprintf(stdout, "training step, preset %s, batch %d, %d params, %d threads, recompute_cells=%v, precision %v\n",
+		*preset, cfg.BatchSize, m.NumParams(), cpu.Workers(), recompute, prec)
 	if job.Size() > 1 {
 		fmt.Fprintf(stdout, "  data-parallel: %d processes × batch %d = global batch %d, %.2f images/s in all\n",
 			job.Size(), cfg.BatchSize, cfg.BatchSize*job.Size(), res["global_images_per_s"])
@@ -220,7 +223,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 }
 
 func benchSample(args []string, stdout io.Writer) error {
-	fs := newFlags("bench sample", "[--preset NAME | --checkpoint PATH] [--n N] [--temp T] [--reps R] [--json] [official flags…]")
+	fs := newFlags("bench sample", "[--preset NAME | --checkpoint PATH] [--n N] [--temp T] [--reps R] [--precision fp32|bf16] [--json] [official flags…]")
 	preset := fs.String("preset", "mnist", "model configuration (random initialisation): "+joinNames(model.PresetNames()))
 	ckpt := fs.String("checkpoint", "", "sample from this training checkpoint (file or run directory) instead of a random model")
 	num := fs.Int("n", 36, "images per Sample call")
@@ -228,6 +231,8 @@ func benchSample(args []string, stdout io.Writer) error {
 	reps := fs.Int("reps", 3, "timed Sample calls (after one untimed call)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed calls to this file")
+	var prec ad.Precision
+	addPrecisionFlag(fs, &prec)
 	cf := addConfigFlags(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
@@ -253,6 +258,7 @@ func benchSample(args []string, stdout io.Writer) error {
 			return fmt.Errorf("bench sample: building the model: %w", err)
 		}
 	}
+	m.Precision = prec
 	rng := rand.New(rand.NewPCG(1, 9))
 	noise := model.RandNoise{R: rng}
 	draw := func() error {

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nvae-go/nvae/ad"
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
 	"github.com/nvae-go/nvae/model"
@@ -36,6 +37,8 @@ func runEval(args []string, stdout io.Writer) error {
 	maxImages := fs.Int("max_images", 0, "evaluate only the first N images (0: all)")
 	seed := fs.Uint64("seed", 1, "seed of the posterior samples and of the binarisation")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	var prec ad.Precision
+	addPrecisionFlag(fs, &prec)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -55,6 +58,7 @@ func runEval(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m.Precision = prec
 	cfg := m.Cfg
 	bs := *batch
 	if bs <= 0 {

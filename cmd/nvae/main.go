@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nvae-go/nvae/ad"
 	"github.com/nvae-go/nvae/comm"
 )
 
@@ -256,6 +257,31 @@ func (d *deprecatedBool) IsBoolFlag() bool { return true }
 func addRecomputeCellsFlag(fs *flag.FlagSet, dst *bool) {
 	fs.BoolVar(dst, "recompute_cells", false, "recompute each cell's forward pass during backward: less memory, about a third more compute, same results")
 	fs.Var(&deprecatedBool{dst: dst, old: "checkpoint_cells", new: "recompute_cells"}, "checkpoint_cells", "deprecated name of --recompute_cells")
+}
+
+// precisionFlag is the flag.Value of --precision.
+type precisionFlag struct{ dst *ad.Precision }
+
+func (f precisionFlag) String() string {
+	if f.dst == nil {
+		return ad.FP32.String()
+	}
+	return f.dst.String()
+}
+
+func (f precisionFlag) Set(s string) error {
+	p, err := ad.ParsePrecision(s)
+	if err != nil {
+		return err
+	}
+	*f.dst = p
+	return nil
+}
+
+// addPrecisionFlag defines --precision fp32|bf16 into dst. It is a run-time choice
+// (not saved with a run: a resumed run may change it).
+func addPrecisionFlag(fs *flag.FlagSet, dst *ad.Precision) {
+	fs.Var(precisionFlag{dst}, "precision", "arithmetic of the convolutions: fp32, or bf16 (mixed precision: bf16 products accumulated in float32, convolution outputs kept in bf16 for backward; parameters, statistics and losses stay float32). A run-time choice, not saved: a resumed run may change it")
 }
 
 // parseFlags parses args and rejects stray positional arguments beyond want. A bad

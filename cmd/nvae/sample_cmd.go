@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nvae-go/nvae/ad"
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/eval"
 	"github.com/nvae-go/nvae/internal/runlock"
@@ -54,7 +55,7 @@ func readjusts(args []string) bool {
 }
 
 func runSample(args []string, stdout io.Writer) error {
-	fs := newFlags("sample", "--checkpoint PATH [--n N] [--temp T] [--out FILE.png] [--readjust_bn]")
+	fs := newFlags("sample", "--checkpoint PATH [--n N] [--temp T] [--out FILE.png] [--readjust_bn] [--precision fp32|bf16]")
 	ckpt := fs.String("checkpoint", "", "run directory, checkpoint .safetensors, or NVIDIA's checkpoint.pt (required)")
 	n := fs.Int("n", 16, "number of images")
 	batch := fs.Int("batch_size", 64, "images per generative pass: memory is that of one batch, whatever --n")
@@ -67,6 +68,8 @@ func runSample(args []string, stdout io.Writer) error {
 	saveBN := fs.Bool("save_bn", false, "with --readjust_bn, write the re-adjusted statistics back into the checkpoint (a .safetensors file) so later sampling reuses them")
 	pixels := fs.String("pixels", "default", "how images are made from the decoder: default (Bernoulli mean, DML sample at t=1, as evaluate.py), mean, sample_t")
 	seed := fs.Uint64("seed", 1, "random seed")
+	var prec ad.Precision
+	addPrecisionFlag(fs, &prec)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -84,6 +87,7 @@ func runSample(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m.Precision = prec
 	size := m.Cfg.ImageSize()
 	cv, err := report.NewCanvas(*n, size, size, m.Cfg.ImageChannels(), *nrow, 0, 1)
 	if err != nil {
@@ -195,7 +199,7 @@ func checkSampleFlags(n, batch int, temp float64, nrow int, readjust bool, iters
 }
 
 func runRecon(args []string, stdout io.Writer) error {
-	fs := newFlags("recon", "--checkpoint PATH [--n N] [--out FILE.png]")
+	fs := newFlags("recon", "--checkpoint PATH [--n N] [--out FILE.png] [--precision fp32|bf16]")
 	ckpt := fs.String("checkpoint", "", "run directory, checkpoint .safetensors, or NVIDIA's checkpoint.pt (required)")
 	n := fs.Int("n", 16, "number of images")
 	batch := fs.Int("batch_size", 64, "images per forward pass: memory is that of one batch, whatever --n")
@@ -205,6 +209,8 @@ func runRecon(args []string, stdout io.Writer) error {
 	split := fs.String("split", "test", "split: test or train")
 	pixels := fs.String("pixels", "default", "default, mean or sample_t")
 	seed := fs.Uint64("seed", 1, "random seed")
+	var prec ad.Precision
+	addPrecisionFlag(fs, &prec)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
 	}
@@ -228,6 +234,7 @@ func runRecon(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	m.Precision = prec
 	cfg := m.Cfg
 	if err := data.CheckSource(*src, cfg.Dataset, cfg.Binary(), cfg.ImageSize()); err != nil {
 		return err

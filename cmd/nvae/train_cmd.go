@@ -29,6 +29,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	fs.BoolVar(&o.Resume, "resume", true, resumeHelp)
 	fs.BoolVar(&o.Force, "force", false, "with --resume=false, replace the run directory's existing checkpoint (refused without it)")
 	addRecomputeCellsFlag(fs, &o.RecomputeCells)
+	addPrecisionFlag(fs, &o.Precision)
 	fs.IntVar(&o.Steps, "steps", 0, "train this many steps with step-based schedules (0: the official epoch schedules)")
 	fs.IntVar(&o.WarmupSteps, "warmup_steps", 0, "LR warm-up length in steps (0: warmup_epochs)")
 	fs.IntVar(&o.KLAnnealSteps, "kl_anneal_steps", 0, "KL warm-up length in steps (0: kl_anneal_portion of all steps)")
