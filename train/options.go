@@ -95,6 +95,21 @@ type Options struct {
 	Progress io.Writer
 }
 
+// ApplyPlan sets the step-based schedule (Steps, WarmupSteps, the KL warm-up in steps,
+// EvalEverySteps) from a preset's plan; fields that are already set keep their value.
+func (o *Options) ApplyPlan(p model.StepPlan) {
+	set := func(dst *int, v int) {
+		if *dst == 0 {
+			*dst = v
+		}
+	}
+	set(&o.Steps, p.Steps)
+	set(&o.WarmupSteps, p.WarmupSteps)
+	set(&o.KLAnnealSteps, p.KLAnnealSteps)
+	set(&o.KLConstSteps, p.KLConstSteps)
+	set(&o.EvalEverySteps, p.EvalEverySteps)
+}
+
 // withDefaults fills the zero options with defaults.
 func (o Options) withDefaults() Options {
 	if o.CheckpointMinutes == 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -56,6 +57,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	o.Log = stdout
 	o.Progress = errOut
 	o.Comm = job
+	applyPresetPlan(fs, *preset, &o)
 	if err := applyContTraining(fs, &o); err != nil {
 		return err
 	}
@@ -120,4 +122,27 @@ func joinNames(n []string) string {
 		s += x
 	}
 	return s
+}
+
+// applyPresetPlan gives a preset's step-based schedule (model.PresetPlan: the demo's) to
+// the options unless the command line asks for a schedule of its own: any of --steps,
+// --warmup_steps, --kl_anneal_steps, --kl_const_steps, --epochs or --warmup_epochs
+// leaves the plan out entirely; --eval_every_steps replaces only the plan's interval.
+func applyPresetPlan(fs *flag.FlagSet, preset string, o *train.Options) {
+	p, ok := model.PresetPlan(preset)
+	if !ok {
+		return
+	}
+	own := false
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "steps", "warmup_steps", "kl_anneal_steps", "kl_const_steps", "epochs", "warmup_epochs":
+			own = true
+		case "eval_every_steps":
+			p.EvalEverySteps = o.EvalEverySteps
+		}
+	})
+	if !own {
+		o.ApplyPlan(p)
+	}
 }
