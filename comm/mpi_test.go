@@ -2,97 +2,31 @@ package comm
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/nvae-go/nvae/internal/testutil"
 )
 
 // These tests run the mpitest program (internal/mpitest) under a real `mpirun -np 2`.
 // They skip when mpirun is not installed, except in CI (CI set), where that is a
 // failure: .ci/run installs Open MPI, so a missing mpirun there is a broken setup.
 
-// mpiTimeout bounds every mpirun: a job that hangs fails the test instead.
-const mpiTimeout = 90 * time.Second
-
-var mpitest struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// needMPI returns the path of mpirun, skipping or failing the test when it is absent,
-// and the path of the built mpitest program.
-func needMPI(t testing.TB) (mpirun, prog string) {
-	t.Helper()
-	if !mpiBuilt {
-		t.Skipf("built without the MPI implementation (linux/amd64 and linux/arm64 only, not with the nompi tag; this is %s/%s)", runtime.GOOS, runtime.GOARCH)
-	}
-	mpirun, err := exec.LookPath("mpirun")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but mpirun is not installed (.ci/run installs openmpi-bin): %v", err)
-		}
-		t.Skip("mpirun not installed (apt-get install openmpi-bin); set CI to make this a failure")
-	}
-	return mpirun, buildProg(t)
-}
+// mpiTimeout bounds a run of the program outside mpirun.
+const mpiTimeout = testutil.MPITimeout
 
 // buildProg builds internal/mpitest once per test binary and returns its path.
-func buildProg(t testing.TB) string {
-	t.Helper()
-	mpitest.once.Do(func() {
-		dir, err := os.MkdirTemp("", "mpitest")
-		if err != nil {
-			mpitest.err = err
-			return
-		}
-		mpitest.path = filepath.Join(dir, "mpitest")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
-		}
-		cmd := exec.Command(gobin, "build", "-o", mpitest.path, "./internal/mpitest")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			mpitest.err = errors.New("building internal/mpitest: " + err.Error() + "\n" + string(out))
-		}
-	})
-	if mpitest.err != nil {
-		t.Fatal(mpitest.err)
-	}
-	return mpitest.path
-}
+func buildProg(t testing.TB) string { return testutil.Build(t, "./internal/mpitest") }
 
-// runMPI runs prog with args under mpirun with np processes and returns its combined
-// output and error; it fails the test if the job outlives mpiTimeout.
+// runMPI runs the mpitest program with args under mpirun with np processes
+// (testutil.RunMPI: skipped without mpirun unless CI is set, failed on a hang).
 func runMPI(t testing.TB, np int, args ...string) (string, error) {
 	t.Helper()
-	mpirun, prog := needMPI(t)
-	ctx, cancel := context.WithTimeout(context.Background(), mpiTimeout)
-	defer cancel()
-	full := append([]string{"--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "-np", strconv.Itoa(np), prog}, args...)
-	cmd := exec.CommandContext(ctx, mpirun, full...)
-	cmd.WaitDelay = 5 * time.Second
-	// Drop the variables that would make the program see its own test's launcher.
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, BackendEnv+"=") && !strings.HasPrefix(kv, LibEnv+"=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("mpirun %s did not end within %v (hang):\n%s", strings.Join(args, " "), mpiTimeout, out)
-	}
-	return string(out), err
+	testutil.NeedMPI(t)
+	return testutil.RunMPI(t, np, nil, buildProg(t), args...)
 }
 
 // TestMPICollectives checks all-reduce (float32, float64, a 12 MB buffer), broadcast

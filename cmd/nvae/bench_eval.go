@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"runtime/pprof"
 	"time"
 
 	"github.com/nvae-go/nvae/ad"
@@ -70,15 +68,9 @@ func benchEval(args []string, stdout io.Writer) error {
 	if _, err := run(min(*batch, n)); err != nil {
 		return fmt.Errorf("bench eval: %w", err)
 	}
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			return fmt.Errorf("bench eval: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("bench eval: %w", err)
-		}
+	stopProfile, err := startProfile(*profile)
+	if err != nil {
+		return fmt.Errorf("bench eval: %w", err)
 	}
 	f0 := ad.FLOPs()
 	cpu0 := processCPU()
@@ -86,9 +78,7 @@ func benchEval(args []string, stdout io.Writer) error {
 	r, err := run(n)
 	secs := time.Since(start).Seconds()
 	cpuS := (processCPU() - cpu0).Seconds()
-	if *profile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	if err != nil {
 		return fmt.Errorf("bench eval: %w", err)
 	}

@@ -131,15 +131,9 @@ func benchTrain(args []string, stdout io.Writer) error {
 	f0 := ad.FLOPs()
 	var tot phase
 	var loss float32
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			return fmt.Errorf("bench train: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("bench train: %w", err)
-		}
+	stopProfile, err := startProfile(*profile)
+	if err != nil {
+		return fmt.Errorf("bench train: %w", err)
 	}
 	cs0 := tr.CommStats()
 	cpu0 := processCPU()
@@ -158,9 +152,7 @@ func benchTrain(args []string, stdout io.Writer) error {
 	wall := time.Since(start).Seconds()
 	cs1 := tr.CommStats()
 	cpuS := (processCPU() - cpu0).Seconds()
-	if *profile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	runtime.ReadMemStats(&ms1)
 	peak, rssAfter := peakRSS()
 	n := float64(*steps)
@@ -268,15 +260,9 @@ func benchSample(args []string, stdout io.Writer) error {
 	if err := draw(); err != nil {
 		return fmt.Errorf("bench sample: %w", err)
 	}
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			return fmt.Errorf("bench sample: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("bench sample: %w", err)
-		}
+	stopProfile, err := startProfile(*profile)
+	if err != nil {
+		return fmt.Errorf("bench sample: %w", err)
 	}
 	f0 := ad.FLOPs()
 	cpu0 := processCPU()
@@ -288,9 +274,7 @@ func benchSample(args []string, stdout io.Writer) error {
 	}
 	secs := time.Since(start).Seconds() / float64(*reps)
 	cpuS := (processCPU() - cpu0).Seconds() / float64(*reps)
-	if *profile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	gflop := float64(ad.FLOPs()-f0) / float64(*reps) / 1e9
 	peak, _ := peakRSS()
 	res := map[string]any{"n": *num, "temp": *temp, "reps": *reps, "params": m.NumParams(), "threads": cpu.Workers(),
@@ -301,4 +285,24 @@ func benchSample(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "sampling %d images at t=%g, %d params, %d threads: %.3f s per call (%.1f images/s, %.2f GFLOP), peak RSS %.2f GB\n",
 		*num, *temp, m.NumParams(), cpu.Workers(), secs, float64(*num)/secs, gflop, float64(peak)/1e9)
 	return nil
+}
+
+// startProfile starts a CPU profile written to path (nothing when path is empty);
+// stop ends it and closes the file.
+func startProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
