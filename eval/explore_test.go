@@ -92,7 +92,9 @@ func TestInterpolateEnds(t *testing.T) {
 		a, b := randomImage(m.Cfg, 1), randomImage(m.Cfg, 2)
 		for _, readjust := range []bool{false, true} {
 			if readjust {
-				ReadjustBN(m, 2, 4, 0.7, model.RandNoise{R: rand.New(rand.NewPCG(4, 4))})
+				if err := ReadjustBN(m, 2, 4, 0.7, model.RandNoise{R: rand.New(rand.NewPCG(4, 4))}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			ra, rb := meanRecon(t, m, a), meanRecon(t, m, b)
 			for _, method := range []InterpMethod{Lerp, Slerp} {

@@ -284,6 +284,16 @@ func pngResult(img image.Image, n int, seed uint64) (*result, error) {
 		header: map[string]string{"X-Nvae-Seed": strconv.FormatUint(seed, 10)}}, nil
 }
 
+// gridResult lays out the n images of imgs in rows of nrow (0: square) and encodes
+// the grid as pngResult does.
+func gridResult(imgs *tensor.Tensor, nrow, n int, seed uint64) (*result, error) {
+	g, err := report.Grid(imgs, nrow)
+	if err != nil {
+		return nil, err
+	}
+	return pngResult(g, n, seed)
+}
+
 // run submits work with the request's deadline and writes its answer.
 func (s *Server) run(w http.ResponseWriter, r *http.Request, route string, work func(m *model.Model) (*result, error)) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.Timeout)
@@ -321,11 +331,7 @@ func (s *Server) sample(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		g, err := report.Grid(img, nrow)
-		if err != nil {
-			return nil, err
-		}
-		return pngResult(g, n, seed)
+		return gridResult(img, nrow, n, seed)
 	})
 }
 
@@ -392,11 +398,7 @@ func (s *Server) interpolate(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		g, err := report.Grid(strip, steps)
-		if err != nil {
-			return nil, err
-		}
-		return pngResult(g, steps, seed)
+		return gridResult(strip, steps, steps, seed)
 	})
 }
 
@@ -430,11 +432,7 @@ func (s *Server) traverse(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return nil, err
 		}
-		grid, err := report.Grid(imgs, nrow)
-		if err != nil {
-			return nil, err
-		}
-		return pngResult(grid, n, seed)
+		return gridResult(imgs, nrow, n, seed)
 	})
 }
 

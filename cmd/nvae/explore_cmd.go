@@ -39,11 +39,12 @@ func addReadjustFlags(fs *flag.FlagSet) readjustFlags {
 	}
 }
 
-func (r readjustFlags) apply(m *model.Model, t float32, seed uint64, stdout io.Writer) {
-	if *r.on {
-		fmt.Fprintf(stdout, "re-adjusting BN statistics: %d passes of %d at t=%g\n", *r.iters, *r.batch, t)
-		eval.ReadjustBN(m, *r.iters, *r.batch, t, model.NewSeededNoise(seed))
+func (r readjustFlags) apply(m *model.Model, t float32, seed uint64, stdout io.Writer) error {
+	if !*r.on {
+		return nil
 	}
+	fmt.Fprintf(stdout, "re-adjusting BN statistics: %d passes of %d at t=%g\n", *r.iters, *r.batch, t)
+	return eval.ReadjustBN(m, *r.iters, *r.batch, t, model.NewSeededNoise(seed))
 }
 
 // loadInput reads a PNG or JPEG file and prepares it as the model's input.
@@ -108,7 +109,9 @@ func runInterpolate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rj.apply(m, 1, *seed, stdout)
+	if err := rj.apply(m, 1, *seed, stdout); err != nil {
+		return err
+	}
 	strip, err := eval.Interpolate(m, xa, xb, *steps, meth, mode, noise.Rand())
 	if err != nil {
 		return err
@@ -180,7 +183,9 @@ func runTraverse(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rj.apply(m, float32(*temp), *seed, stdout)
+	if err := rj.apply(m, float32(*temp), *seed, stdout); err != nil {
+		return err
+	}
 	var rows []*tensor.Tensor
 	for _, k := range keeps {
 		noise := model.NewSeededNoise(*seed)

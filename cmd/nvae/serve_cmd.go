@@ -72,7 +72,9 @@ func runServe(args []string, stdout io.Writer) error {
 	meta := map[string]string{"checkpoint": *ckpt}
 	if *readjust {
 		log.Info("re-adjusting BN statistics", "passes", *iters, "batch", *rbatch, "temp", *rtemp)
-		eval.ReadjustBN(m, *iters, *rbatch, float32(*rtemp), model.NewSeededNoise(1))
+		if err := eval.ReadjustBN(m, *iters, *rbatch, float32(*rtemp), model.NewSeededNoise(1)); err != nil {
+			return err
+		}
 		meta["bn_readjusted"] = fmt.Sprintf("temp=%g iters=%d batch=%d", *rtemp, *iters, *rbatch)
 	}
 	s, err := serve.New(m, serve.Options{
