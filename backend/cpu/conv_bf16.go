@@ -198,50 +198,5 @@ func (g *convGeom) im2colBF16(x []float32, cols []uint16, r0, r1 int) {
 
 // im2colRowBF16 is im2colRow with the copies rounding to bf16.
 func (g *convGeom) im2colRowBF16(x []float32, cols []uint16, r int) {
-	n, oh := r/g.oh, r%g.oh
-	C, KW, W := g.C, g.KW, g.W
-	for ow := 0; ow < g.ow; ow++ {
-		dst := cols[ow*g.colW : (ow+1)*g.colW]
-		iw0 := ow*g.StrideW - g.PadW
-		for kh := 0; kh < g.KH; kh++ {
-			ih := oh*g.StrideH - g.PadH + kh*g.DilH
-			rowValid := ih >= 0 && ih < g.H
-			base := (n*g.H + ih) * W * C
-			if g.Groups == 1 {
-				seg := dst[kh*KW*C : (kh+1)*KW*C]
-				if !rowValid {
-					clear(seg)
-					continue
-				}
-				if g.DilW == 1 && iw0 >= 0 && iw0+KW <= W {
-					BF16FromF32Slice(seg, x[base+iw0*C:base+(iw0+KW)*C])
-					continue
-				}
-				for kw := 0; kw < KW; kw++ {
-					iw := iw0 + kw*g.DilW
-					s := seg[kw*C : (kw+1)*C]
-					if iw < 0 || iw >= W {
-						clear(s)
-					} else {
-						BF16FromF32Slice(s, x[base+iw*C:base+(iw+1)*C])
-					}
-				}
-				continue
-			}
-			for kw := 0; kw < KW; kw++ {
-				iw := iw0 + kw*g.DilW
-				tap := (kh*KW + kw) * g.cg
-				if !rowValid || iw < 0 || iw >= W {
-					for gi := 0; gi < g.Groups; gi++ {
-						clear(dst[gi*g.grpW+tap : gi*g.grpW+tap+g.cg])
-					}
-					continue
-				}
-				src := x[base+iw*C : base+(iw+1)*C]
-				for gi := 0; gi < g.Groups; gi++ {
-					BF16FromF32Slice(dst[gi*g.grpW+tap:gi*g.grpW+tap+g.cg], src[gi*g.cg:(gi+1)*g.cg])
-				}
-			}
-		}
-	}
+	im2colRowInto(g, x, cols, r, BF16FromF32Slice)
 }

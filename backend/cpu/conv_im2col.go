@@ -53,7 +53,15 @@ func (g *convGeom) im2col(x, cols []float32, r0, r1 int) {
 	})
 }
 
-func (g *convGeom) im2colRow(x, cols []float32, r int) {
+func (g *convGeom) im2colRow(x, cols []float32, r int) { im2colRowInto(g, x, cols, r, copyF32) }
+
+// copyF32 is copy as a function value.
+func copyF32(dst, src []float32) int { return copy(dst, src) }
+
+// im2colRowInto fills the column-matrix rows of output row r (image n, output row oh)
+// from x, writing every contiguous run of input values with put: a copy for float32
+// columns, a rounding to bf16 for bf16 ones. Padding becomes zeros.
+func im2colRowInto[T float32 | uint16](g *convGeom, x []float32, cols []T, r int, put func(dst []T, src []float32) int) {
 	n, oh := r/g.oh, r%g.oh
 	C, KW, W := g.C, g.KW, g.W
 	for ow := 0; ow < g.ow; ow++ {
@@ -70,7 +78,7 @@ func (g *convGeom) im2colRow(x, cols []float32, r int) {
 					continue
 				}
 				if g.DilW == 1 && iw0 >= 0 && iw0+KW <= W {
-					copy(seg, x[base+iw0*C:base+(iw0+KW)*C])
+					put(seg, x[base+iw0*C:base+(iw0+KW)*C])
 					continue
 				}
 				for kw := 0; kw < KW; kw++ {
@@ -79,7 +87,7 @@ func (g *convGeom) im2colRow(x, cols []float32, r int) {
 					if iw < 0 || iw >= W {
 						clear(s)
 					} else {
-						copy(s, x[base+iw*C:base+(iw+1)*C])
+						put(s, x[base+iw*C:base+(iw+1)*C])
 					}
 				}
 				continue
@@ -95,7 +103,7 @@ func (g *convGeom) im2colRow(x, cols []float32, r int) {
 				}
 				src := x[base+iw*C : base+(iw+1)*C]
 				for gi := 0; gi < g.Groups; gi++ {
-					copy(dst[gi*g.grpW+tap:gi*g.grpW+tap+g.cg], src[gi*g.cg:(gi+1)*g.cg])
+					put(dst[gi*g.grpW+tap:gi*g.grpW+tap+g.cg], src[gi*g.cg:(gi+1)*g.cg])
 				}
 			}
 		}
