@@ -300,7 +300,9 @@ func TestNLLStops(t *testing.T) {
 // training tape.
 func TestReadjustBNOnInferenceTape(t *testing.T) {
 	got, want := tinyModel(t), tinyModel(t)
-	ReadjustBN(got, 3, 4, 0.7, model.RandNoise{R: rand.New(rand.NewPCG(2, 5))})
+	if err := ReadjustBN(got, 3, 4, 0.7, model.RandNoise{R: rand.New(rand.NewPCG(2, 5))}); err != nil {
+		t.Fatal(err)
+	}
 	noise := model.RandNoise{R: rand.New(rand.NewPCG(2, 5))}
 	want.SetTrain(true)
 	for i := 0; i < 3; i++ {
