@@ -57,15 +57,7 @@ func (tp *Tape) Conv2D(x, w, b *Var, o ConvOpts) *Var {
 		}
 		if w.needGrad || (b != nil && b.needGrad) {
 			flops.Add(work)
-			var gw, gb []float32
-			if w.needGrad {
-				gw = tp.grad(w)
-			} else {
-				gw = make([]float32, w.Value.Len())
-			}
-			if b != nil && b.needGrad {
-				gb = tp.grad(b)
-			}
+			gw, gb := tp.filterGrads(w, b)
 			cpu.Conv2DBackwardFilter(p, x.Data(), g, gw, gb)
 		}
 	})
@@ -137,4 +129,19 @@ func (tp *Tape) UpsampleBilinear2x(x *Var) *Var {
 	cpu.UpsampleBilinear2x(n, h, w, c, x.Data(), out.Data())
 	tp.record(out, func() { cpu.UpsampleBilinear2xBackward(n, h, w, c, out.Grad.Data(), tp.grad(x)) })
 	return out
+}
+
+// filterGrads returns the gradient buffers a convolution's filter pass writes: w's
+// (scratch when w needs none, since the kernel computes both together) and b's (nil
+// when b is absent or needs none).
+func (tp *Tape) filterGrads(w, b *Var) (gw, gb []float32) {
+	if w.needGrad {
+		gw = tp.grad(w)
+	} else {
+		gw = make([]float32, w.Value.Len())
+	}
+	if b != nil && b.needGrad {
+		gb = tp.grad(b)
+	}
+	return gw, gb
 }

@@ -20,15 +20,7 @@ func (tp *Tape) conv2DBF16(p cpu.ConvParams, x, w, b, out *Var, bias []float32, 
 		}
 		if w.needGrad || (b != nil && b.needGrad) {
 			flops.Add(work)
-			var gw, gb []float32
-			if w.needGrad {
-				gw = tp.grad(w)
-			} else {
-				gw = make([]float32, w.Value.Len())
-			}
-			if b != nil && b.needGrad {
-				gb = tp.grad(b)
-			}
+			gw, gb := tp.filterGrads(w, b)
 			cpu.Conv2DBackwardFilterBF16(p, x.Data(), g, gw, gb)
 		}
 	})
