@@ -3,9 +3,7 @@ package report
 import (
 	"fmt"
 	"image"
-	"image/color"
 	"image/draw"
-	"math"
 
 	"github.com/nvae-go/nvae/tensor"
 )
@@ -30,47 +28,17 @@ func GridPad(images *tensor.Tensor, nrow, pad int) (*image.NRGBA, error) {
 	if len(sh) != 4 {
 		return nil, fmt.Errorf("report: grid: want NHWC images [N,H,W,C], got shape %v", sh)
 	}
-	n, h, w, c := sh[0], sh[1], sh[2], sh[3]
-	if n <= 0 || h <= 0 || w <= 0 {
+	if sh[0] <= 0 || sh[1] <= 0 || sh[2] <= 0 {
 		return nil, fmt.Errorf("report: grid: empty image batch %v", sh)
 	}
-	if c != 1 && c != 3 {
-		return nil, fmt.Errorf("report: grid: want 1 (grey) or 3 (RGB) channels, got %d", c)
+	cv, err := NewCanvas(sh[0], sh[1], sh[2], sh[3], nrow, pad, 1)
+	if err != nil {
+		return nil, err
 	}
-	if pad < 0 {
-		return nil, fmt.Errorf("report: grid: negative padding %d", pad)
+	if err := cv.Put(0, 0, images); err != nil {
+		return nil, err
 	}
-	if nrow <= 0 {
-		nrow = int(math.Ceil(math.Sqrt(float64(n))))
-	}
-	cols := min(nrow, n)
-	rows := (n + nrow - 1) / nrow
-	out := image.NewNRGBA(image.Rect(0, 0, cols*(w+pad)+pad, rows*(h+pad)+pad))
-	draw.Draw(out, out.Bounds(), image.NewUniform(color.NRGBA{A: 255}), image.Point{}, draw.Src)
-
-	data := images.Data()
-	for i := range n {
-		r, col := i/nrow, i%nrow
-		x0, y0 := pad+col*(w+pad), pad+r*(h+pad)
-		img := data[i*h*w*c : (i+1)*h*w*c]
-		for y := range h {
-			row := out.Pix[(y0+y)*out.Stride+x0*4:]
-			src := img[y*w*c : (y+1)*w*c]
-			for x := range w {
-				p := row[x*4 : x*4+4]
-				if c == 1 {
-					g := toByte(src[x])
-					p[0], p[1], p[2] = g, g, g
-				} else {
-					p[0] = toByte(src[x*3])
-					p[1] = toByte(src[x*3+1])
-					p[2] = toByte(src[x*3+2])
-				}
-				p[3] = 255
-			}
-		}
-	}
-	return out, nil
+	return cv.Image(), nil
 }
 
 // ReconGrid tiles inputs and their reconstructions (both NHWC [N,H,W,C] in [0,1], same
