@@ -3,11 +3,14 @@ package data
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -89,6 +92,12 @@ func FuzzDecodeCIFAR10Pickle(f *testing.F) {
 // FuzzFolderImage decodes arbitrary bytes as one image file of a folder dataset
 // (PNG or JPEG), grey and RGB, with the centred crop and the CelebA-64 crop.
 func FuzzFolderImage(f *testing.F) {
+	// Headers up to the real limit are tested in TestDecodeFolderImageLimit; here a lower
+	// one keeps every input fast (a 33-megapixel decode takes seconds, which stalls the
+	// fuzzing engine past its deadline). The limit check itself is still exercised.
+	limit := imagePixelLimit
+	imagePixelLimit = 1 << 16
+	f.Cleanup(func() { imagePixelLimit = limit })
 	rgb := image.NewRGBA(image.Rect(0, 0, 5, 7))
 	for i := range rgb.Pix {
 		rgb.Pix[i] = uint8(i * 37)
@@ -118,4 +127,30 @@ func FuzzFolderImage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeFolderImageLimit: a PNG whose header claims more than MaxImagePixels is
+// refused from its header, before any pixel is decoded; one just inside the limit
+// passes the check (and then fails on its missing pixel data, not on the limit).
+func TestDecodeFolderImageLimit(t *testing.T) {
+	header := func(w, h uint32) []byte {
+		var b bytes.Buffer
+		if err := png.Encode(&b, image.NewGray(image.Rect(0, 0, 1, 1))); err != nil {
+			t.Fatal(err)
+		}
+		p := b.Bytes()[:33] // signature + IHDR chunk (length, type, 13 bytes, CRC)
+		binary.BigEndian.PutUint32(p[16:], w)
+		binary.BigEndian.PutUint32(p[20:], h)
+		binary.BigEndian.PutUint32(p[29:], crc32.ChecksumIEEE(p[12:29]))
+		return p
+	}
+	opts := FolderOptions{Size: 4, Channels: 1}
+	_, err := decodeFolderImage(header(6000, 6000), "big.png", opts)
+	if err == nil || !strings.Contains(err.Error(), "expected 1 to 33554432 pixels") {
+		t.Fatalf("6000×6000 header: err = %v, want the pixel limit", err)
+	}
+	_, err = decodeFolderImage(header(4096, 4096), "edge.png", opts)
+	if err == nil || strings.Contains(err.Error(), "pixels") {
+		t.Fatalf("4096×4096 header (inside the limit): err = %v, want a decoding error, not the limit", err)
+	}
 }
