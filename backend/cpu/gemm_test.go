@@ -321,3 +321,18 @@ func TestPackRows(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkSgemmIR covers the 1×1 convolutions of the mnist preset's decoder cells
+// (inverted residuals, expansion 6) at an evaluation batch of 2560 pixels rows: the
+// expansion (C → 6C) and the projection (6C → C), NHWC activations × OHWI weightsᵀ.
+func BenchmarkSgemmIR(b *testing.B) {
+	for _, s := range []struct{ m, n, k int }{
+		{2560, 1536, 256}, {2560, 256, 1536},
+		{10240, 768, 128}, {10240, 128, 768},
+		{40960, 384, 64}, {40960, 64, 384},
+	} {
+		b.Run(fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k), func(b *testing.B) {
+			benchSgemm(b, false, true, s.m, s.n, s.k)
+		})
+	}
+}

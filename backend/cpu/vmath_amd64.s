@@ -198,6 +198,11 @@ sig2done:
 	RET
 
 // func vmSwishAVX2(dst, src *float32, n int)
+//
+// A vector whose inputs all lie in [−87, 87] takes a short path: e = exp(−|x|) scaled
+// by 2ⁿ in one step (e stays a normal number there) and swish = (x < 0 ? x·e : x)/(1 + e).
+// It gives the bits of SWISH256 (which scales by 2ⁿ in two steps after the division so
+// that subnormal results round once); other vectors take SWISH256.
 TEXT ·vmSwishAVX2(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -205,17 +210,101 @@ TEXT ·vmSwishAVX2(SB), NOSPLIT, $0-24
 	SHRQ $3, CX
 	JZ   sw2done
 	LOADC256
+sw2pair:
+	// two vectors at a time on the short path, their steps interleaved
+	CMPQ      CX, $2
+	JLT       sw2loop
+	VMOVUPS   (SI), Y0
+	VMOVUPS   32(SI), Y6
+	VORPS     Y12, Y0, Y1
+	VORPS     Y12, Y6, Y7
+	VCMPPS    $9, vmc<>+384(SB), Y1, Y2
+	VCMPPS    $9, vmc<>+384(SB), Y7, Y8
+	VORPS     Y2, Y8, Y2
+	VMOVMSKPS Y2, AX
+	TESTL     AX, AX
+	JNZ       sw2loop
+	VMULPS    vmc<>+0(SB), Y1, Y2
+	VMULPS    vmc<>+0(SB), Y7, Y8
+	VROUNDPS  $0, Y2, Y2
+	VROUNDPS  $0, Y8, Y8
+	VMOVAPS   Y1, Y3
+	VMOVAPS   Y7, Y9
+	VFMADD231PS vmc<>+32(SB), Y2, Y3
+	VFMADD231PS vmc<>+32(SB), Y8, Y9
+	VFMADD231PS vmc<>+64(SB), Y2, Y3
+	VFMADD231PS vmc<>+64(SB), Y8, Y9
+	VMOVAPS   vmc<>+96(SB), Y4
+	VMOVAPS   vmc<>+96(SB), Y10
+	VFMADD213PS vmc<>+128(SB), Y3, Y4
+	VFMADD213PS vmc<>+128(SB), Y9, Y10
+	VFMADD213PS vmc<>+160(SB), Y3, Y4
+	VFMADD213PS vmc<>+160(SB), Y9, Y10
+	VFMADD213PS vmc<>+192(SB), Y3, Y4
+	VFMADD213PS vmc<>+192(SB), Y9, Y10
+	VFMADD213PS vmc<>+224(SB), Y3, Y4
+	VFMADD213PS vmc<>+224(SB), Y9, Y10
+	VFMADD213PS vmc<>+256(SB), Y3, Y4
+	VFMADD213PS vmc<>+256(SB), Y9, Y10
+	VMULPS    Y3, Y3, Y5
+	VMULPS    Y9, Y9, Y14
+	VFMADD213PS Y3, Y5, Y4
+	VFMADD213PS Y9, Y14, Y10
+	VADDPS    Y13, Y4, Y4
+	VADDPS    Y13, Y10, Y10
+	VCVTPS2DQ Y2, Y2
+	VCVTPS2DQ Y8, Y8
+	VPSLLD    $23, Y2, Y2
+	VPSLLD    $23, Y8, Y8
+	VPADDD    Y2, Y4, Y4
+	VPADDD    Y8, Y10, Y10
+	VADDPS    Y13, Y4, Y5
+	VADDPS    Y13, Y10, Y14
+	VMULPS    Y0, Y4, Y4
+	VMULPS    Y6, Y10, Y10
+	VCMPPS    $1, Y11, Y0, Y2
+	VCMPPS    $1, Y11, Y6, Y8
+	VBLENDVPS Y2, Y4, Y0, Y1
+	VBLENDVPS Y8, Y10, Y6, Y7
+	VDIVPS    Y5, Y1, Y1
+	VDIVPS    Y14, Y7, Y7
+	VMOVUPS   Y1, (DI)
+	VMOVUPS   Y7, 32(DI)
+	ADDQ      $64, SI
+	ADDQ      $64, DI
+	SUBQ      $2, CX
+	JNZ       sw2pair
+	JMP       sw2done
 sw2loop:
-	VMOVUPS (SI), Y0
-	SWISH256(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8)
+	// one vector: the short path when it can, else SWISH256
+	VMOVUPS   (SI), Y0
+	VORPS     Y12, Y0, Y1
+	VCMPPS    $9, vmc<>+384(SB), Y1, Y2
+	VMOVMSKPS Y2, AX
+	TESTL     AX, AX
+	JNZ       sw2slow
+	EXPM1R256(Y1, Y2, Y3, Y4, Y5)
+	VADDPS    Y13, Y4, Y4
+	VCVTPS2DQ Y2, Y2
+	VPSLLD    $23, Y2, Y2
+	VPADDD    Y2, Y4, Y4
+	VADDPS    Y13, Y4, Y5
+	VMULPS    Y0, Y4, Y4
+	VCMPPS    $1, Y11, Y0, Y2
+	VBLENDVPS Y2, Y4, Y0, Y1
+	VDIVPS    Y5, Y1, Y1
+sw2store:
 	VMOVUPS Y1, (DI)
 	ADDQ    $32, SI
 	ADDQ    $32, DI
 	DECQ    CX
-	JNZ     sw2loop
+	JNZ     sw2pair
 sw2done:
 	VZEROUPPER
 	RET
+sw2slow:
+	SWISH256(Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8)
+	JMP sw2store
 
 // func vmSwishBackAVX2(gx, gy, x *float32, n int)
 TEXT ·vmSwishBackAVX2(SB), NOSPLIT, $0-32

@@ -3,6 +3,7 @@ package cpu
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -251,6 +252,60 @@ func TestUnarySplitIndependent(t *testing.T) {
 				c.f(one, xs[i:i+1])
 				if one[0] != all[i] {
 					t.Fatalf("%s(%g) alone = %g, in a slice %g", c.name, xs[i], one[0], all[i])
+				}
+			}
+		}
+	})
+}
+
+// TestSwishShortPathExact: the vector kernels may take a shorter path for a vector
+// whose inputs all lie in [−87, 87]; it must give the same bits as the general path,
+// which a vector with one input outside that range takes (lane 0 of each vector
+// here).
+func TestSwishShortPathExact(t *testing.T) {
+	var xs []float32
+	for i := -1 << 20; i <= 1<<20; i++ {
+		xs = append(xs, float32(i)*(87.0/(1<<20)))
+	}
+	for b := uint32(0); b < 0x42ae0000; b += 1 << 10 { // every magnitude up to 87
+		xs = append(xs, math.Float32frombits(b), -math.Float32frombits(b))
+	}
+	xs = append(xs, 87, -87, 0x1p-126, -0x1p-126, 1e-45, -1e-45, 0, float32(math.Copysign(0, -1)))
+	const w = 16 // the widest vector
+	for len(xs)%w != 0 {
+		xs = append(xs, 1)
+	}
+	// poison puts −100 in lane `lane` of every `every`-th vector of 8
+	poison := func(lane, every int) []float32 {
+		p := slices.Clone(xs)
+		for i := lane; i < len(p); i += 8 * every {
+			p[i] = -100
+		}
+		return p
+	}
+	general, other := make([]float32, len(xs)), make([]float32, len(xs))
+	got := make([]float32, len(xs))
+	forEachVMath(t, func(t *testing.T) {
+		// the general path for every input: lane 0 from a run poisoning lane 1
+		SwishSlice(general, poison(0, 1))
+		SwishSlice(other, poison(1, 1))
+		for i := 0; i < len(xs); i += 8 {
+			general[i] = other[i]
+		}
+		// all vectors in range (in pairs, and an odd one at the end), and every other
+		// vector out of range
+		for _, run := range []struct {
+			name string
+			in   []float32
+		}{{"in range", xs}, {"odd count", xs[:len(xs)-8]}, {"alternate", poison(0, 2)}} {
+			SwishSlice(got[:len(run.in)], run.in)
+			for i := range run.in {
+				if i%8 == 0 && run.in[i] != xs[i] {
+					continue
+				}
+				if math.Float32bits(got[i]) != math.Float32bits(general[i]) {
+					t.Fatalf("%s: swish(%g) = %g (%#x), on the general path %g (%#x)",
+						run.name, xs[i], got[i], math.Float32bits(got[i]), general[i], math.Float32bits(general[i]))
 				}
 			}
 		}
