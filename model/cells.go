@@ -205,12 +205,12 @@ func (o *irOp) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 // convolution next to it (they are affine maps with the running statistics): bn0,
 // which directly precedes the 1×1 conv1, into conv1's input side, and bn1, bn2, bn3,
 // which directly follow conv1, conv2, conv3, into their output side; what remains is
-// conv → Swish → conv → Swish → conv. Intermediate values are freed after use.
+// conv → Swish → conv → Swish → conv. In an upsampling op, conv1 and its Swish act on
+// each pixel alone, so they commute with the nearest-neighbour upsampling in front of
+// them: they run before it, on a quarter of the pixels, with the same result.
+// Intermediate values are freed after use.
 func (o *irOp) forwardFolded(tp *ad.Tape, x *ad.Var) *ad.Var {
 	in := x
-	if o.up {
-		x = tp.UpsampleNearest2x(x)
-	}
 	conv := func(i int, x *ad.Var, swish bool) *ad.Var {
 		c, w, b := o.folded(tp, i)
 		y := tp.Conv2D(x, w, b, c.Opts)
@@ -225,6 +225,11 @@ func (o *irOp) forwardFolded(tp *ad.Tape, x *ad.Var) *ad.Var {
 		return s
 	}
 	x = conv(1, x, true)
+	if o.up {
+		u := tp.UpsampleNearest2x(x)
+		tp.Free(x)
+		x = u
+	}
 	x = conv(2, x, true)
 	return conv(3, x, false)
 }
