@@ -67,8 +67,12 @@ func Resolve(path string) (string, error) {
 
 // Read reads a model file written by Save (or any safetensors state_dict whose
 // metadata holds a "config") without building the model.
-func Read(path string) (*File, error) {
-	tf, err := tensorfile.ReadSafetensors(path)
+func Read(path string) (*File, error) { return read(path, true) }
+
+// read is Read, leaving the extras out (not even read from disk) unless extras is set.
+func read(path string, extras bool) (*File, error) {
+	keep := func(name string) bool { return extras || !isExtra(name) }
+	tf, err := tensorfile.ReadSafetensorsSelected(path, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +99,15 @@ func Read(path string) (*File, error) {
 // Load builds the model stored at path and loads its weights and buffers strictly.
 // path may be a run directory, a model file written by Save (.safetensors), or an
 // official PyTorch checkpoint.pt; for the latter the returned File is nil.
-func Load(path string) (*model.Model, *File, error) {
+func Load(path string) (*model.Model, *File, error) { return load(path, true) }
+
+// LoadWeights is Load for using the model only (evaluation, sampling, serving): the
+// extras (optimizer moments, spectral vectors), which take about twice the memory of
+// the weights in a training checkpoint, are neither read from disk nor returned
+// (File.Extra is empty).
+func LoadWeights(path string) (*model.Model, *File, error) { return load(path, false) }
+
+func load(path string, extras bool) (*model.Model, *File, error) {
 	p, err := Resolve(path)
 	if err != nil {
 		return nil, nil, err
@@ -111,7 +123,7 @@ func Load(path string) (*model.Model, *File, error) {
 		}
 		return m, nil, nil
 	}
-	f, err := Read(p)
+	f, err := read(p, extras)
 	if err != nil {
 		return nil, nil, err
 	}

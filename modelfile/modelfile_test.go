@@ -86,6 +86,15 @@ func TestSaveReadLoad(t *testing.T) {
 			t.Fatalf("Load(%s): file %+v", p, f2)
 		}
 		sameTensors(t, "loaded model "+p, back.StateDict(), m.StateDict())
+		// LoadWeights: the same model, no extras
+		w, fw, err := LoadWeights(p)
+		if err != nil {
+			t.Fatalf("LoadWeights(%s): %v", p, err)
+		}
+		if fw == nil || len(fw.Extra) != 0 || len(fw.State) != len(f.State) || fw.Metadata["note"] != "hello" {
+			t.Fatalf("LoadWeights(%s): file with %d extras, %d state tensors, metadata %v", p, len(fw.Extra), len(fw.State), fw.Metadata)
+		}
+		sameTensors(t, "weights-only model "+p, w.StateDict(), m.StateDict())
 	}
 }
 

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -104,5 +107,97 @@ func TestSafetensorsChecksum(t *testing.T) {
 	g, err := ReadSafetensorsBytes("plain", plain)
 	if err != nil || g.Tensors[0].Data[0] != 7 || g.Metadata["x"] != "y" {
 		t.Errorf("file without checksum: %v %v", g, err)
+	}
+}
+
+// TestSafetensorsSelected: reading selected tensors gives exactly those tensors of a
+// whole read, in the order of "keys_in_order", still verifies the checksum over the
+// whole data section (a corrupted byte of a tensor left out is found), and names the
+// file in its errors.
+func TestSafetensorsSelected(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	var tensors []Named
+	var order []string
+	for i := 0; i < 6; i++ {
+		d := make([]float32, 1000+i)
+		for j := range d {
+			d[j] = rng.Float32()
+		}
+		name := fmt.Sprintf("t%d", i)
+		dt := F32
+		if i == 3 {
+			dt = F16
+			for j := range d {
+				d[j] = float32(j % 7)
+			}
+		}
+		tensors = append(tensors, Named{Name: name, Shape: []int{len(d)}, DType: dt, Data: d})
+		order = append([]string{name}, order...)
+	}
+	keys, _ := json.Marshal(order)
+	path := filepath.Join(t.TempDir(), "s.safetensors")
+	if err := WriteSafetensors(path, tensors, map[string]string{"keys_in_order": string(keys)}); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := ReadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := func(name string) bool { return name != "t1" && name != "t4" }
+	sel, err := ReadSafetensorsSelected(path, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Named
+	for _, x := range whole.Tensors {
+		if keep(x.Name) {
+			want = append(want, x)
+		}
+	}
+	if len(sel.Tensors) != len(want) || !maps.Equal(sel.Metadata, whole.Metadata) {
+		t.Fatalf("selected %v with metadata %v, want %v with %v", sel.Names(), sel.Metadata, len(want), whole.Metadata)
+	}
+	for i, x := range want {
+		y := sel.Tensors[i]
+		if x.Name != y.Name || x.DType != y.DType || !slices.Equal(x.Shape, y.Shape) || !sameBits(x.Data, y.Data) {
+			t.Fatalf("selected tensor %d is %s, want %s with the same values", i, y.Name, x.Name)
+		}
+	}
+	if sel.Tensors[0].Name != "t5" {
+		t.Errorf("selected tensors in order %v, want keys_in_order's", sel.Names())
+	}
+
+	// corrupt a byte of t1, which is not selected
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := int(binary.LittleEndian.Uint64(raw)) + 8
+	var e struct {
+		Offsets []int `json:"data_offsets"`
+	}
+	var h map[string]json.RawMessage
+	if err := json.Unmarshal(raw[8:hdr], &h); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(h["t1"], &e); err != nil {
+		t.Fatal(err)
+	}
+	raw[hdr+e.Offsets[0]+5] ^= 0x40
+	bad := filepath.Join(t.TempDir(), "bad.safetensors")
+	if err := os.WriteFile(bad, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadSafetensorsSelected(bad, keep); err == nil || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), bad) {
+		t.Errorf("corrupted file: %v, want a checksum mismatch naming %s", err, bad)
+	}
+	if _, err := ReadSafetensorsSelected(filepath.Join(t.TempDir(), "missing"), keep); err == nil {
+		t.Error("missing file: no error")
+	}
+	if err := os.WriteFile(bad, raw[:hdr+10], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadSafetensorsSelected(bad, keep); err == nil {
+		t.Error("truncated file: no error")
 	}
 }

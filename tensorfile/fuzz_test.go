@@ -3,7 +3,10 @@ package tensorfile
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -34,8 +37,26 @@ func FuzzReadSafetensors(f *testing.F) {
 	f.Add(rawSafetensors(`{"__metadata__":{"keys_in_order":"[\"b\",\"a\"]"},"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"b":{"dtype":"BOOL","shape":[1],"data_offsets":[8,9]}}`, make([]byte, 9)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := ReadSafetensorsBytes("fuzz", data)
+		// the reader of selected tensors agrees: the same error or the same tensors
+		path := filepath.Join(t.TempDir(), "f.safetensors")
+		if werr := os.WriteFile(path, data, 0o644); werr != nil {
+			t.Fatal(werr)
+		}
+		sel, serr := ReadSafetensorsSelected(path, func(string) bool { return true })
+		if (err == nil) != (serr == nil) {
+			t.Fatalf("reading all bytes: %v; reading selected tensors: %v", err, serr)
+		}
 		if err != nil {
 			return
+		}
+		if len(sel.Tensors) != len(file.Tensors) {
+			t.Fatalf("%d selected tensors, want %d", len(sel.Tensors), len(file.Tensors))
+		}
+		for i, x := range file.Tensors {
+			y := sel.Tensors[i]
+			if x.Name != y.Name || x.DType != y.DType || !slices.Equal(x.Shape, y.Shape) || !sameBits(x.Data, y.Data) {
+				t.Fatalf("tensor %d: %s %s %v read whole, %s %s %v read selected", i, x.Name, x.DType, x.Shape, y.Name, y.DType, y.Shape)
+			}
 		}
 		var b bytes.Buffer
 		if err := EncodeSafetensors(&b, file.Tensors, file.Metadata); err != nil {
@@ -104,4 +125,17 @@ func FuzzReadTorchPickle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, pkl []byte) {
 		_, _ = ReadTorchBytes("fuzz.pt", torchZip(t, pkl))
 	})
+}
+
+// sameBits reports whether a and b hold the same float32 bit patterns.
+func sameBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
 }

@@ -120,23 +120,131 @@ func parseSafetensors(data []byte) (*File, error) {
 	if len(data) < 8 {
 		return nil, fmt.Errorf("file is %d bytes, shorter than the 8-byte header length", len(data))
 	}
-	n := binary.LittleEndian.Uint64(data)
-	if n > uint64(len(data)-8) {
-		return nil, fmt.Errorf("header length %d exceeds the %d bytes after the length field", n, len(data)-8)
-	}
-	if n > maxHeaderLen {
-		return nil, fmt.Errorf("header length %d exceeds the limit %d", n, maxHeaderLen)
+	n, err := headerLen(data[:8], int64(len(data)))
+	if err != nil {
+		return nil, err
 	}
 	header := data[8 : 8+n]
 	body := data[8+n:]
+	f, spans, err := parseHeader(header, int64(len(body)))
+	if err != nil {
+		return nil, err
+	}
+	if f.Metadata, err = verifyChecksum(f.Metadata, int64(len(body)), func() (uint32, error) {
+		return crc32.Checksum(body, castagnoli), nil
+	}); err != nil {
+		return nil, err
+	}
+	for i, s := range spans {
+		t := &f.Tensors[i]
+		t.Data = make([]float32, tensor.Numel(t.Shape))
+		decodeElems(t.Data, body[s.begin:s.end], t.DType, binary.LittleEndian)
+	}
+	reorderByMetadata(f, nil)
+	return f, nil
+}
 
+// headerLen reads the header length field (the first 8 bytes) of a file of size bytes
+// and checks it against the file and the limit.
+func headerLen(field []byte, size int64) (int64, error) {
+	n := binary.LittleEndian.Uint64(field)
+	if n > uint64(size-8) {
+		return 0, fmt.Errorf("header length %d exceeds the %d bytes after the length field", n, size-8)
+	}
+	if n > maxHeaderLen {
+		return 0, fmt.Errorf("header length %d exceeds the limit %d", n, maxHeaderLen)
+	}
+	return int64(n), nil
+}
+
+// ReadSafetensorsSelected is ReadSafetensors for the tensors whose names keep accepts:
+// only their bytes are read and decoded (the others are checked in the header and
+// left out of the File), and the checksum, when the metadata holds one, is computed
+// by streaming the data section, so memory holds the selected tensors only. The
+// "keys_in_order" metadata orders the selected tensors when it lists every tensor of
+// the file.
+func ReadSafetensorsSelected(path string, keep func(name string) bool) (*File, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
+	defer fh.Close()
+	f, err := readSelected(fh, keep)
+	if err != nil {
+		return nil, fmt.Errorf("safetensors %s: %w", path, err)
+	}
+	return f, nil
+}
+
+func readSelected(fh *os.File, keep func(name string) bool) (*File, error) {
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := st.Size()
+	if size < 8 {
+		return nil, fmt.Errorf("file is %d bytes, shorter than the 8-byte header length", size)
+	}
+	var field [8]byte
+	if _, err := fh.ReadAt(field[:], 0); err != nil {
+		return nil, fmt.Errorf("reading the header length: %w", err)
+	}
+	n, err := headerLen(field[:], size)
+	if err != nil {
+		return nil, err
+	}
+	header := make([]byte, n)
+	if _, err := fh.ReadAt(header, 8); err != nil {
+		return nil, fmt.Errorf("reading the header: %w", err)
+	}
+	bodyOff, bodyLen := 8+n, size-8-n
+	f, spans, err := parseHeader(header, bodyLen)
+	if err != nil {
+		return nil, err
+	}
+	if f.Metadata, err = verifyChecksum(f.Metadata, bodyLen, func() (uint32, error) {
+		h := crc32.New(castagnoli)
+		if _, err := io.Copy(h, io.NewSectionReader(fh, bodyOff, bodyLen)); err != nil {
+			return 0, fmt.Errorf("reading the data: %w", err)
+		}
+		return h.Sum32(), nil
+	}); err != nil {
+		return nil, err
+	}
+	reorderByMetadata(f, spans)
+	var kept []Named
+	var buf []byte
+	for i, t := range f.Tensors {
+		if !keep(t.Name) {
+			continue
+		}
+		s := spans[i]
+		if int64(cap(buf)) < s.end-s.begin {
+			buf = make([]byte, s.end-s.begin)
+		}
+		b := buf[:s.end-s.begin]
+		if _, err := fh.ReadAt(b, bodyOff+s.begin); err != nil {
+			return nil, fmt.Errorf("tensor %q: reading its data: %w", t.Name, err)
+		}
+		t.Data = make([]float32, tensor.Numel(t.Shape))
+		decodeElems(t.Data, b, t.DType, binary.LittleEndian)
+		kept = append(kept, t)
+	}
+	f.Tensors = kept
+	return f, nil
+}
+
+// parseHeader parses and checks the JSON header of a file whose data section holds
+// bodyLen bytes: the tensors (without their data) in header order, with their byte
+// spans in the data section, and the metadata.
+func parseHeader(header []byte, bodyLen int64) (*File, []entrySpan, error) {
 	dec := json.NewDecoder(bytes.NewReader(header))
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, fmt.Errorf("bad JSON header: %w", err)
+		return nil, nil, fmt.Errorf("bad JSON header: %w", err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, fmt.Errorf("bad JSON header: expected an object, found %v", tok)
+		return nil, nil, fmt.Errorf("bad JSON header: expected an object, found %v", tok)
 	}
 	f := &File{}
 	seen := map[string]bool{}
@@ -144,44 +252,44 @@ func parseSafetensors(data []byte) (*File, error) {
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("bad JSON header: %w", err)
+			return nil, nil, fmt.Errorf("bad JSON header: %w", err)
 		}
 		key, ok := tok.(string)
 		if !ok {
-			return nil, fmt.Errorf("bad JSON header: expected a key, found %v", tok)
+			return nil, nil, fmt.Errorf("bad JSON header: expected a key, found %v", tok)
 		}
 		if seen[key] {
-			return nil, fmt.Errorf("bad JSON header: duplicate key %q", key)
+			return nil, nil, fmt.Errorf("bad JSON header: duplicate key %q", key)
 		}
 		seen[key] = true
 		if key == metadataKey {
 			md, err := decodeMetadata(dec)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			f.Metadata = md
 			continue
 		}
 		var e headerEntry
 		if err := dec.Decode(&e); err != nil {
-			return nil, fmt.Errorf("bad JSON header: tensor %q: %w", key, err)
+			return nil, nil, fmt.Errorf("bad JSON header: tensor %q: %w", key, err)
 		}
-		t, span, err := checkEntry(key, e, int64(len(body)))
+		t, span, err := checkEntry(key, e, bodyLen)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		span.idx = len(f.Tensors)
 		spans = append(spans, span)
 		f.Tensors = append(f.Tensors, t)
 	}
 	if _, err := dec.Token(); err != nil { // the closing '}'
-		return nil, fmt.Errorf("bad JSON header: %w", err)
+		return nil, nil, fmt.Errorf("bad JSON header: %w", err)
 	}
 	if tok, err := dec.Token(); err != io.EOF {
 		if err != nil {
-			return nil, fmt.Errorf("bad JSON header: %w", err)
+			return nil, nil, fmt.Errorf("bad JSON header: %w", err)
 		}
-		return nil, fmt.Errorf("bad JSON header: unexpected %v after the object", tok)
+		return nil, nil, fmt.Errorf("bad JSON header: unexpected %v after the object", tok)
 	}
 
 	// Offsets must not overlap (zero-length tensors occupy no bytes).
@@ -194,22 +302,13 @@ func parseSafetensors(data []byte) (*File, error) {
 			continue
 		}
 		if prev != nil && s.begin < prev.end {
-			return nil, fmt.Errorf("tensor %q [%d, %d) overlaps tensor %q [%d, %d)",
+			return nil, nil, fmt.Errorf("tensor %q [%d, %d) overlaps tensor %q [%d, %d)",
 				f.Tensors[s.idx].Name, s.begin, s.end, f.Tensors[prev.idx].Name, prev.begin, prev.end)
 		}
 		prev = s
 	}
 
-	if f.Metadata, err = verifyChecksum(f.Metadata, body); err != nil {
-		return nil, err
-	}
-	for i, s := range spans {
-		t := &f.Tensors[i]
-		t.Data = make([]float32, tensor.Numel(t.Shape))
-		decodeElems(t.Data, body[s.begin:s.end], t.DType, binary.LittleEndian)
-	}
-	reorderByMetadata(f)
-	return f, nil
+	return f, spans, nil
 }
 
 // decodeMetadata reads the "__metadata__" value: an object of strings. A value
@@ -266,9 +365,10 @@ func checkEntry(name string, e headerEntry, bodyLen int64) (Named, entrySpan, er
 	return Named{Name: name, Shape: shape, DType: e.DType}, entrySpan{begin: begin, end: end}, nil
 }
 
-// reorderByMetadata orders f.Tensors by the "keys_in_order" metadata when it is
-// a JSON list holding exactly the tensor names; otherwise it leaves f as is.
-func reorderByMetadata(f *File) {
+// reorderByMetadata orders f.Tensors (and spans, when not nil, in step) by the
+// "keys_in_order" metadata when it is a JSON list holding exactly the tensor names;
+// otherwise it leaves them as they are.
+func reorderByMetadata(f *File, spans []entrySpan) {
 	s, ok := f.Metadata["keys_in_order"]
 	if !ok {
 		return
@@ -281,16 +381,28 @@ func reorderByMetadata(f *File) {
 	for i, t := range f.Tensors {
 		pos[t.Name] = i
 	}
-	out := make([]Named, 0, len(keys))
+	order := make([]int, 0, len(keys))
 	for _, k := range keys {
 		i, ok := pos[k]
 		if !ok {
 			return
 		}
 		delete(pos, k) // a repeated key leaves another name out: give up
-		out = append(out, f.Tensors[i])
+		order = append(order, i)
 	}
-	f.Tensors = out
+	ts := make([]Named, len(order))
+	var ss []entrySpan
+	if spans != nil {
+		ss = make([]entrySpan, len(order))
+	}
+	for j, i := range order {
+		ts[j] = f.Tensors[i]
+		if spans != nil {
+			ss[j] = spans[i]
+		}
+	}
+	f.Tensors = ts
+	copy(spans, ss)
 }
 
 // WriteSafetensors writes tensors, in the given order, and metadata to path as a
@@ -447,9 +559,10 @@ func encodeData(buf []byte, tensors []Named, dtypes []string, sink func([]byte) 
 	return buf, nil
 }
 
-// verifyChecksum checks the data section against the ChecksumKey entry of md, when
-// there is one, and removes the entry (md becomes nil when it held nothing else).
-func verifyChecksum(md map[string]string, body []byte) (map[string]string, error) {
+// verifyChecksum checks the data section (size bytes, whose CRC-32C crc computes)
+// against the ChecksumKey entry of md, when there is one, and removes the entry (md
+// becomes nil when it held nothing else).
+func verifyChecksum(md map[string]string, size int64, crc func() (uint32, error)) (map[string]string, error) {
 	want, ok := md[ChecksumKey]
 	if !ok {
 		return md, nil
@@ -458,8 +571,12 @@ func verifyChecksum(md map[string]string, body []byte) (map[string]string, error
 	if err != nil || len(want) != 8 {
 		return nil, fmt.Errorf("metadata %s = %q is not 8 hex digits", ChecksumKey, want)
 	}
-	if got := crc32.Checksum(body, castagnoli); got != uint32(w) {
-		return nil, fmt.Errorf("checksum mismatch: data corrupted (CRC-32C of the %d data bytes is %08x, the header records %s)", len(body), got, want)
+	got, err := crc()
+	if err != nil {
+		return nil, err
+	}
+	if got != uint32(w) {
+		return nil, fmt.Errorf("checksum mismatch: data corrupted (CRC-32C of the %d data bytes is %08x, the header records %s)", size, got, want)
 	}
 	delete(md, ChecksumKey)
 	if len(md) == 0 {

@@ -235,7 +235,7 @@ func benchSample(args []string, stdout io.Writer) error {
 	var m *model.Model
 	if *ckpt != "" {
 		var err error
-		if m, _, err = modelfile.Load(*ckpt); err != nil {
+		if m, _, err = modelfile.LoadWeights(*ckpt); err != nil {
 			return fmt.Errorf("bench sample: %w", err)
 		}
 	} else {

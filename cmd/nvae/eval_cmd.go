@@ -54,7 +54,7 @@ func runEval(args []string, stdout io.Writer) error {
 	if *maxImages < 0 {
 		return fmt.Errorf("--max_images must be at least 1, or 0 for all, got %d", *maxImages)
 	}
-	m, _, err := modelfile.Load(*ckpt)
+	m, _, err := modelfile.LoadWeights(*ckpt)
 	if err != nil {
 		return err
 	}

@@ -96,7 +96,7 @@ func runInterpolate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, _, err := modelfile.Load(*ckpt)
+	m, _, err := modelfile.LoadWeights(*ckpt)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func runTraverse(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, _, err := modelfile.Load(*ckpt)
+	m, _, err := modelfile.LoadWeights(*ckpt)
 	if err != nil {
 		return err
 	}

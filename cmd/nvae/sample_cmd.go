@@ -83,7 +83,12 @@ func runSample(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, saved, err := modelfile.Load(*ckpt)
+	// --save_bn writes the checkpoint back, extras (optimizer state) included
+	load := modelfile.LoadWeights
+	if *saveBN {
+		load = modelfile.Load
+	}
+	m, saved, err := load(*ckpt)
 	if err != nil {
 		return err
 	}
@@ -230,7 +235,7 @@ func runRecon(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, _, err := modelfile.Load(*ckpt)
+	m, _, err := modelfile.LoadWeights(*ckpt)
 	if err != nil {
 		return err
 	}

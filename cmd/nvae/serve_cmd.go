@@ -65,7 +65,7 @@ func runServe(args []string, stdout io.Writer) error {
 	}
 	log := slog.New(h)
 
-	m, _, err := modelfile.Load(*ckpt)
+	m, _, err := modelfile.LoadWeights(*ckpt)
 	if err != nil {
 		return err
 	}
