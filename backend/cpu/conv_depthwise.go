@@ -60,8 +60,10 @@ func depthwiseForward(p ConvParams, x, w, bias, y []float32) {
 			if bias == nil {
 				clear(yrow)
 			} else {
-				for o := 0; o < ow; o++ {
-					copy(yrow[o*C:(o+1)*C], bias[:C])
+				// the bias in every pixel, by doubling copies
+				copy(yrow[:C], bias[:C])
+				for f := C; f < len(yrow); f *= 2 {
+					copy(yrow[f:], yrow[:f])
 				}
 			}
 			for kh := 0; kh < p.KH; kh++ {
