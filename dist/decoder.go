@@ -43,11 +43,29 @@ func (d bernoulli) LogProb(tp *ad.Tape, x *tensor.Tensor) *ad.Var {
 			}
 		})
 	})
+	// in passes over the whole tensor, the transcendental ones vectorised
 	o := out.Data()
+	tmp := tensor.Get(len(o))
+	defer tensor.Put(tmp)
+	t := tmp.Data()
 	cpu.Parallel(len(o), grain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			m := max(-l[i], 0)
-			o[i] = -((1-xd[i])*l[i] + m + log32(exp32(-m)+exp32(-l[i]-m)))
+			o[i], t[i] = -m, -l[i]-m
+		}
+	})
+	cpu.ExpSlice(o, o)
+	cpu.ExpSlice(t, t)
+	cpu.Parallel(len(o), grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			o[i] += t[i]
+		}
+	})
+	cpu.LogSlice(o, o)
+	cpu.Parallel(len(o), grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			m := max(-l[i], 0)
+			o[i] = -((1-xd[i])*l[i] + m + o[i])
 		}
 	})
 	return out

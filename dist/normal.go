@@ -54,15 +54,27 @@ func NewNormal(tp *ad.Tape, muRaw, logSigRaw *ad.Var, temp float32) Normal {
 			}
 		})
 	})
+	// σ = (e^{5·tanh(x/5)} + 0.01)·temp in passes over the whole tensor, the
+	// transcendental ones vectorised; th and e are σ's storage when not kept
 	s := sig.Data()
-	cpu.Parallel(len(s), grain, func(lo, hi int) {
+	if th == nil {
+		th, e = s, s
+	}
+	cpu.Parallel(n, grain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			t := tanh32(x[i] / 5)
-			ei := exp32(t * 5)
-			if th != nil {
-				th[i], e[i] = t, ei
-			}
-			v := ei + 0.01
+			th[i] = x[i] / 5
+		}
+	})
+	cpu.TanhSlice(th, th)
+	cpu.Parallel(n, grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			e[i] = th[i] * 5
+		}
+	})
+	cpu.ExpSlice(e, e)
+	cpu.Parallel(n, grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := e[i] + 0.01
 			if temp != 1 {
 				v *= temp
 			}
@@ -138,10 +150,11 @@ func (n Normal) LogP(tp *ad.Tape, z *ad.Var) *ad.Var {
 		})
 	})
 	o := out.Data()
+	cpu.LogSlice(o, sig)
 	cpu.Parallel(len(o), grain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			a := (zd[i] - mu[i]) / sig[i]
-			o[i] = -0.5*a*a - halfLog2Pi - log32(sig[i])
+			o[i] = -0.5*a*a - halfLog2Pi - o[i]
 		}
 	})
 	return out
@@ -177,9 +190,15 @@ func (n Normal) KL(tp *ad.Tape, p Normal) *ad.Var {
 	o := out.Data()
 	cpu.Parallel(len(o), grain, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
+			o[i] = sq[i] / sp[i]
+		}
+	})
+	cpu.LogSlice(o, o)
+	cpu.Parallel(len(o), grain, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
 			a := (mq[i] - mp[i]) / sp[i]
 			r := sq[i] / sp[i]
-			o[i] = 0.5*(a*a+r*r) - 0.5 - log32(r)
+			o[i] = 0.5*(a*a+r*r) - 0.5 - o[i]
 		}
 	})
 	return out

@@ -27,6 +27,7 @@ type vmVariant struct {
 	width int
 
 	exp, sigmoid, swish, elu func(dst, src []float32)
+	log, tanh                func(dst, src []float32)
 	swishBack                func(gx, gy, x []float32)
 	eluBack                  func(gx, gy, x, y []float32)
 
@@ -63,6 +64,18 @@ func mapKernel(dst, src []float32, w int, k func(dst, src []float32)) {
 func ExpSlice(dst, src []float32) {
 	v := vmathKernels.get()
 	mapKernel(dst, src, v.width, v.exp)
+}
+
+// LogSlice sets dst[i] = ln src[i] (−∞ at 0, NaN below; dst and src may be the same).
+func LogSlice(dst, src []float32) {
+	v := vmathKernels.get()
+	mapKernel(dst, src, v.width, v.log)
+}
+
+// TanhSlice sets dst[i] = tanh src[i] (dst and src may be the same).
+func TanhSlice(dst, src []float32) {
+	v := vmathKernels.get()
+	mapKernel(dst, src, v.width, v.tanh)
 }
 
 // SigmoidSlice sets dst[i] = σ(src[i]) = 1/(1 + e^−src[i]).
@@ -187,6 +200,16 @@ var vmGo = &vmVariant{
 	sigmoid: func(dst, src []float32) {
 		for i, x := range src {
 			dst[i] = float32(sigmoid64(float64(x)))
+		}
+	},
+	log: func(dst, src []float32) {
+		for i, x := range src {
+			dst[i] = float32(math.Log(float64(x)))
+		}
+	},
+	tanh: func(dst, src []float32) {
+		for i, x := range src {
+			dst[i] = float32(math.Tanh(float64(x)))
 		}
 	},
 	swish: func(dst, src []float32) {

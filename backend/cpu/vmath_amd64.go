@@ -40,6 +40,12 @@ func vmSwishBackAVX2(gx, gy, x *float32, n int)
 //go:noescape
 func vmELUBackAVX2(gx, gy, x, y *float32, n int)
 
+//go:noescape
+func vmLogAVX2(dst, src *float32, n int)
+
+//go:noescape
+func vmTanhAVX2(dst, src *float32, n int)
+
 // vmAsmKernels are one instruction set's assembly kernels.
 type vmAsmKernels struct {
 	exp, sigmoid, swish, elu func(dst, src *float32, n int)
@@ -49,6 +55,9 @@ type vmAsmKernels struct {
 	bnFwd                    func(y, x *float32, rows, ld, cw int, par *float32, swish bool)
 	bnBack1                  func(dz, x, gy *float32, rows, ld, cw int, par *float32, sums *float64, swish bool)
 	bnBack2                  func(gx, x, dz *float32, rows, ld, cw int, par *float32, set bool)
+	// log and tanh exist in AVX2 only (the AVX-512 variant uses them too: its vectors
+	// of 16 are two of 8)
+	log, tanh func(dst, src *float32, n int)
 }
 
 // vmAsmVariant wraps assembly kernels of vector width w (floats) with bounds checks.
@@ -68,6 +77,8 @@ func vmAsmVariant(w int, a vmAsmKernels) *vmVariant {
 		sigmoid: unary(a.sigmoid),
 		swish:   unary(a.swish),
 		elu:     unary(a.elu),
+		log:     unary(a.log),
+		tanh:    unary(a.tanh),
 		swishBack: func(gx, gy, x []float32) {
 			if len(x) == 0 {
 				return
@@ -120,7 +131,7 @@ func vmAsmVariant(w int, a vmAsmKernels) *vmVariant {
 
 func init() {
 	vmathKernels.add("avx512", prioAVX512, []feature{hasAVX512F, hasAVX2, hasFMA}, vmAsmVariant(16, vmAsmKernels{vmExpAVX512, vmSigmoidAVX512, vmSwishAVX512, vmELUAVX512,
-		vmSwishBackAVX512, vmELUBackAVX512, bnStatsAVX512, bnFwdAVX512, bnBack1AVX512, bnBack2AVX512}))
+		vmSwishBackAVX512, vmELUBackAVX512, bnStatsAVX512, bnFwdAVX512, bnBack1AVX512, bnBack2AVX512, vmLogAVX2, vmTanhAVX2}))
 	vmathKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, vmAsmVariant(8, vmAsmKernels{vmExpAVX2, vmSigmoidAVX2, vmSwishAVX2, vmELUAVX2,
-		vmSwishBackAVX2, vmELUBackAVX2, bnStatsAVX2, bnFwdAVX2, bnBack1AVX2, bnBack2AVX2}))
+		vmSwishBackAVX2, vmELUBackAVX2, bnStatsAVX2, bnFwdAVX2, bnBack1AVX2, bnBack2AVX2, vmLogAVX2, vmTanhAVX2}))
 }

@@ -389,3 +389,276 @@ elu2loop:
 elu2done:
 	VZEROUPPER
 	RET
+
+// func vmLogAVX2(dst, src *float32, n int)
+//
+// log x = e·ln2 + log1p(f) for x = 2ᵉ·(1 + f) with 1 + f in [√½, √2) (subnormal x
+// scaled by 2²³ first). With s = f/(2 + f), log1p(f) = 2·atanh(s) = f − (f²/2 −
+// s·(f²/2 + R)), where R = Σₖ 2s²ᵏ/(2k + 1) (k = 1…4) is the rest of the atanh series:
+// the leading term f is exact, so the rounding of s only reaches the small correction.
+// ln2 is split in a part with few bits (e·ln2hi is exact) and the rest. x = 0 gives
+// −∞, x < 0 NaN, +∞ and NaN themselves.
+TEXT ·vmLogAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ   log2done
+	VXORPS Y10, Y10, Y10
+log2loop:
+	VMOVUPS     (SI), Y0
+	VCMPPS      $1, vlc<>+224(SB), Y0, Y1
+	VMULPS      vlc<>+160(SB), Y0, Y2
+	VBLENDVPS   Y1, Y2, Y0, Y2
+	VANDPS      vlc<>+192(SB), Y1, Y3
+	VPSRLD      $23, Y2, Y4
+	VPSUBD      vlc<>+128(SB), Y4, Y4
+	VANDPS      vlc<>+64(SB), Y2, Y5
+	VORPS       vlc<>+96(SB), Y5, Y5
+	VCVTDQ2PS   Y4, Y4
+	VSUBPS      Y3, Y4, Y4
+	VCMPPS      $14, vlc<>+0(SB), Y5, Y6
+	VMULPS      vlc<>+32(SB), Y5, Y7
+	VBLENDVPS   Y6, Y7, Y5, Y5
+	VANDPS      vlc<>+96(SB), Y6, Y7
+	VADDPS      Y7, Y4, Y4
+	VSUBPS      vlc<>+96(SB), Y5, Y5
+	VADDPS      vlc<>+544(SB), Y5, Y6
+	VDIVPS      Y6, Y5, Y6
+	VMULPS      Y6, Y6, Y7
+	VMOVAPS     vlc<>+256(SB), Y8
+	VFMADD213PS vlc<>+288(SB), Y7, Y8
+	VFMADD213PS vlc<>+320(SB), Y7, Y8
+	VFMADD213PS vlc<>+352(SB), Y7, Y8
+	VMULPS      Y7, Y8, Y8
+	VMULPS      Y5, Y5, Y9
+	VMULPS      vlc<>+32(SB), Y9, Y9
+	VADDPS      Y9, Y8, Y8
+	VFNMADD231PS Y8, Y6, Y9
+	VSUBPS      Y9, Y5, Y5
+	VFMADD231PS vlc<>+416(SB), Y4, Y5
+	VFMADD231PS vlc<>+384(SB), Y4, Y5
+	VCMPPS      $0, Y10, Y0, Y1
+	VBLENDVPS   Y1, vlc<>+448(SB), Y5, Y5
+	VCMPPS      $1, Y10, Y0, Y1
+	VBLENDVPS   Y1, vlc<>+480(SB), Y5, Y5
+	VCMPPS      $0, vlc<>+512(SB), Y0, Y1
+	VCMPPS      $3, Y0, Y0, Y2
+	VORPS       Y2, Y1, Y1
+	VBLENDVPS   Y1, Y0, Y5, Y5
+	VMOVUPS     Y5, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         log2loop
+log2done:
+	VZEROUPPER
+	RET
+
+// func vmTanhAVX2(dst, src *float32, n int)
+//
+// tanh x = sign(x)·E/(E + 2) with E = expm1(2|x|) (|x| clamped to 10, where tanh
+// rounds to 1), which has no cancellation for small |x|; NaN gives NaN.
+TEXT ·vmTanhAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $3, CX
+	JZ   tanh2done
+tanh2loop:
+	VMOVUPS     (SI), Y0
+	VANDPS      vlc<>+608(SB), Y0, Y1
+	VMINPS      vlc<>+576(SB), Y1, Y1
+	VADDPS      Y1, Y1, Y1
+	EXPM1R256(Y1, Y2, Y3, Y4, Y5)
+	VCVTPS2DQ   Y2, Y2
+	VPSLLD      $23, Y2, Y2
+	VPADDD      vlc<>+96(SB), Y2, Y2
+	VSUBPS      vlc<>+96(SB), Y2, Y3
+	VFMADD213PS Y3, Y2, Y4
+	VADDPS      vlc<>+544(SB), Y4, Y5
+	VDIVPS      Y5, Y4, Y4
+	VANDPS      vlc<>+640(SB), Y0, Y6
+	VORPS       Y6, Y4, Y4
+	VCMPPS      $3, Y0, Y0, Y6
+	VBLENDVPS   Y6, Y0, Y4, Y4
+	VMOVUPS     Y4, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         tanh2loop
+tanh2done:
+	VZEROUPPER
+	RET
+
+// vlc: constants of the AVX2 log and tanh kernels, one per 32-byte row (eight copies):
+// 0: sqrt2, 32: half, 64: mantissa mask, 96: one, 128: 127, 160: 2^23, 192: 23, 224: 2^-126, 256: 2/9, 288: 2/7, 320: 2/5, 352: 2/3, 384: ln2 high part, 416: ln2 low part, 448: -inf, 480: NaN, 512: +inf, 544: 2, 576: 10, 608: abs mask, 640: sign bit.
+DATA vlc<>+0(SB)/4, $0x3fb504f3
+DATA vlc<>+4(SB)/4, $0x3fb504f3
+DATA vlc<>+8(SB)/4, $0x3fb504f3
+DATA vlc<>+12(SB)/4, $0x3fb504f3
+DATA vlc<>+16(SB)/4, $0x3fb504f3
+DATA vlc<>+20(SB)/4, $0x3fb504f3
+DATA vlc<>+24(SB)/4, $0x3fb504f3
+DATA vlc<>+28(SB)/4, $0x3fb504f3
+DATA vlc<>+32(SB)/4, $0x3f000000
+DATA vlc<>+36(SB)/4, $0x3f000000
+DATA vlc<>+40(SB)/4, $0x3f000000
+DATA vlc<>+44(SB)/4, $0x3f000000
+DATA vlc<>+48(SB)/4, $0x3f000000
+DATA vlc<>+52(SB)/4, $0x3f000000
+DATA vlc<>+56(SB)/4, $0x3f000000
+DATA vlc<>+60(SB)/4, $0x3f000000
+DATA vlc<>+64(SB)/4, $0x007fffff
+DATA vlc<>+68(SB)/4, $0x007fffff
+DATA vlc<>+72(SB)/4, $0x007fffff
+DATA vlc<>+76(SB)/4, $0x007fffff
+DATA vlc<>+80(SB)/4, $0x007fffff
+DATA vlc<>+84(SB)/4, $0x007fffff
+DATA vlc<>+88(SB)/4, $0x007fffff
+DATA vlc<>+92(SB)/4, $0x007fffff
+DATA vlc<>+96(SB)/4, $0x3f800000
+DATA vlc<>+100(SB)/4, $0x3f800000
+DATA vlc<>+104(SB)/4, $0x3f800000
+DATA vlc<>+108(SB)/4, $0x3f800000
+DATA vlc<>+112(SB)/4, $0x3f800000
+DATA vlc<>+116(SB)/4, $0x3f800000
+DATA vlc<>+120(SB)/4, $0x3f800000
+DATA vlc<>+124(SB)/4, $0x3f800000
+DATA vlc<>+128(SB)/4, $0x0000007f
+DATA vlc<>+132(SB)/4, $0x0000007f
+DATA vlc<>+136(SB)/4, $0x0000007f
+DATA vlc<>+140(SB)/4, $0x0000007f
+DATA vlc<>+144(SB)/4, $0x0000007f
+DATA vlc<>+148(SB)/4, $0x0000007f
+DATA vlc<>+152(SB)/4, $0x0000007f
+DATA vlc<>+156(SB)/4, $0x0000007f
+DATA vlc<>+160(SB)/4, $0x4b000000
+DATA vlc<>+164(SB)/4, $0x4b000000
+DATA vlc<>+168(SB)/4, $0x4b000000
+DATA vlc<>+172(SB)/4, $0x4b000000
+DATA vlc<>+176(SB)/4, $0x4b000000
+DATA vlc<>+180(SB)/4, $0x4b000000
+DATA vlc<>+184(SB)/4, $0x4b000000
+DATA vlc<>+188(SB)/4, $0x4b000000
+DATA vlc<>+192(SB)/4, $0x41b80000
+DATA vlc<>+196(SB)/4, $0x41b80000
+DATA vlc<>+200(SB)/4, $0x41b80000
+DATA vlc<>+204(SB)/4, $0x41b80000
+DATA vlc<>+208(SB)/4, $0x41b80000
+DATA vlc<>+212(SB)/4, $0x41b80000
+DATA vlc<>+216(SB)/4, $0x41b80000
+DATA vlc<>+220(SB)/4, $0x41b80000
+DATA vlc<>+224(SB)/4, $0x00800000
+DATA vlc<>+228(SB)/4, $0x00800000
+DATA vlc<>+232(SB)/4, $0x00800000
+DATA vlc<>+236(SB)/4, $0x00800000
+DATA vlc<>+240(SB)/4, $0x00800000
+DATA vlc<>+244(SB)/4, $0x00800000
+DATA vlc<>+248(SB)/4, $0x00800000
+DATA vlc<>+252(SB)/4, $0x00800000
+DATA vlc<>+256(SB)/4, $0x3e638e39
+DATA vlc<>+260(SB)/4, $0x3e638e39
+DATA vlc<>+264(SB)/4, $0x3e638e39
+DATA vlc<>+268(SB)/4, $0x3e638e39
+DATA vlc<>+272(SB)/4, $0x3e638e39
+DATA vlc<>+276(SB)/4, $0x3e638e39
+DATA vlc<>+280(SB)/4, $0x3e638e39
+DATA vlc<>+284(SB)/4, $0x3e638e39
+DATA vlc<>+288(SB)/4, $0x3e924925
+DATA vlc<>+292(SB)/4, $0x3e924925
+DATA vlc<>+296(SB)/4, $0x3e924925
+DATA vlc<>+300(SB)/4, $0x3e924925
+DATA vlc<>+304(SB)/4, $0x3e924925
+DATA vlc<>+308(SB)/4, $0x3e924925
+DATA vlc<>+312(SB)/4, $0x3e924925
+DATA vlc<>+316(SB)/4, $0x3e924925
+DATA vlc<>+320(SB)/4, $0x3ecccccd
+DATA vlc<>+324(SB)/4, $0x3ecccccd
+DATA vlc<>+328(SB)/4, $0x3ecccccd
+DATA vlc<>+332(SB)/4, $0x3ecccccd
+DATA vlc<>+336(SB)/4, $0x3ecccccd
+DATA vlc<>+340(SB)/4, $0x3ecccccd
+DATA vlc<>+344(SB)/4, $0x3ecccccd
+DATA vlc<>+348(SB)/4, $0x3ecccccd
+DATA vlc<>+352(SB)/4, $0x3f2aaaab
+DATA vlc<>+356(SB)/4, $0x3f2aaaab
+DATA vlc<>+360(SB)/4, $0x3f2aaaab
+DATA vlc<>+364(SB)/4, $0x3f2aaaab
+DATA vlc<>+368(SB)/4, $0x3f2aaaab
+DATA vlc<>+372(SB)/4, $0x3f2aaaab
+DATA vlc<>+376(SB)/4, $0x3f2aaaab
+DATA vlc<>+380(SB)/4, $0x3f2aaaab
+DATA vlc<>+384(SB)/4, $0x3f318000
+DATA vlc<>+388(SB)/4, $0x3f318000
+DATA vlc<>+392(SB)/4, $0x3f318000
+DATA vlc<>+396(SB)/4, $0x3f318000
+DATA vlc<>+400(SB)/4, $0x3f318000
+DATA vlc<>+404(SB)/4, $0x3f318000
+DATA vlc<>+408(SB)/4, $0x3f318000
+DATA vlc<>+412(SB)/4, $0x3f318000
+DATA vlc<>+416(SB)/4, $0xb95e8083
+DATA vlc<>+420(SB)/4, $0xb95e8083
+DATA vlc<>+424(SB)/4, $0xb95e8083
+DATA vlc<>+428(SB)/4, $0xb95e8083
+DATA vlc<>+432(SB)/4, $0xb95e8083
+DATA vlc<>+436(SB)/4, $0xb95e8083
+DATA vlc<>+440(SB)/4, $0xb95e8083
+DATA vlc<>+444(SB)/4, $0xb95e8083
+DATA vlc<>+448(SB)/4, $0xff800000
+DATA vlc<>+452(SB)/4, $0xff800000
+DATA vlc<>+456(SB)/4, $0xff800000
+DATA vlc<>+460(SB)/4, $0xff800000
+DATA vlc<>+464(SB)/4, $0xff800000
+DATA vlc<>+468(SB)/4, $0xff800000
+DATA vlc<>+472(SB)/4, $0xff800000
+DATA vlc<>+476(SB)/4, $0xff800000
+DATA vlc<>+480(SB)/4, $0x7fc00000
+DATA vlc<>+484(SB)/4, $0x7fc00000
+DATA vlc<>+488(SB)/4, $0x7fc00000
+DATA vlc<>+492(SB)/4, $0x7fc00000
+DATA vlc<>+496(SB)/4, $0x7fc00000
+DATA vlc<>+500(SB)/4, $0x7fc00000
+DATA vlc<>+504(SB)/4, $0x7fc00000
+DATA vlc<>+508(SB)/4, $0x7fc00000
+DATA vlc<>+512(SB)/4, $0x7f800000
+DATA vlc<>+516(SB)/4, $0x7f800000
+DATA vlc<>+520(SB)/4, $0x7f800000
+DATA vlc<>+524(SB)/4, $0x7f800000
+DATA vlc<>+528(SB)/4, $0x7f800000
+DATA vlc<>+532(SB)/4, $0x7f800000
+DATA vlc<>+536(SB)/4, $0x7f800000
+DATA vlc<>+540(SB)/4, $0x7f800000
+DATA vlc<>+544(SB)/4, $0x40000000
+DATA vlc<>+548(SB)/4, $0x40000000
+DATA vlc<>+552(SB)/4, $0x40000000
+DATA vlc<>+556(SB)/4, $0x40000000
+DATA vlc<>+560(SB)/4, $0x40000000
+DATA vlc<>+564(SB)/4, $0x40000000
+DATA vlc<>+568(SB)/4, $0x40000000
+DATA vlc<>+572(SB)/4, $0x40000000
+DATA vlc<>+576(SB)/4, $0x41200000
+DATA vlc<>+580(SB)/4, $0x41200000
+DATA vlc<>+584(SB)/4, $0x41200000
+DATA vlc<>+588(SB)/4, $0x41200000
+DATA vlc<>+592(SB)/4, $0x41200000
+DATA vlc<>+596(SB)/4, $0x41200000
+DATA vlc<>+600(SB)/4, $0x41200000
+DATA vlc<>+604(SB)/4, $0x41200000
+DATA vlc<>+608(SB)/4, $0x7fffffff
+DATA vlc<>+612(SB)/4, $0x7fffffff
+DATA vlc<>+616(SB)/4, $0x7fffffff
+DATA vlc<>+620(SB)/4, $0x7fffffff
+DATA vlc<>+624(SB)/4, $0x7fffffff
+DATA vlc<>+628(SB)/4, $0x7fffffff
+DATA vlc<>+632(SB)/4, $0x7fffffff
+DATA vlc<>+636(SB)/4, $0x7fffffff
+DATA vlc<>+640(SB)/4, $0x80000000
+DATA vlc<>+644(SB)/4, $0x80000000
+DATA vlc<>+648(SB)/4, $0x80000000
+DATA vlc<>+652(SB)/4, $0x80000000
+DATA vlc<>+656(SB)/4, $0x80000000
+DATA vlc<>+660(SB)/4, $0x80000000
+DATA vlc<>+664(SB)/4, $0x80000000
+DATA vlc<>+668(SB)/4, $0x80000000
+GLOBL vlc<>(SB), RODATA|NOPTR, $672

@@ -48,6 +48,8 @@ var unaryCases = []struct {
 	ref  func(float64) float64
 }{
 	{"exp", ExpSlice, math.Exp},
+	{"log", LogSlice, math.Log},
+	{"tanh", TanhSlice, math.Tanh},
 	{"sigmoid", SigmoidSlice, sig64},
 	{"swish", SwishSlice, func(x float64) float64 { return x * sig64(x) }},
 	{"elu", ELUSlice, func(x float64) float64 {
@@ -120,6 +122,21 @@ func TestUnaryKernelsSpecial(t *testing.T) {
 		{"exp", ExpSlice, 100, inf},
 		{"exp", ExpSlice, inf, inf},
 		{"exp", ExpSlice, nan, nan},
+		{"log", LogSlice, 0, float32(math.Inf(-1))},
+		{"log", LogSlice, float32(math.Copysign(0, -1)), float32(math.Inf(-1))},
+		{"log", LogSlice, -1, nan},
+		{"log", LogSlice, -inf, nan},
+		{"log", LogSlice, inf, inf},
+		{"log", LogSlice, nan, nan},
+		{"log", LogSlice, 1, 0},
+		{"log", LogSlice, 0x1p-149, float32(-149 * math.Ln2)},
+		{"tanh", TanhSlice, 0, 0},
+		{"tanh", TanhSlice, inf, 1},
+		{"tanh", TanhSlice, -inf, -1},
+		{"tanh", TanhSlice, 30, 1},
+		{"tanh", TanhSlice, -1e30, -1},
+		{"tanh", TanhSlice, nan, nan},
+		{"tanh", TanhSlice, 1e-40, 1e-40},
 		{"sigmoid", SigmoidSlice, 1e30, 1},
 		{"sigmoid", SigmoidSlice, inf, 1},
 		{"sigmoid", SigmoidSlice, -200, 0},
@@ -250,7 +267,7 @@ func TestUnarySplitIndependent(t *testing.T) {
 			one := make([]float32, 1)
 			for i := 0; i < len(xs); i += 97 {
 				c.f(one, xs[i:i+1])
-				if one[0] != all[i] {
+				if math.Float32bits(one[0]) != math.Float32bits(all[i]) {
 					t.Fatalf("%s(%g) alone = %g, in a slice %g", c.name, xs[i], one[0], all[i])
 				}
 			}
