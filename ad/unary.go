@@ -57,8 +57,9 @@ func (tp *Tape) Sigmoid(x *Var) *Var {
 
 // Tanh is the hyperbolic tangent.
 func (tp *Tape) Tanh(x *Var) *Var {
-	return tp.unary(x, func(v float32) float32 { return float32(math.Tanh(float64(v))) },
-		func(_, y float32) float32 { return 1 - y*y })
+	return tp.vector(x, cpu.TanhSlice, func(gx, gy, x, y []float32) {
+		cpu.MapBack(gx, gy, x, y, func(_, y float32) float32 { return 1 - y*y })
+	})
 }
 
 // Softplus is log(1 + exp(x)) (returning x above 20, as PyTorch does).
@@ -149,6 +150,11 @@ func (tp *Tape) Clamp(x *Var, lo, hi float32) *Var {
 
 // SoftClamp is c·tanh(x/c), NVAE's smooth clamp into (−c, c).
 func (tp *Tape) SoftClamp(x *Var, c float32) *Var {
-	return tp.unary(x, func(v float32) float32 { return c * float32(math.Tanh(float64(v/c))) },
-		func(_, y float32) float32 { t := y / c; return 1 - t*t })
+	return tp.vector(x, func(dst, src []float32) {
+		cpu.Map(dst, src, func(v float32) float32 { return v / c })
+		cpu.TanhSlice(dst, dst)
+		cpu.Map(dst, dst, func(t float32) float32 { return c * t })
+	}, func(gx, gy, x, y []float32) {
+		cpu.MapBack(gx, gy, x, y, func(_, y float32) float32 { t := y / c; return 1 - t*t })
+	})
 }
