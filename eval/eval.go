@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"github.com/nvae-go/nvae/ad"
+	"github.com/nvae-go/nvae/backend/cpu"
 	"github.com/nvae-go/nvae/data"
 	"github.com/nvae-go/nvae/model"
 	"github.com/nvae-go/nvae/tensor"
@@ -93,6 +94,12 @@ type Options struct {
 	// samples of a batch run as one larger batch of as many images as fit. 0 means
 	// DefaultMemoryBudget.
 	MemoryBudget int64
+	// Workers is how many parts of a batch (sets of its images) are evaluated at the
+	// same time, each with the engine's loops run serially (cpu.Spread): coarse-grained
+	// parallelism, which wastes less than splitting every operation. 0 means
+	// cpu.Workers(); 1 runs the whole batch as one part with parallel operations. The
+	// result does not depend on it.
+	Workers int
 }
 
 // DefaultMemoryBudget is the working set NLL allows one forward pass by default.
@@ -129,6 +136,10 @@ func NLL(ctx context.Context, m *model.Model, src Source, o Options) (Result, er
 	if budget <= 0 {
 		budget = DefaultMemoryBudget
 	}
+	workers := o.Workers
+	if workers <= 0 {
+		workers = cpu.Workers()
+	}
 	cfg := m.Cfg
 	res := Result{NumIWSamples: k, Dims: Dims(cfg)}
 	var sumNLL, sumELBO float64
@@ -160,50 +171,84 @@ func NLL(ctx context.Context, m *model.Model, src Source, o Options) (Result, er
 		n := x.Shape()[0]
 		if o.MaxImages > 0 && res.NumImages+n > o.MaxImages {
 			n = o.MaxImages - res.NumImages
-			x = tensor.FromData(x.Data()[:n*x.Len()/x.Shape()[0]], append([]int{n}, x.Shape()[1:]...)...)
+			x = rows(x, 0, n)
 		}
 		logw := make([][]float64, n)
 		for i := range logw {
 			logw[i] = make([]float64, k)
 		}
 		var batchELBO float64
-		enc, err := encodeBatch(ctx, m, prepared, x)
-		if errors.Is(err, errStopped) {
+		// The batch's images are split into parts evaluated at the same time, one per
+		// worker, each on its own tapes with the engine's loops serial (cpu.Spread).
+		parts := splitRows(n, workers)
+		if !m.ConcurrentInference() {
+			parts = splitRows(n, 1)
+		}
+		xs := make([]*tensor.Tensor, len(parts))
+		for p, r := range parts {
+			xs[p] = rows(x, r[0], r[1])
+		}
+		encs := make([]encoding, len(parts))
+		errs := make([]error, len(parts))
+		spread(len(parts), func(p int) { encs[p], errs[p] = encodeBatch(ctx, m, prepared, xs[p]) })
+		releaseEncs := func() {
+			for _, e := range encs {
+				if e.tp != nil {
+					e.release()
+				}
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			releaseEncs()
 			if release != nil {
 				release()
+			}
+			if !allStopped(errs) {
+				return res, err
 			}
 			stopped = true
 			break
 		}
+		largest := parts[0][1] - parts[0][0]
+		results := make([]iwResult, len(parts))
 		for j0 := 0; j0 < k; {
 			c := 1 // samples in this pass: one until the working set per image is known
 			if perImage > 0 {
-				c = int(max(budget/(perImage*int64(n)), 1))
+				c = int(max(budget/int64(len(parts))/(perImage*int64(largest)), 1))
 				// passes of (nearly) equal size
 				passes := (k - j0 + c - 1) / c
 				c = (k - j0 + passes - 1) / passes
 			}
 			c = min(c, k-j0)
-			pass, err := iwPass(ctx, m, prepared, enc, x, c, o.Noise)
-			if err != nil {
-				if errors.Is(err, errStopped) {
+			draws := drawNoise(m, n, c, o.Noise)
+			spread(len(parts), func(p int) {
+				lo, hi := parts[p][0], parts[p][1]
+				results[p], errs[p] = iwPass(ctx, m, prepared, encs[p], xs[p], c, sliceDraws(draws, n, lo, hi))
+			})
+			if err := errors.Join(errs...); err != nil {
+				if allStopped(errs) {
 					stopped = true
 					break
 				}
-				enc.release()
+				releaseEncs()
 				if release != nil {
 					release()
 				}
 				return res, err
 			}
-			if perImage == 0 {
-				perImage = max(pass.peak/int64(n*c), 1)
-			}
-			for j := 0; j < c; j++ {
-				for i := 0; i < n; i++ {
-					r := j*n + i
-					batchELBO += pass.recon[r] + pass.kl[r]
-					logw[i][j0+j] = -pass.recon[r] - pass.logQ[r] + pass.logP[r]
+			first := perImage == 0
+			for p, pass := range results {
+				lo, hi := parts[p][0], parts[p][1]
+				np := hi - lo
+				if first {
+					perImage = max(perImage, pass.peak/int64(np*c), 1)
+				}
+				for j := 0; j < c; j++ {
+					for i := 0; i < np; i++ {
+						r := j*np + i
+						batchELBO += pass.recon[r] + pass.kl[r]
+						logw[lo+i][j0+j] = -pass.recon[r] - pass.logQ[r] + pass.logP[r]
+					}
 				}
 			}
 			j0 += c
@@ -212,7 +257,7 @@ func NLL(ctx context.Context, m *model.Model, src Source, o Options) (Result, er
 				o.Progress(Progress{Images: res.NumImages, Forwards: forwards})
 			}
 		}
-		enc.release()
+		releaseEncs()
 		if release != nil {
 			release()
 		}
@@ -282,17 +327,10 @@ func encodeBatch(ctx context.Context, m *model.Model, prepared *ad.Tape, x *tens
 }
 
 // iwPass runs c importance samples of the n images of x (encoded in enc) as one
-// batch of c·n images. The noise is drawn sample by sample, each sample's groups in
-// order, as c separate passes would draw it.
-func iwPass(ctx context.Context, m *model.Model, prepared *ad.Tape, enc encoding, x *tensor.Tensor, c int, noise model.Noise) (res iwResult, err error) {
+// batch of c·n images, with the noise draws (per latent group, per sample: see
+// drawNoise).
+func iwPass(ctx context.Context, m *model.Model, prepared *ad.Tape, enc encoding, x *tensor.Tensor, c int, draws [][]*tensor.Tensor) (res iwResult, err error) {
 	n := x.Shape()[0]
-	shapes := m.LatentShapes(n)
-	draws := make([][]*tensor.Tensor, len(shapes)) // per group, per sample
-	for j := 0; j < c; j++ {
-		for l, s := range shapes {
-			draws[l] = append(draws[l], noise.Normal(s...))
-		}
-	}
 	xc := x
 	if c > 1 {
 		xc = tensor.New(append([]int{c * n}, x.Shape()[1:]...)...)
@@ -314,10 +352,10 @@ func iwPass(ctx context.Context, m *model.Model, prepared *ad.Tape, enc encoding
 	}()
 	out := m.ForwardEncoded(tp, enc.e, c, &stackedNoise{draws: draws})
 	recon := m.ReconLoss(tp, out, xc).Data()
-	rows := c * n
-	res = iwResult{recon: make([]float64, rows), kl: make([]float64, rows), logQ: make([]float64, rows), logP: make([]float64, rows)}
+	nr := c * n
+	res = iwResult{recon: make([]float64, nr), kl: make([]float64, nr), logQ: make([]float64, nr), logP: make([]float64, nr)}
 	lq, lp := out.LogQ.Data(), out.LogP.Data()
-	for r := 0; r < rows; r++ {
+	for r := 0; r < nr; r++ {
 		kl := 0.0
 		for _, g := range out.KLAll {
 			kl += float64(g.Data()[r])
@@ -326,6 +364,74 @@ func iwPass(ctx context.Context, m *model.Model, prepared *ad.Tape, enc encoding
 	}
 	res.peak = tp.PeakBytes()
 	return res, nil
+}
+
+// drawNoise draws the noise of c importance samples of n images: per latent group, per
+// sample, a tensor of the group's shape for the n images. The draws are made sample by
+// sample, each sample's groups in order, as c separate passes would make them.
+func drawNoise(m *model.Model, n, c int, noise model.Noise) [][]*tensor.Tensor {
+	shapes := m.LatentShapes(n)
+	draws := make([][]*tensor.Tensor, len(shapes))
+	for j := 0; j < c; j++ {
+		for l, s := range shapes {
+			draws[l] = append(draws[l], noise.Normal(s...))
+		}
+	}
+	return draws
+}
+
+// sliceDraws returns the rows [lo, hi) of draws made for n images (views, no copy).
+func sliceDraws(draws [][]*tensor.Tensor, n, lo, hi int) [][]*tensor.Tensor {
+	if lo == 0 && hi == n {
+		return draws
+	}
+	out := make([][]*tensor.Tensor, len(draws))
+	for l, ds := range draws {
+		for _, d := range ds {
+			out[l] = append(out[l], rows(d, lo, hi))
+		}
+	}
+	return out
+}
+
+// rows returns rows [lo, hi) along the first axis of t, sharing its storage.
+func rows(t *tensor.Tensor, lo, hi int) *tensor.Tensor {
+	s := t.Shape()
+	if lo == 0 && hi == s[0] {
+		return t
+	}
+	per := t.Len() / s[0]
+	return tensor.FromData(t.Data()[lo*per:hi*per], append([]int{hi - lo}, s[1:]...)...)
+}
+
+// splitRows splits n rows into min(parts, n) contiguous ranges of nearly equal size.
+func splitRows(n, parts int) [][2]int {
+	parts = max(min(parts, n), 1)
+	out := make([][2]int, parts)
+	for p := range out {
+		out[p] = [2]int{p * n / parts, (p + 1) * n / parts}
+	}
+	return out
+}
+
+// spread runs fn for parts 0…n−1: at the same time on cpu.Spread when there are
+// several, directly (with the engine's parallel loops) when there is one.
+func spread(n int, fn func(p int)) {
+	if n == 1 {
+		fn(0)
+		return
+	}
+	cpu.Spread(n, fn)
+}
+
+// allStopped reports whether every error of errs that is not nil is errStopped.
+func allStopped(errs []error) bool {
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, errStopped) {
+			return false
+		}
+	}
+	return true
 }
 
 // stackedNoise hands a forward pass over c stacked copies of a batch the draws made for

@@ -203,7 +203,8 @@ func referenceNLL(m *model.Model, x *tensor.Tensor, batch, k int, noise model.No
 }
 
 // TestNLLMatchesOneSampleAtATime: evaluating the K samples of a batch together, in
-// passes of any size (a budget of one sample per pass, a few, or all K at once), gives
+// passes of any size (a budget of one sample per pass, a few, or all K at once), with
+// the batch's images split into any number of parts evaluated at the same time, gives
 // the numbers of one forward pass per sample, for every decoder family.
 func TestNLLMatchesOneSampleAtATime(t *testing.T) {
 	const n, batch, k = 5, 3, 4
@@ -238,20 +239,24 @@ func TestNLLMatchesOneSampleAtATime(t *testing.T) {
 		}
 		noise := func() model.Noise { return model.RandNoise{R: rand.New(rand.NewPCG(5, 6))} }
 		want := referenceNLL(m, x, batch, k, noise())
-		for _, budget := range []int64{1, 300 << 10, 1 << 40} {
-			got, err := NLL(context.Background(), m, TensorSource(x, batch), Options{K: k, Noise: noise(), MemoryBudget: budget})
+		for _, run := range []struct {
+			budget  int64
+			workers int
+		}{{1, 1}, {300 << 10, 1}, {1 << 40, 1}, {1, 2}, {300 << 10, 3}, {1 << 40, 2}} {
+			budget := run.budget
+			got, err := NLL(context.Background(), m, TensorSource(x, batch), Options{K: k, Noise: noise(), MemoryBudget: budget, Workers: run.workers})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got.NumImages != n || got.Partial {
-				t.Fatalf("%s, budget %d: %+v", name, budget, got)
+				t.Fatalf("%s, budget %d, %d workers: %+v", name, budget, run.workers, got)
 			}
 			for _, c := range []struct {
 				what      string
 				got, want float64
 			}{{"NLL", got.NLLNats, want.NLLNats}, {"NELBO", got.NELBONats, want.NELBONats}} {
 				if math.Abs(c.got-c.want) > 1e-5*math.Abs(c.want) {
-					t.Errorf("%s, budget %d: %s %v, one sample at a time %v", name, budget, c.what, c.got, c.want)
+					t.Errorf("%s, budget %d, %d workers: %s %v, one sample at a time %v", name, budget, run.workers, c.what, c.got, c.want)
 				}
 			}
 		}

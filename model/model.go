@@ -532,6 +532,21 @@ func (m *Model) posterior(tp *ad.Tape, e *Encoded, reps int, train bool, noise N
 	return out
 }
 
+// ConcurrentInference reports whether passes of m in eval mode on separate inference
+// tapes may run at the same time: true unless a pass would change the model (a
+// convolution's pending data-dependent initialisation) or call a Trace hook.
+func (m *Model) ConcurrentInference() bool {
+	if m.Trace != nil {
+		return false
+	}
+	for _, c := range m.convs {
+		if c.NeedsDataInit() {
+			return false
+		}
+	}
+	return true
+}
+
 // PrepareInference computes on tp, once, the values that eval-mode passes on inference
 // tapes derive from the parameters and the running statistics: every convolution's
 // effective weight and the convolutions with folded batch norms. Passes on tapes

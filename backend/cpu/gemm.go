@@ -90,7 +90,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	g := gemm{v: gemmKernels.get().forTile(m, n), transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
-	w := Workers()
+	w := loopWorkers()
 	if w == 1 || float64(m)*float64(n)*float64(k) < parallelMinMACs {
 		g.run()
 		return

@@ -175,7 +175,7 @@ func sgemmBF16(v *bf16Variant, transA, transB bool, m, n, k int, alpha float32, 
 	}
 	g := bf16Gemm{v: v, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
 		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
-	w := Workers()
+	w := loopWorkers()
 	if w == 1 || float64(m)*float64(n)*float64(k) < parallelMinMACs {
 		g.run()
 		return nil

@@ -88,6 +88,10 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
 	}
+	if inline.Load() > 0 {
+		fn(0, n)
+		return
+	}
 	w := Workers()
 	if grain < 1 {
 		grain = 1
@@ -126,4 +130,54 @@ func Parallel(n, grain int, fn func(lo, hi int)) {
 		}
 	}
 	<-j.done
+}
+
+// inline counts the Spread calls running: while it is positive every parallel loop
+// runs on the goroutine that starts it.
+var inline atomic.Int32
+
+// loopWorkers is how many workers a parallel loop started now would use: 1 while a
+// Spread runs, Workers otherwise.
+func loopWorkers() int {
+	if inline.Load() > 0 {
+		return 1
+	}
+	return Workers()
+}
+
+// Spread runs fn(0), …, fn(n−1) concurrently, each on its own goroutine (fn(0) on the
+// caller's), and returns when all are done. It is for coarse-grained parallelism,
+// where the caller splits its work into n large independent parts (n ≤ Workers() keeps
+// one part per core): while any Spread runs, every parallel loop of this package, in
+// any goroutine of the process, runs serially on the goroutine that starts it, which
+// removes the synchronisation of fine-grained loops. Products that would split a sum
+// across workers (the k-split of deep products) do not split it, so their rounding
+// may differ from a parallel run's; everything else computes the same values. A panic
+// in fn(i) is re-raised in the caller once every part has returned.
+func Spread(n int, fn func(i int)) {
+	if n <= 0 {
+		return
+	}
+	inline.Add(1)
+	defer inline.Add(-1)
+	panics := make([]any, n)
+	var wg sync.WaitGroup
+	run := func(i int) {
+		defer func() { panics[i] = recover() }()
+		fn(i)
+	}
+	for i := 1; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(i)
+		}()
+	}
+	run(0)
+	wg.Wait()
+	for _, p := range panics {
+		if p != nil {
+			panic(p)
+		}
+	}
 }

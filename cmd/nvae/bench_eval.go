@@ -30,11 +30,15 @@ func benchEval(args []string, stdout io.Writer) error {
 	k := fs.Int("num_iw_samples", 10, "importance samples per image")
 	images := fs.Int("images", 0, "timed images (0: two batches)")
 	budget := fs.Int64("memory_mb", 0, "working set of one forward pass in MB (0: eval.DefaultMemoryBudget)")
+	parts := fs.Int("parts", 0, "images of a batch evaluated at the same time as separate parts, each with serial engine loops (0: one per core; 1: the whole batch with parallel loops)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the timed evaluation to this file")
 	cf := addConfigFlags(fs)
 	if err := parseFlags(fs, args, 0); err != nil {
 		return err
+	}
+	if *parts < 0 {
+		return fmt.Errorf("bench eval: --parts must be ≥ 0, got %d", *parts)
 	}
 	if *batch < 1 || *k < 1 || *images < 0 {
 		return fmt.Errorf("bench eval: want --batch_size ≥ 1, --num_iw_samples ≥ 1 and --images ≥ 0, got %d, %d and %d", *batch, *k, *images)
@@ -62,7 +66,7 @@ func benchEval(args []string, stdout io.Writer) error {
 	x := benchInput(m.Cfg, n, rng)
 	noise := model.RandNoise{R: rng}
 	run := func(imgs int) (eval.Result, error) {
-		return eval.NLL(context.Background(), m, eval.TensorSource(x, *batch), eval.Options{K: *k, MaxImages: imgs, Noise: noise, MemoryBudget: *budget << 20})
+		return eval.NLL(context.Background(), m, eval.TensorSource(x, *batch), eval.Options{K: *k, MaxImages: imgs, Noise: noise, MemoryBudget: *budget << 20, Workers: *parts})
 	}
 	// one untimed batch: first-use allocations of the buffer pool
 	if _, err := run(min(*batch, n)); err != nil {
@@ -88,7 +92,7 @@ func benchEval(args []string, stdout io.Writer) error {
 	res := map[string]any{"preset": *preset, "checkpoint": *ckpt, "batch_size": *batch, "num_iw_samples": *k, "images": n,
 		"params": m.NumParams(), "threads": cpu.Workers(), "seconds": secs, "cpu_seconds": cpuS,
 		"images_per_s": float64(n) / secs, "forwards_per_s": fwd / secs, "cpu_s_per_image": cpuS / float64(n),
-		"gflop": gflop, "gflops": gflop / secs, "peak_rss_bytes": peak, "nll_nats": r.NLLNats}
+		"gflop": gflop, "gflops": gflop / secs, "peak_rss_bytes": peak, "nll_nats": r.NLLNats, "parts": *parts}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
 	}
