@@ -64,6 +64,40 @@ func (tp *Tape) Conv2D(x, w, b *Var, o ConvOpts) *Var {
 	return out
 }
 
+// Conv2DSwish is Swish(Conv2D(x, w, b, o)). On a tape that records gradients, or in
+// bf16, it is those two operations; on a tape that records nothing it runs the fused
+// kernel (cpu.Conv2DForwardSwish), which applies the activation while each block of
+// the output is in cache and gives the same values, bit for bit, without the
+// intermediate tensor.
+func (tp *Tape) Conv2DSwish(x, w, b *Var, o ConvOpts) *Var {
+	if !tp.noGrad || tp.Precision() == BF16 {
+		y := tp.Conv2D(x, w, b, o)
+		s := tp.Swish(y)
+		tp.Free(y)
+		return s
+	}
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 {
+		panic(fmt.Sprintf("ad.Conv2DSwish: input %v, weight %v", xs, ws))
+	}
+	p := o.params(xs, ws)
+	if err := p.Validate(); err != nil {
+		panic("ad.Conv2DSwish: " + err.Error())
+	}
+	if ws[3]*p.Groups != p.C || (b != nil && b.Value.Len() != p.K) {
+		panic(fmt.Sprintf("ad.Conv2DSwish: input %v, weight %v, groups %d", xs, ws, p.Groups))
+	}
+	oh, ow := p.OutHW()
+	out := tp.newVar([]int{p.N, oh, ow, p.K}, x, w, b)
+	var bias []float32
+	if b != nil {
+		bias = b.Data()
+	}
+	flops.Add(convFLOPs(p.N, oh, ow, p.K, p.KH, p.KW, ws[3]))
+	cpu.Conv2DForwardSwish(p, x.Data(), w.Data(), bias, out.Data())
+	return out
+}
+
 // Linear is x·wᵀ + b for x [B, in], w [out, in] and b [out] (b may be nil).
 func (tp *Tape) Linear(x, w, b *Var) *Var {
 	xs, ws := x.Shape(), w.Shape()

@@ -95,6 +95,9 @@ func TestGradients(t *testing.T) {
 		{Name: "conv depthwise 5x5", Inputs: []*tensor.Tensor{img(2, 5, 5, 3), testutil.Uniform(r, -1, 1, 3, 5, 5, 1)}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 			return tp.Conv2D(x[0], x[1], nil, ad.ConvOpts{Pad: 2, Groups: 3})
 		}},
+		{Name: "conv1x1 swish", Inputs: []*tensor.Tensor{img(2, 3, 4, 3), testutil.Uniform(r, -1, 1, 5, 1, 1, 3), testutil.Uniform(r, -1, 1, 5)}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+			return tp.Conv2DSwish(x[0], x[1], x[2], ad.ConvOpts{})
+		}},
 		{Name: "conv1x1 stride2", Inputs: []*tensor.Tensor{img(2, 5, 5, 3), testutil.Uniform(r, -1, 1, 2, 1, 1, 3), testutil.Uniform(r, -1, 1, 2)}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 			return tp.Conv2D(x[0], x[1], x[2], ad.ConvOpts{Stride: 2})
 		}},

@@ -1,6 +1,8 @@
 package ad
 
 import (
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/nvae-go/nvae/tensor"
@@ -61,4 +63,44 @@ func TestStopWhen(t *testing.T) {
 	}()
 	tp.Scale(x, 2)
 	t.Error("the operation ran after the stop condition")
+}
+
+// TestConv2DSwishInference: on an inference tape the fused convolution + Swish gives
+// the bits of the two operations, holds no intermediate tensor, and reads its inputs
+// unchanged, for 1×1, depthwise and dense convolutions.
+func TestConv2DSwishInference(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 5))
+	uni := func(shape ...int) *Var {
+		x := tensor.New(shape...)
+		for i := range x.Data() {
+			x.Data()[i] = 4*r.Float32() - 2
+		}
+		return Const(x)
+	}
+	for _, tc := range []struct {
+		name string
+		w    *Var
+		o    ConvOpts
+	}{
+		{"1x1", uni(24, 1, 1, 8), ConvOpts{}},
+		{"depthwise 5x5", uni(8, 5, 5, 1), ConvOpts{Pad: 2, Groups: 8}},
+		{"3x3", uni(6, 3, 3, 8), ConvOpts{Pad: 1}},
+	} {
+		x := uni(3, 6, 5, 8)
+		b := uni(tc.w.Shape()[0])
+		ref := NewNoGradTape()
+		want := ref.Swish(ref.Conv2D(x, tc.w, b, tc.o))
+		tp := NewInferenceTape()
+		got := tp.Conv2DSwish(x, tc.w, b, tc.o)
+		for i, v := range want.Data() {
+			if math.Float32bits(got.Data()[i]) != math.Float32bits(v) {
+				t.Fatalf("%s: y[%d] = %g, unfused %g", tc.name, i, got.Data()[i], v)
+			}
+		}
+		if peak := tp.PeakBytes(); peak != int64(4*got.Value.Len()) {
+			t.Errorf("%s: inference tape peaked at %d bytes, want only the output's %d", tc.name, peak, 4*got.Value.Len())
+		}
+		ref.Release()
+		tp.Release()
+	}
 }

@@ -213,16 +213,16 @@ func (o *irOp) forwardFolded(tp *ad.Tape, x *ad.Var) *ad.Var {
 	in := x
 	conv := func(i int, x *ad.Var, swish bool) *ad.Var {
 		c, w, b := o.folded(tp, i)
-		y := tp.Conv2D(x, w, b, c.Opts)
+		var y *ad.Var
+		if swish {
+			y = tp.Conv2DSwish(x, w, b, c.Opts)
+		} else {
+			y = tp.Conv2D(x, w, b, c.Opts)
+		}
 		if x != in {
 			tp.Free(x)
 		}
-		if !swish {
-			return y
-		}
-		s := tp.Swish(y)
-		tp.Free(y)
-		return s
+		return y
 	}
 	x = conv(1, x, true)
 	if o.up {

@@ -143,6 +143,53 @@ func Conv2DForward(p ConvParams, x, w, bias, y []float32) {
 	}
 }
 
+// Conv2DForwardSwish computes y = Swish(conv(x, w) + bias), the values of
+// Conv2DForward followed by SwishSlice, bit for bit. For 1×1 and depthwise
+// convolutions the activation is applied to each block of y as soon as it is
+// computed, while it is in cache (a GEMM epilogue, or each output row); other
+// convolutions apply it in a second pass.
+func Conv2DForwardSwish(p ConvParams, x, w, bias, y []float32) {
+	p.check("Conv2DForwardSwish", x, w, y, "x", "y")
+	if bias != nil && len(bias) < p.K {
+		panic(fmt.Sprintf("cpu.Conv2DForwardSwish: bias has %d elements, need %d", len(bias), p.K))
+	}
+	switch {
+	case p.isDepthwise():
+		depthwiseForwardAct(p, x, w, bias, y, true)
+	case p.isPointwise() && p.Groups == 1:
+		m := p.N * p.H * p.W
+		v := vmathKernels.get()
+		sgemm(false, true, m, p.K, p.C, 1, x, p.C, w, p.C, 0, y, p.K, func(c []float32, ldc, rows, col, cols int) {
+			for r := range rows {
+				row := c[r*ldc : r*ldc+cols]
+				if bias != nil {
+					convAddTo(row, bias[col:col+cols])
+				}
+				swishSerial(v, row)
+			}
+		})
+	default:
+		Conv2DForward(p, x, w, bias, y)
+		oh, ow := p.OutHW()
+		SwishSlice(y[:p.N*oh*ow*p.K], y[:p.N*oh*ow*p.K])
+	}
+}
+
+// swishSerial sets x[i] = Swish(x[i]) on the calling goroutine with v's kernel (the
+// remainder that is not a whole vector through a padded copy, as SwishSlice).
+func swishSerial(v *vmVariant, x []float32) {
+	n := len(x) / v.width * v.width
+	if n > 0 {
+		v.swish(x[:n], x[:n])
+	}
+	if n < len(x) {
+		var buf [16]float32
+		copy(buf[:], x[n:])
+		v.swish(buf[:v.width], buf[:v.width])
+		copy(x[n:], buf[:])
+	}
+}
+
 // Conv2DBackwardData accumulates the gradient with respect to the input: given
 // dy [N,OH,OW,K] and w [K,KH,KW,C/Groups], it adds into dx [N,H,W,C] (dx += ...).
 func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {

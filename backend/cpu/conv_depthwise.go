@@ -46,6 +46,13 @@ func transposeDepthwiseWeight(p ConvParams, w []float32) *[]float32 {
 }
 
 func depthwiseForward(p ConvParams, x, w, bias, y []float32) {
+	depthwiseForwardAct(p, x, w, bias, y, false)
+}
+
+// depthwiseForwardAct is depthwiseForward, followed on each output row, once it is
+// complete, by Swish when swish is set.
+func depthwiseForwardAct(p ConvParams, x, w, bias, y []float32, swish bool) {
+	v := vmathKernels.get()
 	oh, ow := p.OutHW()
 	C := p.C
 	wtBuf := transposeDepthwiseWeight(p, w)
@@ -80,6 +87,9 @@ func depthwiseForward(p ConvParams, x, w, bias, y []float32) {
 				for _, bc := range plan.border {
 					convKernels.get().row(yrow[bc.col*C:], C, xrow, bc.in*C, C, wrow[bc.k0*C:], p.DilW*C, C, 1, bc.k1-bc.k0)
 				}
+			}
+			if swish {
+				swishSerial(v, yrow)
 			}
 		}
 	})

@@ -590,3 +590,46 @@ func TestConvBackwardDataSet(t *testing.T) {
 		})
 	}
 }
+
+// TestConv2DForwardSwish: the fused forward gives the bits of Conv2DForward followed by
+// SwishSlice, for 1×1 convolutions (edge tiles, depths beyond one block, more columns
+// than one packed block, products split across workers by rows and by columns),
+// depthwise, grouped and dense ones, with and without bias, on every GEMM variant.
+func TestConv2DForwardSwish(t *testing.T) {
+	cases := []ConvParams{
+		{N: 2, H: 5, W: 7, C: 24, K: 40, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1},
+		{N: 1, H: 3, W: 9, C: 300, K: 33, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1},
+		{N: 1, H: 8, W: 8, C: 64, K: 2100, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1},
+		{N: 4, H: 32, W: 32, C: 64, K: 96, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 1},
+		{N: 2, H: 6, W: 5, C: 48, K: 48, KH: 5, KW: 5, StrideH: 1, StrideW: 1, PadH: 2, PadW: 2, DilH: 1, DilW: 1, Groups: 48},
+		{N: 2, H: 6, W: 5, C: 16, K: 24, KH: 1, KW: 1, StrideH: 1, StrideW: 1, DilH: 1, DilW: 1, Groups: 4},
+		{N: 2, H: 6, W: 5, C: 8, K: 12, KH: 3, KW: 3, StrideH: 1, StrideW: 1, PadH: 1, PadW: 1, DilH: 1, DilW: 1, Groups: 1},
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	forEachVariant(t, FamilyGemm, func(t *testing.T) {
+		for _, p := range cases {
+			oh, ow := p.OutHW()
+			x := convRandSlice(rng, p.N*p.H*p.W*p.C)
+			w := convRandSlice(rng, p.K*p.KH*p.KW*(p.C/p.Groups))
+			for i := range x {
+				x[i] *= 3 // inputs of Swish on both sides of 0, some far
+			}
+			for _, withBias := range []bool{true, false} {
+				var b []float32
+				if withBias {
+					b = convRandSlice(rng, p.K)
+				}
+				want := make([]float32, p.N*oh*ow*p.K)
+				Conv2DForward(p, x, w, b, want)
+				SwishSlice(want, want)
+				got := convRandSlice(rng, len(want)) // garbage that must be overwritten
+				Conv2DForwardSwish(p, x, w, b, got)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%+v, bias %v: y[%d] = %g, unfused %g", p, withBias, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}

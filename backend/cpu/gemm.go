@@ -67,6 +67,18 @@ func (v *gemmVariant) padded(m, n int) int {
 // products with a small C, k is split and the partial products are summed. Slices
 // too short for the given sizes and strides make it panic.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+}
+
+// epilogue finishes a region of C once its sums are complete, while it is still in
+// cache: rows rows of cols values, ldc apart, starting at c[0], which is element
+// (row, col) of the whole C for some row (rows are independent).
+type epilogue func(c []float32, ldc, rows, col, cols int)
+
+// sgemm is Sgemm followed by epi (when not nil) on every region of C, applied as each
+// row panel of a column block is finished (so C never makes a separate trip through
+// memory for it). Products with an epilogue never split k.
+func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, epi epilogue) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("cpu.Sgemm: negative size m=%d n=%d k=%d", m, n, k))
 	}
@@ -76,6 +88,9 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	checkMatrix("C", c, m, n, ldc)
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
+		if epi != nil {
+			epi(c, ldc, m, 0, n)
+		}
 		return
 	}
 	if transA {
@@ -89,7 +104,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		checkMatrix("B", b, k, n, ldb)
 	}
 	g := gemm{v: gemmKernels.get().forTile(m, n), transA: transA, transB: transB, m: m, n: n, k: k,
-		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
+		alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, epi: epi}
 	w := loopWorkers()
 	if w == 1 || float64(m)*float64(n)*float64(k) < parallelMinMACs {
 		g.run()
@@ -97,7 +112,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	// Deep products with a small C (weight gradients of convolutions) split k: each
 	// worker computes a partial C over its range of k, and the partial sums are added.
-	if k >= 2*w*g.v.kcMax && k >= 4*max(m, n) {
+	if epi == nil && k >= 2*w*g.v.kcMax && k >= 4*max(m, n) {
 		g.runSplitK(w)
 		return
 	}
@@ -136,6 +151,7 @@ func (g *gemm) runRegions(w int) {
 					continue
 				}
 				s.n = j1 - j0
+				s.col0 = g.col0 + j0
 				if g.transB {
 					s.b = g.b[j0*g.ldb:]
 				} else {
@@ -201,6 +217,11 @@ type gemm struct {
 	beta           float32
 	c              []float32
 	ldc            int
+	// epi, when not nil, finishes each region of C once its sums are complete (see
+	// sgemm); col0 is the column of the whole C where this product's C starts (a band
+	// of runRegions starts further right).
+	epi  epilogue
+	col0 int
 	// directA: full MR-row panels of a non-transposed A are read in place by
 	// v.direct instead of being packed. Measured faster at all shapes tried: the
 	// gathering pack of A costs more than the strided reads it saves.
@@ -362,6 +383,8 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 				}
 				g.packA(ap[(ip-ib)*mr*kc:(ip-ib+1)*mr*kc], pc, kc, i, min(mr, g.m-i))
 			}
+			// the sums of C are complete after this depth block: finish the rows
+			last := g.epi != nil && pc+kc >= g.k
 			if v.bInL1 {
 				// The B micro-panel stays in L1 while the A micro-panels
 				// stream through from L2.
@@ -370,6 +393,9 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 					for ip := ib; ip < ie; ip++ {
 						g.tile(ap[(ip-ib)*mr*kc:(ip-ib+1)*mr*kc], b, ip*mr, jc+jp*nr, jc+nc, pc, kc, beta, tile, bg.take(kc/2))
 					}
+				}
+				if last {
+					g.finish(ib*mr, min(ie*mr, g.m), jc, jp0, jp1)
 				}
 				continue
 			}
@@ -401,8 +427,21 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 					}
 					g.tile(a, b, ip*mr, jc+jp*nr, jc+nc, pc, kc, beta, tile, pf)
 				}
+				if last {
+					g.finish(ip*mr, min((ip+1)*mr, g.m), jc, jp0, jp1)
+				}
 			}
 		}
+	}
+}
+
+// finish runs the epilogue on rows [i0, i1) of the tile columns [jp0, jp1) of the
+// column block at jc.
+func (g *gemm) finish(i0, i1, jc, jp0, jp1 int) {
+	nr := g.v.nr
+	j0, j1 := jc+jp0*nr, min(g.n, jc+jp1*nr)
+	if i0 < i1 && j0 < j1 {
+		g.epi(g.c[i0*g.ldc+j0:], g.ldc, i1-i0, g.col0+j0, j1-j0)
 	}
 }
 
