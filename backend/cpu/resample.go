@@ -70,10 +70,7 @@ func UpsampleBilinear2x(n, h, w, c int, x, y []float32) {
 			for j := 0; j < 2*w; j++ {
 				c0, c1 := wx0[j]*c, wx1[j]*c
 				b0, b1 := ww0[j], ww1[j]
-				d := dst[j*c : (j+1)*c]
-				for k := range d {
-					d[k] = a0*(b0*top[c0+k]+b1*top[c1+k]) + a1*(b0*bot[c0+k]+b1*bot[c1+k])
-				}
+				BilerpF32(dst[j*c:(j+1)*c], top[c0:c0+c], top[c1:c1+c], bot[c0:c0+c], bot[c1:c1+c], a0, a1, b0, b1)
 			}
 		}
 	})

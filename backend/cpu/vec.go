@@ -11,6 +11,8 @@ type vecVariant struct {
 	mulAddF64 func(x, y *float32, acc *float64, n int)
 	mulAddF32 func(x, y, z *float32, n int)
 	mulF32    func(x, y, z *float32, n int)
+	// bilerp is the bilinear combination of BilerpF32 (n a positive multiple of 8)
+	bilerp func(d, t0, t1, u0, u1 *float32, n int, a0, a1, b0, b1 float32)
 }
 
 // vecKernels is the vector-op family; its portable variant has no kernels.

@@ -30,8 +30,13 @@ func mulAddF32AVX2(x, y, z *float32, n int)
 //go:noescape
 func mulF32AVX2(x, y, z *float32, n int)
 
+// bilerpF32AVX2 is BilerpF32 over n elements, n a positive multiple of 8.
+//
+//go:noescape
+func bilerpF32AVX2(d, t0, t1, u0, u1 *float32, n int, a0, a1, b0, b1 float32)
+
 func init() {
 	vecKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, &vecVariant{
-		dotF64AVX2, axpyF64AVX2, axpyF32AVX2, mulAddF64AVX2, mulAddF32AVX2, mulF32AVX2,
+		dotF64AVX2, axpyF64AVX2, axpyF32AVX2, mulAddF64AVX2, mulAddF32AVX2, mulF32AVX2, bilerpF32AVX2,
 	})
 }

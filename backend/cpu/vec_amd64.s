@@ -151,3 +151,33 @@ mul32loop:
 	JLT     mul32loop
 	VZEROUPPER
 	RET
+
+// func bilerpF32AVX2(d, t0, t1, u0, u1 *float32, n int, a0, a1, b0, b1 float32)
+TEXT ·bilerpF32AVX2(SB), NOSPLIT, $0-64
+	MOVQ d+0(FP), DI
+	MOVQ t0+8(FP), SI
+	MOVQ t1+16(FP), DX
+	MOVQ u0+24(FP), R8
+	MOVQ u1+32(FP), R9
+	MOVQ n+40(FP), CX
+	VBROADCASTSS a0+48(FP), Y12
+	VBROADCASTSS a1+52(FP), Y13
+	VBROADCASTSS b0+56(FP), Y14
+	VBROADCASTSS b1+60(FP), Y15
+	XORQ AX, AX
+bilerploop:
+	VMULPS  (SI)(AX*4), Y14, Y0
+	VMULPS  (DX)(AX*4), Y15, Y1
+	VADDPS  Y1, Y0, Y0
+	VMULPS  (R8)(AX*4), Y14, Y2
+	VMULPS  (R9)(AX*4), Y15, Y3
+	VADDPS  Y3, Y2, Y2
+	VMULPS  Y12, Y0, Y0
+	VMULPS  Y13, Y2, Y2
+	VADDPS  Y2, Y0, Y0
+	VMOVUPS Y0, (DI)(AX*4)
+	ADDQ    $8, AX
+	CMPQ    AX, CX
+	JLT     bilerploop
+	VZEROUPPER
+	RET

@@ -46,3 +46,21 @@ func MulF32(x, y, z []float32) {
 		z[c] = x[c] * y[c]
 	}
 }
+
+// BilerpF32 sets d[i] = a0·(b0·t0[i] + b1·t1[i]) + a1·(b0·u0[i] + b1·u1[i]), each
+// product and sum rounded to float32 on its own (no fused multiply-add), so every
+// variant gives the same bits.
+func BilerpF32(d, t0, t1, u0, u1 []float32, a0, a1, b0, b1 float32) {
+	t0, t1, u0, u1 = t0[:len(d)], t1[:len(d)], u0[:len(d)], u1[:len(d)]
+	n := len(d) &^ 7
+	if k := vecKernels.get().bilerp; n > 0 && k != nil {
+		k(&d[0], &t0[0], &t1[0], &u0[0], &u1[0], n, a0, a1, b0, b1)
+	} else {
+		n = 0
+	}
+	for i := n; i < len(d); i++ {
+		top := float32(float32(b0*t0[i]) + float32(b1*t1[i]))
+		bot := float32(float32(b0*u0[i]) + float32(b1*u1[i]))
+		d[i] = float32(a0*top) + float32(a1*bot)
+	}
+}

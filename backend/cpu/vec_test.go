@@ -115,3 +115,31 @@ func testMulKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestBilerpF32 compares BilerpF32 with the unfused scalar expression, bit for bit,
+// over lengths around the vector width (the remainders run the Go loop).
+func TestBilerpF32(t *testing.T) {
+	forEachVariant(t, FamilyVec, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(7, 8))
+		vec := func(n int) []float32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(r.NormFloat64())
+			}
+			return v
+		}
+		for _, n := range []int{0, 1, 7, 8, 9, 16, 23, 96, 1153} {
+			t0, t1, u0, u1 := vec(n), vec(n+1), vec(n), vec(n+3)
+			a0, a1, b0, b1 := float32(0.75), float32(0.25), r.Float32(), r.Float32()
+			d := vec(n)
+			BilerpF32(d, t0, t1, u0, u1, a0, a1, b0, b1)
+			for i := range d {
+				top := float32(float32(b0*t0[i]) + float32(b1*t1[i]))
+				bot := float32(float32(b0*u0[i]) + float32(b1*u1[i]))
+				if want := float32(a0*top) + float32(a1*bot); math.Float32bits(d[i]) != math.Float32bits(want) {
+					t.Fatalf("n=%d: d[%d] = %v, want %v", n, i, d[i], want)
+				}
+			}
+		}
+	})
+}
