@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/nvae-go/nvae/backend/cpu"
 	"github.com/nvae-go/nvae/tensor"
 )
 
@@ -220,10 +221,7 @@ func (tp *Tape) GlobalAvgPool(x *Var) *Var {
 	for b := 0; b < n; b++ {
 		clear(acc)
 		for p := 0; p < hw; p++ {
-			row := xd[(b*hw+p)*c : (b*hw+p+1)*c]
-			for j, v := range row {
-				acc[j] += v
-			}
+			cpu.AxpyF32(1, xd[(b*hw+p)*c:(b*hw+p+1)*c], acc) // acc += row (1·v is exact)
 		}
 		for j := range acc {
 			od[b*c+j] = acc[j] * inv
@@ -234,10 +232,7 @@ func (tp *Tape) GlobalAvgPool(x *Var) *Var {
 		for b := 0; b < n; b++ {
 			gr := g[b*c : (b+1)*c]
 			for p := 0; p < hw; p++ {
-				row := gx[(b*hw+p)*c : (b*hw+p+1)*c]
-				for j := range row {
-					row[j] += gr[j] * inv
-				}
+				cpu.AxpyF32(inv, gr, gx[(b*hw+p)*c:(b*hw+p+1)*c])
 			}
 		}
 	})
