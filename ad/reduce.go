@@ -56,7 +56,19 @@ func (tp *Tape) Sum(x *Var, keepDim bool, axes ...int) *Var {
 	out := tp.newVar(shape, x)
 	acc := make([]float64, out.Value.Len())
 	xd := x.Data()
-	bc.each(func(i, _, ib int) { acc[ib] += float64(xd[i]) })
+	if per := trailingBlock(x.Shape(), keep); per > 0 {
+		// the reduced axes are the trailing ones: each output sums a contiguous block,
+		// in the order of the general loop below
+		for b := range acc {
+			sum := 0.0
+			for _, v := range xd[b*per : (b+1)*per] {
+				sum += float64(v)
+			}
+			acc[b] = sum
+		}
+	} else {
+		bc.each(func(i, _, ib int) { acc[ib] += float64(xd[i]) })
+	}
 	od := out.Data()
 	for i, v := range acc {
 		od[i] = float32(v)
@@ -66,6 +78,26 @@ func (tp *Tape) Sum(x *Var, keepDim bool, axes ...int) *Var {
 		bc.each(func(i, _, ib int) { gx[i] += g[ib] })
 	})
 	return out
+}
+
+// trailingBlock returns the size of the blocks a reduction from shape to keep (the
+// same rank, 1 on the reduced axes) sums when the reduced axes are trailing ones (each
+// output is the sum of a contiguous block), and 0 otherwise.
+func trailingBlock(shape, keep []int) int {
+	k := len(shape)
+	for k > 0 && keep[k-1] == 1 {
+		k--
+	}
+	per := 1
+	for d := range shape {
+		switch {
+		case d < k && keep[d] != shape[d]:
+			return 0
+		case d >= k:
+			per *= shape[d]
+		}
+	}
+	return per
 }
 
 // Mean averages x over the given axes (all when none).
