@@ -22,25 +22,7 @@ func (o ConvOpts) params(x, w []int) cpu.ConvParams {
 // Conv2D is a 2-D cross-correlation (PyTorch semantics) of NHWC x [N,H,W,C] with OHWI
 // weights w [K,KH,KW,C/groups], plus bias [K] when b is not nil.
 func (tp *Tape) Conv2D(x, w, b *Var, o ConvOpts) *Var {
-	xs, ws := x.Shape(), w.Shape()
-	if len(xs) != 4 || len(ws) != 4 {
-		panic(fmt.Sprintf("ad.Conv2D: input %v, weight %v", xs, ws))
-	}
-	p := o.params(xs, ws)
-	if err := p.Validate(); err != nil {
-		panic("ad.Conv2D: " + err.Error())
-	}
-	if ws[3]*p.Groups != p.C || (b != nil && b.Value.Len() != p.K) {
-		panic(fmt.Sprintf("ad.Conv2D: input %v, weight %v, groups %d", xs, ws, p.Groups))
-	}
-	oh, ow := p.OutHW()
-	out := tp.newVar([]int{p.N, oh, ow, p.K}, x, w, b)
-	var bias []float32
-	if b != nil {
-		bias = b.Data()
-	}
-	work := convFLOPs(p.N, oh, ow, p.K, p.KH, p.KW, ws[3])
-	flops.Add(work)
+	p, out, bias, work := tp.convSetup("ad.Conv2D", x, w, b, o)
 	if tp.Precision() == BF16 {
 		return tp.conv2DBF16(p, x, w, b, out, bias, work)
 	}
@@ -76,26 +58,33 @@ func (tp *Tape) Conv2DSwish(x, w, b *Var, o ConvOpts) *Var {
 		tp.Free(y)
 		return s
 	}
+	p, out, bias, _ := tp.convSetup("ad.Conv2DSwish", x, w, b, o)
+	cpu.Conv2DForwardSwish(p, x.Data(), w.Data(), bias, out.Data())
+	return out
+}
+
+// convSetup checks the operands of a convolution (panicking with op's name when they
+// do not fit), allocates its output and counts its forward FLOPs (work).
+func (tp *Tape) convSetup(op string, x, w, b *Var, o ConvOpts) (p cpu.ConvParams, out *Var, bias []float32, work int64) {
 	xs, ws := x.Shape(), w.Shape()
 	if len(xs) != 4 || len(ws) != 4 {
-		panic(fmt.Sprintf("ad.Conv2DSwish: input %v, weight %v", xs, ws))
+		panic(fmt.Sprintf("%s: input %v, weight %v", op, xs, ws))
 	}
-	p := o.params(xs, ws)
+	p = o.params(xs, ws)
 	if err := p.Validate(); err != nil {
-		panic("ad.Conv2DSwish: " + err.Error())
+		panic(op + ": " + err.Error())
 	}
 	if ws[3]*p.Groups != p.C || (b != nil && b.Value.Len() != p.K) {
-		panic(fmt.Sprintf("ad.Conv2DSwish: input %v, weight %v, groups %d", xs, ws, p.Groups))
+		panic(fmt.Sprintf("%s: input %v, weight %v, groups %d", op, xs, ws, p.Groups))
 	}
 	oh, ow := p.OutHW()
-	out := tp.newVar([]int{p.N, oh, ow, p.K}, x, w, b)
-	var bias []float32
+	out = tp.newVar([]int{p.N, oh, ow, p.K}, x, w, b)
 	if b != nil {
 		bias = b.Data()
 	}
-	flops.Add(convFLOPs(p.N, oh, ow, p.K, p.KH, p.KW, ws[3]))
-	cpu.Conv2DForwardSwish(p, x.Data(), w.Data(), bias, out.Data())
-	return out
+	work = convFLOPs(p.N, oh, ow, p.K, p.KH, p.KW, ws[3])
+	flops.Add(work)
+	return p, out, bias, work
 }
 
 // Linear is x·wᵀ + b for x [B, in], w [out, in] and b [out] (b may be nil).

@@ -125,14 +125,19 @@ func (p ConvParams) isPointwise() bool {
 	return p.KH == 1 && p.KW == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
 }
 
+// checkForward panics unless the operands of a forward pass fit p.
+func (p ConvParams) checkForward(op string, x, w, bias, y []float32) {
+	p.check(op, x, w, y, "x", "y")
+	if bias != nil && len(bias) < p.K {
+		panic(fmt.Sprintf("cpu.%s: bias has %d elements, need %d", op, len(bias), p.K))
+	}
+}
+
 // Conv2DForward computes y = conv(x, w) + bias. x is [N,H,W,C], w is [K,KH,KW,C/Groups],
 // bias is [K] or nil, y is [N,OH,OW,K] and is overwritten. It panics when p is invalid
 // or a slice is too short.
 func Conv2DForward(p ConvParams, x, w, bias, y []float32) {
-	p.check("Conv2DForward", x, w, y, "x", "y")
-	if bias != nil && len(bias) < p.K {
-		panic(fmt.Sprintf("cpu.Conv2DForward: bias has %d elements, need %d", len(bias), p.K))
-	}
+	p.checkForward("Conv2DForward", x, w, bias, y)
 	switch {
 	case p.isDepthwise():
 		depthwiseForward(p, x, w, bias, y)
@@ -149,10 +154,7 @@ func Conv2DForward(p ConvParams, x, w, bias, y []float32) {
 // computed, while it is in cache (a GEMM epilogue, or each output row); other
 // convolutions apply it in a second pass.
 func Conv2DForwardSwish(p ConvParams, x, w, bias, y []float32) {
-	p.check("Conv2DForwardSwish", x, w, y, "x", "y")
-	if bias != nil && len(bias) < p.K {
-		panic(fmt.Sprintf("cpu.Conv2DForwardSwish: bias has %d elements, need %d", len(bias), p.K))
-	}
+	p.checkForward("Conv2DForwardSwish", x, w, bias, y)
 	switch {
 	case p.isDepthwise():
 		depthwiseForwardAct(p, x, w, bias, y, true)
