@@ -132,24 +132,24 @@ func NLL(ctx context.Context, m *model.Model, src Source, o Options) (Result, er
 	if o.Noise == nil {
 		return Result{}, errors.New("eval: no noise source for the posterior samples")
 	}
-	budget := o.MemoryBudget
-	if budget <= 0 {
-		budget = DefaultMemoryBudget
+	e := &evaluator{ctx: ctx, m: m, o: o, budget: o.MemoryBudget, workers: o.Workers}
+	if e.budget <= 0 {
+		e.budget = DefaultMemoryBudget
 	}
-	workers := o.Workers
-	if workers <= 0 {
-		workers = cpu.Workers()
+	if e.workers <= 0 {
+		e.workers = cpu.Workers()
+	}
+	if !m.ConcurrentInference() {
+		e.workers = 1
 	}
 	cfg := m.Cfg
 	res := Result{NumIWSamples: k, Dims: Dims(cfg)}
 	var sumNLL, sumELBO float64
-	var forwards int64
-	perImage := int64(0) // working-set bytes per image forward, measured on the first pass
 	stopped := false
 	// the effective and folded weights, computed once for every pass
-	prepared := ad.NewInferenceTape()
-	defer prepared.Release()
-	m.PrepareInference(prepared)
+	e.prepared = ad.NewInferenceTape()
+	defer e.prepared.Release()
+	m.PrepareInference(e.prepared)
 	for b := 0; !stopped && (o.MaxImages <= 0 || res.NumImages < o.MaxImages); b++ {
 		if ctx.Err() != nil {
 			stopped = true
@@ -173,104 +173,24 @@ func NLL(ctx context.Context, m *model.Model, src Source, o Options) (Result, er
 			n = o.MaxImages - res.NumImages
 			x = rows(x, 0, n)
 		}
-		logw := make([][]float64, n)
-		for i := range logw {
-			logw[i] = make([]float64, k)
-		}
-		var batchELBO float64
-		// The batch's images are split into parts evaluated at the same time, one per
-		// worker, each on its own tapes with the engine's loops serial (cpu.Spread).
-		parts := splitRows(n, workers)
-		if !m.ConcurrentInference() {
-			parts = splitRows(n, 1)
-		}
-		xs := make([]*tensor.Tensor, len(parts))
-		for p, r := range parts {
-			xs[p] = rows(x, r[0], r[1])
-		}
-		encs := make([]encoding, len(parts))
-		errs := make([]error, len(parts))
-		spread(len(parts), func(p int) { encs[p], errs[p] = encodeBatch(ctx, m, prepared, xs[p]) })
-		releaseEncs := func() {
-			for _, e := range encs {
-				if e.tp != nil {
-					e.release()
-				}
-			}
-		}
-		if err := errors.Join(errs...); err != nil {
-			releaseEncs()
-			if release != nil {
-				release()
-			}
-			if !allStopped(errs) {
-				return res, err
-			}
-			stopped = true
-			break
-		}
-		largest := parts[0][1] - parts[0][0]
-		results := make([]iwResult, len(parts))
-		for j0 := 0; j0 < k; {
-			c := 1 // samples in this pass: one until the working set per image is known
-			if perImage > 0 {
-				c = int(max(budget/int64(len(parts))/(perImage*int64(largest)), 1))
-				// passes of (nearly) equal size
-				passes := (k - j0 + c - 1) / c
-				c = (k - j0 + passes - 1) / passes
-			}
-			c = min(c, k-j0)
-			draws := drawNoise(m, n, c, o.Noise)
-			spread(len(parts), func(p int) {
-				lo, hi := parts[p][0], parts[p][1]
-				results[p], errs[p] = iwPass(ctx, m, prepared, encs[p], xs[p], c, sliceDraws(draws, n, lo, hi))
-			})
-			if err := errors.Join(errs...); err != nil {
-				if allStopped(errs) {
-					stopped = true
-					break
-				}
-				releaseEncs()
-				if release != nil {
-					release()
-				}
-				return res, err
-			}
-			first := perImage == 0
-			for p, pass := range results {
-				lo, hi := parts[p][0], parts[p][1]
-				np := hi - lo
-				if first {
-					perImage = max(perImage, pass.peak/int64(np*c), 1)
-				}
-				for j := 0; j < c; j++ {
-					for i := 0; i < np; i++ {
-						r := j*np + i
-						batchELBO += pass.recon[r] + pass.kl[r]
-						logw[lo+i][j0+j] = -pass.recon[r] - pass.logQ[r] + pass.logP[r]
-					}
-				}
-			}
-			j0 += c
-			forwards += int64(c * n)
-			if o.Progress != nil {
-				o.Progress(Progress{Images: res.NumImages, Forwards: forwards})
-			}
-		}
-		releaseEncs()
+		logw, elbo, err := e.batch(x, res.NumImages)
 		if release != nil {
 			release()
 		}
-		if stopped {
+		if errors.Is(err, errStopped) {
+			stopped = true
 			break
 		}
-		sumELBO += batchELBO
+		if err != nil {
+			return res, err
+		}
+		sumELBO += elbo
 		for i := 0; i < n; i++ {
 			sumNLL -= logSumExp(logw[i]) - math.Log(float64(k))
 		}
 		res.NumImages += n
 		if o.Progress != nil {
-			o.Progress(Progress{Images: res.NumImages, Forwards: forwards})
+			o.Progress(Progress{Images: res.NumImages, Forwards: e.forwards})
 		}
 	}
 	res.Partial = stopped
@@ -288,6 +208,106 @@ func NLL(ctx context.Context, m *model.Model, src Source, o Options) (Result, er
 		return res, fmt.Errorf("eval: the likelihood is not finite (%v)", res.NLLNats)
 	}
 	return res, nil
+}
+
+// evaluator is what the batches of one NLL call share.
+type evaluator struct {
+	ctx      context.Context
+	m        *model.Model
+	o        Options
+	prepared *ad.Tape // the weights every pass uses (Model.PrepareInference)
+	budget   int64
+	workers  int
+	perImage int64 // working-set bytes per image forward, measured on the first pass
+	forwards int64 // (image, sample) forwards done
+}
+
+// batch runs the o.K importance samples of the n images of x (done images were
+// evaluated before it): per image, the K log-weights, and the sum over images and
+// samples of the negative ELBO. The images are split into parts evaluated at the same
+// time, one per worker, each on its own tapes with the engine's loops serial
+// (cpu.Spread); the samples of a part run as one larger batch, as many at a time as
+// the memory budget allows. It returns errStopped when ctx was cancelled.
+func (e *evaluator) batch(x *tensor.Tensor, done int) (logw [][]float64, elbo float64, err error) {
+	k, n := e.o.K, x.Shape()[0]
+	logw = make([][]float64, n)
+	for i := range logw {
+		logw[i] = make([]float64, k)
+	}
+	parts := splitRows(n, e.workers)
+	xs := make([]*tensor.Tensor, len(parts))
+	for p, r := range parts {
+		xs[p] = rows(x, r[0], r[1])
+	}
+	encs := make([]encoding, len(parts))
+	errs := make([]error, len(parts))
+	spread(len(parts), func(p int) { encs[p], errs[p] = encodeBatch(e.ctx, e.m, e.prepared, xs[p]) })
+	defer func() {
+		for _, enc := range encs {
+			if enc.tp != nil {
+				enc.release()
+			}
+		}
+	}()
+	if err := joinPartErrors(errs); err != nil {
+		return nil, 0, err
+	}
+	largest := parts[0][1] - parts[0][0]
+	results := make([]iwResult, len(parts))
+	for j0 := 0; j0 < k; {
+		c := 1 // samples in this pass: one until the working set per image is known
+		if e.perImage > 0 {
+			c = int(max(e.budget/int64(len(parts))/(e.perImage*int64(largest)), 1))
+			// passes of (nearly) equal size
+			passes := (k - j0 + c - 1) / c
+			c = (k - j0 + passes - 1) / passes
+		}
+		c = min(c, k-j0)
+		draws := drawNoise(e.m, n, c, e.o.Noise)
+		spread(len(parts), func(p int) {
+			lo, hi := parts[p][0], parts[p][1]
+			results[p], errs[p] = iwPass(e.ctx, e.m, e.prepared, encs[p], xs[p], c, sliceDraws(draws, n, lo, hi))
+		})
+		if err := joinPartErrors(errs); err != nil {
+			return nil, 0, err
+		}
+		first := e.perImage == 0
+		for p, pass := range results {
+			lo, hi := parts[p][0], parts[p][1]
+			np := hi - lo
+			if first {
+				e.perImage = max(e.perImage, pass.peak/int64(np*c), 1)
+			}
+			for j := 0; j < c; j++ {
+				for i := 0; i < np; i++ {
+					r := j*np + i
+					elbo += pass.recon[r] + pass.kl[r]
+					logw[lo+i][j0+j] = -pass.recon[r] - pass.logQ[r] + pass.logP[r]
+				}
+			}
+		}
+		j0 += c
+		e.forwards += int64(c * n)
+		if e.o.Progress != nil {
+			e.o.Progress(Progress{Images: done, Forwards: e.forwards})
+		}
+	}
+	return logw, elbo, nil
+}
+
+// joinPartErrors is nil when no part failed, errStopped when the parts that failed
+// were all stopped, and their errors joined otherwise.
+func joinPartErrors(errs []error) error {
+	err := errors.Join(errs...)
+	if err == nil {
+		return nil
+	}
+	for _, e := range errs {
+		if e != nil && !errors.Is(e, errStopped) {
+			return err
+		}
+	}
+	return errStopped
 }
 
 // errStopped reports a pass cut short by a cancelled context.
@@ -422,16 +442,6 @@ func spread(n int, fn func(p int)) {
 		return
 	}
 	cpu.Spread(n, fn)
-}
-
-// allStopped reports whether every error of errs that is not nil is errStopped.
-func allStopped(errs []error) bool {
-	for _, err := range errs {
-		if err != nil && !errors.Is(err, errStopped) {
-			return false
-		}
-	}
-	return true
 }
 
 // stackedNoise hands a forward pass over c stacked copies of a batch the draws made for
