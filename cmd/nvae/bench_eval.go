@@ -43,20 +43,9 @@ func benchEval(args []string, stdout io.Writer) error {
 	if *batch < 1 || *k < 1 || *images < 0 {
 		return fmt.Errorf("bench eval: want --batch_size ≥ 1, --num_iw_samples ≥ 1 and --images ≥ 0, got %d, %d and %d", *batch, *k, *images)
 	}
-	var m *model.Model
-	if *ckpt != "" {
-		var err error
-		if m, _, err = modelfile.LoadWeights(*ckpt); err != nil {
-			return fmt.Errorf("bench eval: %w", err)
-		}
-	} else {
-		cfg, err := cf.config(*preset)
-		if err != nil {
-			return err
-		}
-		if m, err = model.New(cfg, uint64(cfg.Seed)); err != nil {
-			return fmt.Errorf("bench eval: building the model: %w", err)
-		}
+	m, err := benchModel("bench eval", *ckpt, *preset, cf)
+	if err != nil {
+		return err
 	}
 	n := *images
 	if n == 0 {
@@ -101,4 +90,25 @@ func benchEval(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "  %.2f images/s, %.1f image forwards/s, %.3f CPU s per image, %.1f GFLOP/s, peak RSS %.2f GB\n",
 		float64(n)/secs, fwd/secs, cpuS/float64(n), gflop/secs, float64(peak)/1e9)
 	return nil
+}
+
+// benchModel is the model a benchmark runs: the checkpoint's weights when ckpt is
+// set, else a random model of the preset with the official flags applied.
+func benchModel(cmd, ckpt, preset string, cf *configFlags) (*model.Model, error) {
+	if ckpt != "" {
+		m, _, err := modelfile.LoadWeights(ckpt)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cmd, err)
+		}
+		return m, nil
+	}
+	cfg, err := cf.config(preset)
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.New(cfg, uint64(cfg.Seed))
+	if err != nil {
+		return nil, fmt.Errorf("%s: building the model: %w", cmd, err)
+	}
+	return m, nil
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/nvae-go/nvae/backend/cpu"
 	"github.com/nvae-go/nvae/eval"
 	"github.com/nvae-go/nvae/model"
-	"github.com/nvae-go/nvae/modelfile"
 	"github.com/nvae-go/nvae/tensor"
 	"github.com/nvae-go/nvae/train"
 )
@@ -232,23 +231,9 @@ func benchSample(args []string, stdout io.Writer) error {
 	if *reps < 1 {
 		return fmt.Errorf("bench sample: want --reps ≥ 1, got %d", *reps)
 	}
-	var m *model.Model
-	if *ckpt != "" {
-		var err error
-		if m, _, err = modelfile.LoadWeights(*ckpt); err != nil {
-			return fmt.Errorf("bench sample: %w", err)
-		}
-	} else {
-		cfg, err := model.Preset(*preset)
-		if err != nil {
-			return err
-		}
-		if err := cf.apply(&cfg); err != nil {
-			return err
-		}
-		if m, err = model.New(cfg, uint64(cfg.Seed)); err != nil {
-			return fmt.Errorf("bench sample: building the model: %w", err)
-		}
+	m, err := benchModel("bench sample", *ckpt, *preset, cf)
+	if err != nil {
+		return err
 	}
 	m.Precision = prec
 	rng := rand.New(rand.NewPCG(1, 9))
