@@ -335,6 +335,25 @@ func (s *Server) sample(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// runOnImages reads the uploaded images of the multipart fields and runs fn on the
+// model (see run) with them decoded and preprocessed, and the seeded noise that did it.
+func (s *Server) runOnImages(w http.ResponseWriter, r *http.Request, op string, fields []string, seed uint64,
+	fn func(m *model.Model, xs []*tensor.Tensor, noise *model.SeededNoise) (*result, error)) {
+	raw, err := s.readImages(w, r, fields...)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.run(w, r, op, func(m *model.Model) (*result, error) {
+		noise := model.NewSeededNoise(seed)
+		xs, err := s.decodeInputs(raw, fields, noise)
+		if err != nil {
+			return nil, err
+		}
+		return fn(m, xs, noise)
+	})
+}
+
 // reconstruct: POST /api/reconstruct[?seed=1&pixels=default] with one image. The
 // answer shows the model's input (the upload after preprocessing) and its
 // reconstruction side by side.
@@ -346,17 +365,7 @@ func (s *Server) reconstruct(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	raw, err := s.readImages(w, r, "image")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.run(w, r, "reconstruct", func(m *model.Model) (*result, error) {
-		noise := model.NewSeededNoise(seed)
-		xs, err := s.decodeInputs(raw, []string{"image"}, noise)
-		if err != nil {
-			return nil, err
-		}
+	s.runOnImages(w, r, "reconstruct", []string{"image"}, seed, func(m *model.Model, xs []*tensor.Tensor, noise *model.SeededNoise) (*result, error) {
 		rec := eval.Reconstruct(m, xs[0], mode, noise, noise.Rand())
 		g, err := report.ReconGrid(xs[0], rec, 0, 0)
 		if err != nil {
@@ -383,17 +392,7 @@ func (s *Server) interpolate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	raw, err := s.readImages(w, r, "a", "b")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.run(w, r, "interpolate", func(m *model.Model) (*result, error) {
-		noise := model.NewSeededNoise(seed)
-		xs, err := s.decodeInputs(raw, []string{"a", "b"}, noise)
-		if err != nil {
-			return nil, err
-		}
+	s.runOnImages(w, r, "interpolate", []string{"a", "b"}, seed, func(m *model.Model, xs []*tensor.Tensor, noise *model.SeededNoise) (*result, error) {
 		strip, err := eval.Interpolate(m, xs[0], xs[1], steps, method, mode, noise.Rand())
 		if err != nil {
 			return nil, err
@@ -417,17 +416,7 @@ func (s *Server) traverse(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	raw, err := s.readImages(w, r, "image")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.run(w, r, "traverse", func(m *model.Model) (*result, error) {
-		noise := model.NewSeededNoise(seed)
-		xs, err := s.decodeInputs(raw, []string{"image"}, noise)
-		if err != nil {
-			return nil, err
-		}
+	s.runOnImages(w, r, "traverse", []string{"image"}, seed, func(m *model.Model, xs []*tensor.Tensor, noise *model.SeededNoise) (*result, error) {
 		imgs, err := eval.Traverse(m, xs[0], keep, t, n, mode, noise, noise.Rand())
 		if err != nil {
 			return nil, err
