@@ -2,38 +2,10 @@ package model
 
 import (
 	"math"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/nvae-go/nvae/ad"
 )
-
-// bf16Steps is trainSteps at precision p.
-func bf16Steps(t *testing.T, preset string, recompute bool, steps int, p ad.Precision) ([]float32, []NamedTensor) {
-	t.Helper()
-	cfg, err := Preset(preset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(cfg, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.RecomputeCells, m.Precision = recompute, p
-	noise := RandNoise{rand.New(rand.NewPCG(5, 6))}
-	var losses []float32
-	for s := 0; s < steps; s++ {
-		x := tinyInput(cfg, 3, uint64(10+s))
-		m.ZeroGrad()
-		tp := ad.NewTape()
-		out := m.Forward(tp, x, true, noise)
-		l := m.Loss(tp, out, x, 0.7, 1e-2, noise)
-		tp.Backward(l.Total)
-		losses = append(losses, l.Total.Value.Item())
-		tp.Release()
-	}
-	return losses, m.GradDict()
-}
 
 // TestBF16Model checks the bf16 model end to end on tiny_cifar10 (BN+Swish,
 // inverted residual, depthwise, flows): recomputed cells give bit-identical losses and
@@ -43,9 +15,9 @@ func bf16Steps(t *testing.T, preset string, recompute bool, steps int, p ad.Prec
 // without being equal.
 func TestBF16Model(t *testing.T) {
 	const preset = "tiny_cifar10"
-	l32, g32 := bf16Steps(t, preset, false, 2, ad.FP32)
-	l16, g16 := bf16Steps(t, preset, false, 2, ad.BF16)
-	r16, h16 := bf16Steps(t, preset, true, 2, ad.BF16)
+	l32, g32, _ := trainSteps(t, preset, false, 2, ad.FP32)
+	l16, g16, _ := trainSteps(t, preset, false, 2, ad.BF16)
+	r16, h16, _ := trainSteps(t, preset, true, 2, ad.BF16)
 	for i := range l16 {
 		if l16[i] != r16[i] {
 			t.Errorf("step %d: bf16 loss %v with recomputed cells, %v without", i, r16[i], l16[i])

@@ -8,9 +8,10 @@ import (
 	"github.com/nvae-go/nvae/ad"
 )
 
-// trainSteps runs steps training passes (forward, loss, backward) of a fresh model and
-// returns the losses, the gradients of the last step and the BN buffers.
-func trainSteps(t *testing.T, preset string, ckpt bool, steps int) ([]float32, []NamedTensor, []NamedTensor) {
+// trainSteps runs steps training passes (forward, loss, backward) of a fresh model at
+// precision p, recomputing cells when ckpt is set, and returns the losses, the
+// gradients of the last step and the BN buffers.
+func trainSteps(t *testing.T, preset string, ckpt bool, steps int, p ad.Precision) ([]float32, []NamedTensor, []NamedTensor) {
 	t.Helper()
 	cfg, err := Preset(preset)
 	if err != nil {
@@ -20,7 +21,7 @@ func trainSteps(t *testing.T, preset string, ckpt bool, steps int) ([]float32, [
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.RecomputeCells = ckpt
+	m.RecomputeCells, m.Precision = ckpt, p
 	noise := RandNoise{rand.New(rand.NewPCG(5, 6))}
 	var losses []float32
 	for s := 0; s < steps; s++ {
@@ -41,8 +42,8 @@ func trainSteps(t *testing.T, preset string, ckpt bool, steps int) ([]float32, [
 // updated once per training pass.
 func TestRecomputeCellsSameResults(t *testing.T) {
 	for _, preset := range []string{"tiny_mnist", "tiny_cifar10"} {
-		l0, g0, b0 := trainSteps(t, preset, false, 2)
-		l1, g1, b1 := trainSteps(t, preset, true, 2)
+		l0, g0, b0 := trainSteps(t, preset, false, 2, ad.FP32)
+		l1, g1, b1 := trainSteps(t, preset, true, 2, ad.FP32)
 		for i := range l0 {
 			if l0[i] != l1[i] {
 				t.Errorf("%s: step %d loss %v with checkpointing, %v without", preset, i, l1[i], l0[i])
