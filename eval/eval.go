@@ -65,15 +65,13 @@ func LoaderSource(l *data.Loader) Source {
 // TensorSource yields x (NHWC) in batches of size batch.
 func TensorSource(x *tensor.Tensor, batch int) Source {
 	n := x.Shape()[0]
-	per := x.Len() / max(n, 1)
-	rest := x.Shape()[1:]
 	next := 0
 	return func() (*tensor.Tensor, func(), error) {
 		if next >= n {
 			return nil, nil, nil
 		}
 		hi := min(next+batch, n)
-		b := tensor.FromData(x.Data()[next*per:hi*per], append([]int{hi - next}, rest...)...)
+		b := rows(x, next, hi)
 		next = hi
 		return b, nil, nil
 	}

@@ -167,7 +167,7 @@ func Conv2DForwardSwish(p ConvParams, x, w, bias, y []float32) {
 				if bias != nil {
 					convAddTo(row, bias[col:col+cols])
 				}
-				swishSerial(v, row)
+				mapSerial(row, row, v.width, v.swish)
 			}
 		})
 	default:
@@ -177,20 +177,6 @@ func Conv2DForwardSwish(p ConvParams, x, w, bias, y []float32) {
 	}
 }
 
-// swishSerial sets x[i] = Swish(x[i]) on the calling goroutine with v's kernel (the
-// remainder that is not a whole vector through a padded copy, as SwishSlice).
-func swishSerial(v *vmVariant, x []float32) {
-	n := len(x) / v.width * v.width
-	if n > 0 {
-		v.swish(x[:n], x[:n])
-	}
-	if n < len(x) {
-		var buf [16]float32
-		copy(buf[:], x[n:])
-		v.swish(buf[:v.width], buf[:v.width])
-		copy(x[n:], buf[:])
-	}
-}
 
 // Conv2DBackwardData accumulates the gradient with respect to the input: given
 // dy [N,OH,OW,K] and w [K,KH,KW,C/Groups], it adds into dx [N,H,W,C] (dx += ...).

@@ -89,7 +89,7 @@ func depthwiseForwardAct(p ConvParams, x, w, bias, y []float32, swish bool) {
 				}
 			}
 			if swish {
-				swishSerial(v, yrow)
+				mapSerial(yrow, yrow, v.width, v.swish)
 			}
 		}
 	})

@@ -46,18 +46,22 @@ func mapKernel(dst, src []float32, w int, k func(dst, src []float32)) {
 	if len(src) != len(dst) {
 		panic(fmt.Sprintf("cpu: element-wise map of %d values into %d", len(src), len(dst)))
 	}
-	Parallel(len(dst), grain, func(lo, hi int) {
-		n := lo + (hi-lo)/w*w
-		if n > lo {
-			k(dst[lo:n], src[lo:n])
-		}
-		if n < hi {
-			var buf [16]float32
-			copy(buf[:], src[n:hi])
-			k(buf[:w], buf[:w])
-			copy(dst[n:hi], buf[:])
-		}
-	})
+	Parallel(len(dst), grain, func(lo, hi int) { mapSerial(dst[lo:hi], src[lo:hi], w, k) })
+}
+
+// mapSerial runs an element-wise kernel of vector width w over dst/src on the calling
+// goroutine, the remainder that is not a whole vector through a padded copy.
+func mapSerial(dst, src []float32, w int, k func(dst, src []float32)) {
+	n := len(src) / w * w
+	if n > 0 {
+		k(dst[:n], src[:n])
+	}
+	if n < len(src) {
+		var buf [16]float32
+		copy(buf[:], src[n:])
+		k(buf[:w], buf[:w])
+		copy(dst[n:], buf[:len(src)-n])
+	}
 }
 
 // ExpSlice sets dst[i] = e^src[i] (dst and src have equal lengths and may be the same).
