@@ -177,7 +177,6 @@ func Conv2DForwardSwish(p ConvParams, x, w, bias, y []float32) {
 	}
 }
 
-
 // Conv2DBackwardData accumulates the gradient with respect to the input: given
 // dy [N,OH,OW,K] and w [K,KH,KW,C/Groups], it adds into dx [N,H,W,C] (dx += ...).
 func Conv2DBackwardData(p ConvParams, dy, w, dx []float32) {
