@@ -43,26 +43,23 @@ func (d bernoulli) LogProb(tp *ad.Tape, x *tensor.Tensor) *ad.Var {
 			}
 		})
 	})
-	// in passes over the whole tensor, the transcendental ones vectorised
+	// block by block, the transcendental steps vectorised
 	o := out.Data()
 	tmp := tensor.Get(len(o))
 	defer tensor.Put(tmp)
 	t := tmp.Data()
-	cpu.Parallel(len(o), grain, func(lo, hi int) {
+	inBlocks(len(o), func(lo, hi int) {
+		ob, tb := o[lo:hi], t[lo:hi]
 		for i := lo; i < hi; i++ {
 			m := max(-l[i], 0)
 			o[i], t[i] = -m, -l[i]-m
 		}
-	})
-	cpu.ExpSlice(o, o)
-	cpu.ExpSlice(t, t)
-	cpu.Parallel(len(o), grain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			o[i] += t[i]
+		cpu.ExpSlice(ob, ob)
+		cpu.ExpSlice(tb, tb)
+		for i := range ob {
+			ob[i] += tb[i]
 		}
-	})
-	cpu.LogSlice(o, o)
-	cpu.Parallel(len(o), grain, func(lo, hi int) {
+		cpu.LogSlice(ob, ob)
 		for i := lo; i < hi; i++ {
 			m := max(-l[i], 0)
 			o[i] = -((1-xd[i])*l[i] + m + o[i])

@@ -20,6 +20,21 @@ import (
 // grain is the smallest chunk of elements a parallel loop hands to one worker.
 const grain = 1 << 12
 
+// block is the size of the blocks inBlocks hands out: small enough to stay in L1
+// across the steps of an element-wise computation, and for the vector kernels called
+// on a block to run serially.
+const block = 1 << 10
+
+// inBlocks runs fn over [0, n) in blocks of at most block elements, the blocks spread
+// over the workers.
+func inBlocks(n int, fn func(lo, hi int)) {
+	cpu.Parallel(n, grain, func(lo, hi int) {
+		for b := lo; b < hi; b += block {
+			fn(b, min(hi, b+block))
+		}
+	})
+}
+
 // halfLog2Pi is ½·ln(2π), as PyTorch rounds it to float32.
 var halfLog2Pi = float32(0.5 * math.Log(2*math.Pi))
 
@@ -54,31 +69,28 @@ func NewNormal(tp *ad.Tape, muRaw, logSigRaw *ad.Var, temp float32) Normal {
 			}
 		})
 	})
-	// σ = (e^{5·tanh(x/5)} + 0.01)·temp in passes over the whole tensor, the
-	// transcendental ones vectorised; th and e are σ's storage when not kept
+	// σ = (e^{5·tanh(x/5)} + 0.01)·temp, block by block, the transcendental steps
+	// vectorised; th and e are σ's storage when not kept
 	s := sig.Data()
 	if th == nil {
 		th, e = s, s
 	}
-	cpu.Parallel(n, grain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			th[i] = x[i] / 5
+	inBlocks(n, func(lo, hi int) {
+		t, ev := th[lo:hi], e[lo:hi]
+		for i := range t {
+			t[i] = x[lo+i] / 5
 		}
-	})
-	cpu.TanhSlice(th, th)
-	cpu.Parallel(n, grain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			e[i] = th[i] * 5
+		cpu.TanhSlice(t, t)
+		for i := range ev {
+			ev[i] = t[i] * 5
 		}
-	})
-	cpu.ExpSlice(e, e)
-	cpu.Parallel(n, grain, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := e[i] + 0.01
+		cpu.ExpSlice(ev, ev)
+		for i, v := range ev {
+			v += 0.01
 			if temp != 1 {
 				v *= temp
 			}
-			s[i] = v
+			s[lo+i] = v
 		}
 	})
 	return Normal{Mu: mu, Sigma: sig}
@@ -150,8 +162,8 @@ func (n Normal) LogP(tp *ad.Tape, z *ad.Var) *ad.Var {
 		})
 	})
 	o := out.Data()
-	cpu.LogSlice(o, sig)
-	cpu.Parallel(len(o), grain, func(lo, hi int) {
+	inBlocks(len(o), func(lo, hi int) {
+		cpu.LogSlice(o[lo:hi], sig[lo:hi])
 		for i := lo; i < hi; i++ {
 			a := (zd[i] - mu[i]) / sig[i]
 			o[i] = -0.5*a*a - halfLog2Pi - o[i]
@@ -188,13 +200,11 @@ func (n Normal) KL(tp *ad.Tape, p Normal) *ad.Var {
 		})
 	})
 	o := out.Data()
-	cpu.Parallel(len(o), grain, func(lo, hi int) {
+	inBlocks(len(o), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			o[i] = sq[i] / sp[i]
 		}
-	})
-	cpu.LogSlice(o, o)
-	cpu.Parallel(len(o), grain, func(lo, hi int) {
+		cpu.LogSlice(o[lo:hi], o[lo:hi])
 		for i := lo; i < hi; i++ {
 			a := (mq[i] - mp[i]) / sp[i]
 			r := sq[i] / sp[i]
