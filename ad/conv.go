@@ -63,6 +63,41 @@ func (tp *Tape) Conv2DSwish(x, w, b *Var, o ConvOpts) *Var {
 	return out
 }
 
+// UpsampleConv2D is Conv2D(UpsampleNearest2x(x), w, b, o), followed by Swish when
+// swish is set. On a tape that records nothing, in float32, for a depthwise
+// convolution that keeps the upsampled size (stride 1, dilation 1, kernel 2·Pad+1) it
+// runs cpu.DepthwiseUp2xForward: the upsampled tensor is never made and each output
+// phase reads the input with its taps merged (a 5×5 kernel becomes 3×3), so the
+// values agree with the two steps to rounding, not bit for bit. Otherwise it is the
+// separate operations.
+func (tp *Tape) UpsampleConv2D(x, w, b *Var, o ConvOpts, swish bool) *Var {
+	xs, ws := x.Shape(), w.Shape()
+	if tp.noGrad && tp.Precision() != BF16 && len(xs) == 4 && len(ws) == 4 {
+		p := o.params([]int{xs[0], 2 * xs[1], 2 * xs[2], xs[3]}, ws)
+		if p.Validate() == nil && p.Groups == p.C && p.K == p.C && p.C > 1 && ws[3] == 1 &&
+			p.StrideH == 1 && p.DilH == 1 && p.KH == 2*p.PadH+1 && p.KW == 2*p.PadW+1 &&
+			(b == nil || b.Value.Len() == p.K) {
+			out := tp.newVar([]int{p.N, p.H, p.W, p.K}, x, w, b)
+			var bias []float32
+			if b != nil {
+				bias = b.Data()
+			}
+			flops.Add(int64(2 * float64(p.N*p.H*p.W*p.C) * cpu.DepthwiseUp2xTaps(p.KH, p.KW, p.PadH, p.PadW)))
+			cpu.DepthwiseUp2xForward(p, x.Data(), w.Data(), bias, out.Data(), swish)
+			return out
+		}
+	}
+	u := tp.UpsampleNearest2x(x)
+	var y *Var
+	if swish {
+		y = tp.Conv2DSwish(u, w, b, o)
+	} else {
+		y = tp.Conv2D(u, w, b, o)
+	}
+	tp.Free(u)
+	return y
+}
+
 // convSetup checks the operands of a convolution (panicking with op's name when they
 // do not fit), allocates its output and counts its forward FLOPs (work).
 func (tp *Tape) convSetup(op string, x, w, b *Var, o ConvOpts) (p cpu.ConvParams, out *Var, bias []float32, work int64) {

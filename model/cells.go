@@ -207,8 +207,10 @@ func (o *irOp) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 // which directly follow conv1, conv2, conv3, into their output side; what remains is
 // conv → Swish → conv → Swish → conv. In an upsampling op, conv1 and its Swish act on
 // each pixel alone, so they commute with the nearest-neighbour upsampling in front of
-// them: they run before it, on a quarter of the pixels, with the same result.
-// Intermediate values are freed after use.
+// them: they run before it, on a quarter of the pixels, with the same result; the
+// upsampling and the depthwise conv2 then run as one step (ad.Tape.UpsampleConv2D,
+// which reads the small input with merged taps). Intermediate values are freed after
+// use.
 func (o *irOp) forwardFolded(tp *ad.Tape, x *ad.Var) *ad.Var {
 	in := x
 	conv := func(i int, x *ad.Var, swish bool) *ad.Var {
@@ -226,11 +228,14 @@ func (o *irOp) forwardFolded(tp *ad.Tape, x *ad.Var) *ad.Var {
 	}
 	x = conv(1, x, true)
 	if o.up {
-		u := tp.UpsampleNearest2x(x)
+		// the upsampling and the depthwise conv2 in one step
+		c, w, b := o.folded(tp, 2)
+		u := tp.UpsampleConv2D(x, w, b, c.Opts, true)
 		tp.Free(x)
 		x = u
+	} else {
+		x = conv(2, x, true)
 	}
-	x = conv(2, x, true)
 	return conv(3, x, false)
 }
 

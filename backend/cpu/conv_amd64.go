@@ -111,6 +111,55 @@ func dwRowAVX2Checked(y []float32, ys int, x []float32, x0, xs int, w []float32,
 }
 
 //go:noescape
+func dwTile5x4AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
+
+//go:noescape
+func dwTile5x1AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
+
+//go:noescape
+func dwTile3x4AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
+
+//go:noescape
+func dwTile3x1AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
+
+// dwTileAVX2Rows is the AVX2 tile kernel built from the row kernel, for the tap
+// counts and channel tails the fixed-tap tile kernels do not take.
+var dwTileAVX2Rows = tileFromRow(dwRowAVX2Checked)
+
+// dwTileAVX2Checked runs the AVX2 tile kernels after checking extents: the fixed-tap
+// kernels (3 or 5 taps) on strips of 4 pixels, then single pixels, over whole blocks
+// of 8 channels; the row-kernel version on the rest.
+func dwTileAVX2Checked(y []float32, ys int, b, x []float32, x0, xs, xr int, w []float32, wr, c, count, kw, rows int) {
+	if count <= 0 || c <= 0 || kw <= 0 || rows <= 0 {
+		return
+	}
+	checkTile(y, ys, b, x, x0, xs, xr, w, wr, c, count, kw, rows)
+	var k4, k1 func(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
+	switch kw {
+	case 5:
+		k4, k1 = dwTile5x4AVX2, dwTile5x1AVX2
+	case 3:
+		k4, k1 = dwTile3x4AVX2, dwTile3x1AVX2
+	default:
+		dwTileAVX2Rows(y, ys, b, x, x0, xs, xr, w, wr, c, count, kw, rows)
+		return
+	}
+	full := c &^ 7
+	if full > 0 {
+		n4 := count &^ 3
+		if n4 > 0 {
+			k4(&y[0], ys, &b[0], &x[x0], xs, xr, &w[0], wr, full, n4, rows)
+		}
+		if n4 < count {
+			k1(&y[n4*ys], ys, &b[0], &x[x0+n4*xs], xs, xr, &w[0], wr, full, count-n4, rows)
+		}
+	}
+	if full < c {
+		dwTileAVX2Rows(y[full:], ys, b[full:], x, x0+full, xs, xr, w[full:], wr, c-full, count, kw, rows)
+	}
+}
+
+//go:noescape
 func dwMulAddAVX2(dst *float32, ds int, src *float32, ss int, w *float32, c int, count int)
 
 //go:noescape
@@ -166,11 +215,13 @@ func asmKernels(
 func init() {
 	k := asmKernels(dwMulAddAVX2, dwDotAddAVX2, convAddAVX2)
 	k.row = dwRowAVX2Checked
+	k.tile = dwTileAVX2Checked
 	convKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, k)
 
 	k = asmKernels(dwMulAddAVX512, dwDotAddAVX512, convAddAVX512)
 	dwDotAddAVX512Checked = k.dotAdd
 	k.row = dwRowAVX512Checked
 	k.rowDot = dwRowDotAVX512Checked
+	k.tile = tileFromRow(dwRowAVX512Checked)
 	convKernels.add("avx512", prioAVX512, []feature{hasAVX512F}, k)
 }

@@ -52,6 +52,10 @@ func depthwiseForward(p ConvParams, x, w, bias, y []float32) {
 // depthwiseForwardAct is depthwiseForward, followed on each output row, once it is
 // complete, by Swish when swish is set.
 func depthwiseForwardAct(p ConvParams, x, w, bias, y []float32, swish bool) {
+	if p.StrideH == 1 && p.StrideW == 1 && p.DilH == 1 && p.DilW == 1 {
+		dwTiledForward(p, 1, x, w, bias, y, swish)
+		return
+	}
 	v := vmathKernels.get()
 	oh, ow := p.OutHW()
 	C := p.C
@@ -334,6 +338,12 @@ type convVariant struct {
 	//   acc[k·c + i] += Σ_{j<count} x[x0 + j·xs + k·xk + i]·dy[j·ys + i]
 	// (xk >= 0).
 	rowDot func(acc []float32, x []float32, x0, xs int, dy []float32, ys, xk, c, count, kw int)
+	// tile computes finished pixels of a stride-1 depthwise convolution over rows
+	// kernel rows: for j < count, i < c,
+	//   y[j·ys + i] = b[i] + Σ_{r<rows} Σ_{k<kw} x[x0 + r·xr + (j+k)·xs + i]·w[r·wr + k·xs + i]
+	// (the weights' tap stride is xs, the channel count), adding in the order of r
+	// then k, as the row kernel does (conv_dwtile.go).
+	tile func(y []float32, ys int, b, x []float32, x0, xs, xr int, w []float32, wr, c, count, kw, rows int)
 }
 
 // rowDotFromTaps builds a rowDot kernel from a per-tap dotAdd kernel.
@@ -352,7 +362,7 @@ func rowDotByTaps(dotAdd func(acc []float32, a []float32, sa int, b []float32, s
 }
 
 // convKernels is the family of the convolution inner kernels.
-var convKernels = newFamily(FamilyConv, &convVariant{dwMulAddGo, dwDotAddGo, convAddGo, dwRowGo, rowDotFromTaps(dwDotAddGo)})
+var convKernels = newFamily(FamilyConv, &convVariant{dwMulAddGo, dwDotAddGo, convAddGo, dwRowGo, rowDotFromTaps(dwDotAddGo), tileFromRow(dwRowGo)})
 
 // dwRowGo is the portable row kernel; see convVariant.row. Four channels at a time
 // are summed over the taps in registers.

@@ -397,3 +397,311 @@ g3loop:
 g3done:
 	VZEROUPPER
 	RET
+
+// func dwTile5x4AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
+// The tile kernel for 5 taps and strips of 4 pixels (see conv_asmgen.go).
+TEXT ·dwTile5x4AVX2(SB), NOSPLIT, $0-88
+	MOVQ y+0(FP), DI
+	MOVQ ys+8(FP), R8
+	MOVQ x+24(FP), SI
+	MOVQ xs+32(FP), R9
+	MOVQ xr+40(FP), R10
+	MOVQ w+48(FP), BX
+	MOVQ wr+56(FP), R13
+	MOVQ c+64(FP), R11
+	MOVQ count+72(FP), R12
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R10
+	SHLQ $2, R13
+	SHLQ $2, R11
+	TESTQ R12, R12
+	JLE  t5x4done
+	TESTQ R11, R11
+	JLE  t5x4done
+
+t5x4strip:
+	XORQ AX, AX            // byte offset of the channel block
+
+t5x4block:
+	MOVQ b+16(FP), DX
+	VMOVUPS (DX)(AX*1), Y0
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y0, Y3
+	LEAQ (SI)(AX*1), R14
+	LEAQ (BX)(AX*1), R15
+	MOVQ rows+80(FP), CX
+
+t5x4row:
+	VMOVUPS (R14), Y4
+	VMOVUPS (R14)(R9*1), Y5
+	VMOVUPS (R14)(R9*2), Y6
+	LEAQ (R14)(R9*2), DX
+	VMOVUPS (DX)(R9*1), Y7
+	VMOVUPS (DX)(R9*2), Y8
+	LEAQ (DX)(R9*2), DX
+	VMOVUPS (DX)(R9*1), Y9
+	VMOVUPS (DX)(R9*2), Y10
+	LEAQ (DX)(R9*2), DX
+	VMOVUPS (DX)(R9*1), Y11
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y12, Y4, Y0
+	VFMADD231PS Y12, Y5, Y1
+	VFMADD231PS Y12, Y6, Y2
+	VFMADD231PS Y12, Y7, Y3
+	VMOVUPS (R15)(R9*1), Y13
+	VFMADD231PS Y13, Y5, Y0
+	VFMADD231PS Y13, Y6, Y1
+	VFMADD231PS Y13, Y7, Y2
+	VFMADD231PS Y13, Y8, Y3
+	VMOVUPS (R15)(R9*2), Y12
+	VFMADD231PS Y12, Y6, Y0
+	VFMADD231PS Y12, Y7, Y1
+	VFMADD231PS Y12, Y8, Y2
+	VFMADD231PS Y12, Y9, Y3
+	LEAQ (R15)(R9*2), DX
+	VMOVUPS (DX)(R9*1), Y13
+	VFMADD231PS Y13, Y7, Y0
+	VFMADD231PS Y13, Y8, Y1
+	VFMADD231PS Y13, Y9, Y2
+	VFMADD231PS Y13, Y10, Y3
+	VMOVUPS (DX)(R9*2), Y12
+	VFMADD231PS Y12, Y8, Y0
+	VFMADD231PS Y12, Y9, Y1
+	VFMADD231PS Y12, Y10, Y2
+	VFMADD231PS Y12, Y11, Y3
+	ADDQ R10, R14
+	ADDQ R13, R15
+	DECQ CX
+	JNZ  t5x4row
+	LEAQ (DI)(AX*1), DX
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, (DX)(R8*1)
+	VMOVUPS Y2, (DX)(R8*2)
+	LEAQ (DX)(R8*2), DX
+	VMOVUPS Y3, (DX)(R8*1)
+	ADDQ $32, AX
+	CMPQ AX, R11
+	JLT  t5x4block
+	ADDQ R8, DI
+	ADDQ R9, SI
+	ADDQ R8, DI
+	ADDQ R9, SI
+	ADDQ R8, DI
+	ADDQ R9, SI
+	ADDQ R8, DI
+	ADDQ R9, SI
+	SUBQ $4, R12
+	JGT  t5x4strip
+
+t5x4done:
+	VZEROUPPER
+	RET
+
+// func dwTile5x1AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
+// The tile kernel for 5 taps and strips of 1 pixels (see conv_asmgen.go).
+TEXT ·dwTile5x1AVX2(SB), NOSPLIT, $0-88
+	MOVQ y+0(FP), DI
+	MOVQ ys+8(FP), R8
+	MOVQ x+24(FP), SI
+	MOVQ xs+32(FP), R9
+	MOVQ xr+40(FP), R10
+	MOVQ w+48(FP), BX
+	MOVQ wr+56(FP), R13
+	MOVQ c+64(FP), R11
+	MOVQ count+72(FP), R12
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R10
+	SHLQ $2, R13
+	SHLQ $2, R11
+	TESTQ R12, R12
+	JLE  t5x1done
+	TESTQ R11, R11
+	JLE  t5x1done
+
+t5x1strip:
+	XORQ AX, AX            // byte offset of the channel block
+
+t5x1block:
+	MOVQ b+16(FP), DX
+	VMOVUPS (DX)(AX*1), Y0
+	LEAQ (SI)(AX*1), R14
+	LEAQ (BX)(AX*1), R15
+	MOVQ rows+80(FP), CX
+
+t5x1row:
+	VMOVUPS (R14), Y4
+	VMOVUPS (R14)(R9*1), Y5
+	VMOVUPS (R14)(R9*2), Y6
+	LEAQ (R14)(R9*2), DX
+	VMOVUPS (DX)(R9*1), Y7
+	VMOVUPS (DX)(R9*2), Y8
+	VFMADD231PS (R15), Y4, Y0
+	VFMADD231PS (R15)(R9*1), Y5, Y0
+	VFMADD231PS (R15)(R9*2), Y6, Y0
+	LEAQ (R15)(R9*2), DX
+	VFMADD231PS (DX)(R9*1), Y7, Y0
+	VFMADD231PS (DX)(R9*2), Y8, Y0
+	ADDQ R10, R14
+	ADDQ R13, R15
+	DECQ CX
+	JNZ  t5x1row
+	LEAQ (DI)(AX*1), DX
+	VMOVUPS Y0, (DX)
+	ADDQ $32, AX
+	CMPQ AX, R11
+	JLT  t5x1block
+	ADDQ R8, DI
+	ADDQ R9, SI
+	SUBQ $1, R12
+	JGT  t5x1strip
+
+t5x1done:
+	VZEROUPPER
+	RET
+
+// func dwTile3x4AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
+// The tile kernel for 3 taps and strips of 4 pixels (see conv_asmgen.go).
+TEXT ·dwTile3x4AVX2(SB), NOSPLIT, $0-88
+	MOVQ y+0(FP), DI
+	MOVQ ys+8(FP), R8
+	MOVQ x+24(FP), SI
+	MOVQ xs+32(FP), R9
+	MOVQ xr+40(FP), R10
+	MOVQ w+48(FP), BX
+	MOVQ wr+56(FP), R13
+	MOVQ c+64(FP), R11
+	MOVQ count+72(FP), R12
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R10
+	SHLQ $2, R13
+	SHLQ $2, R11
+	TESTQ R12, R12
+	JLE  t3x4done
+	TESTQ R11, R11
+	JLE  t3x4done
+
+t3x4strip:
+	XORQ AX, AX            // byte offset of the channel block
+
+t3x4block:
+	MOVQ b+16(FP), DX
+	VMOVUPS (DX)(AX*1), Y0
+	VMOVAPS Y0, Y1
+	VMOVAPS Y0, Y2
+	VMOVAPS Y0, Y3
+	LEAQ (SI)(AX*1), R14
+	LEAQ (BX)(AX*1), R15
+	MOVQ rows+80(FP), CX
+
+t3x4row:
+	VMOVUPS (R14), Y4
+	VMOVUPS (R14)(R9*1), Y5
+	VMOVUPS (R14)(R9*2), Y6
+	LEAQ (R14)(R9*2), DX
+	VMOVUPS (DX)(R9*1), Y7
+	VMOVUPS (DX)(R9*2), Y8
+	LEAQ (DX)(R9*2), DX
+	VMOVUPS (DX)(R9*1), Y9
+	VMOVUPS (R15), Y12
+	VFMADD231PS Y12, Y4, Y0
+	VFMADD231PS Y12, Y5, Y1
+	VFMADD231PS Y12, Y6, Y2
+	VFMADD231PS Y12, Y7, Y3
+	VMOVUPS (R15)(R9*1), Y13
+	VFMADD231PS Y13, Y5, Y0
+	VFMADD231PS Y13, Y6, Y1
+	VFMADD231PS Y13, Y7, Y2
+	VFMADD231PS Y13, Y8, Y3
+	VMOVUPS (R15)(R9*2), Y12
+	VFMADD231PS Y12, Y6, Y0
+	VFMADD231PS Y12, Y7, Y1
+	VFMADD231PS Y12, Y8, Y2
+	VFMADD231PS Y12, Y9, Y3
+	ADDQ R10, R14
+	ADDQ R13, R15
+	DECQ CX
+	JNZ  t3x4row
+	LEAQ (DI)(AX*1), DX
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, (DX)(R8*1)
+	VMOVUPS Y2, (DX)(R8*2)
+	LEAQ (DX)(R8*2), DX
+	VMOVUPS Y3, (DX)(R8*1)
+	ADDQ $32, AX
+	CMPQ AX, R11
+	JLT  t3x4block
+	ADDQ R8, DI
+	ADDQ R9, SI
+	ADDQ R8, DI
+	ADDQ R9, SI
+	ADDQ R8, DI
+	ADDQ R9, SI
+	ADDQ R8, DI
+	ADDQ R9, SI
+	SUBQ $4, R12
+	JGT  t3x4strip
+
+t3x4done:
+	VZEROUPPER
+	RET
+
+// func dwTile3x1AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
+// The tile kernel for 3 taps and strips of 1 pixels (see conv_asmgen.go).
+TEXT ·dwTile3x1AVX2(SB), NOSPLIT, $0-88
+	MOVQ y+0(FP), DI
+	MOVQ ys+8(FP), R8
+	MOVQ x+24(FP), SI
+	MOVQ xs+32(FP), R9
+	MOVQ xr+40(FP), R10
+	MOVQ w+48(FP), BX
+	MOVQ wr+56(FP), R13
+	MOVQ c+64(FP), R11
+	MOVQ count+72(FP), R12
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R10
+	SHLQ $2, R13
+	SHLQ $2, R11
+	TESTQ R12, R12
+	JLE  t3x1done
+	TESTQ R11, R11
+	JLE  t3x1done
+
+t3x1strip:
+	XORQ AX, AX            // byte offset of the channel block
+
+t3x1block:
+	MOVQ b+16(FP), DX
+	VMOVUPS (DX)(AX*1), Y0
+	LEAQ (SI)(AX*1), R14
+	LEAQ (BX)(AX*1), R15
+	MOVQ rows+80(FP), CX
+
+t3x1row:
+	VMOVUPS (R14), Y4
+	VMOVUPS (R14)(R9*1), Y5
+	VMOVUPS (R14)(R9*2), Y6
+	VFMADD231PS (R15), Y4, Y0
+	VFMADD231PS (R15)(R9*1), Y5, Y0
+	VFMADD231PS (R15)(R9*2), Y6, Y0
+	ADDQ R10, R14
+	ADDQ R13, R15
+	DECQ CX
+	JNZ  t3x1row
+	LEAQ (DI)(AX*1), DX
+	VMOVUPS Y0, (DX)
+	ADDQ $32, AX
+	CMPQ AX, R11
+	JLT  t3x1block
+	ADDQ R8, DI
+	ADDQ R9, SI
+	SUBQ $1, R12
+	JGT  t3x1strip
+
+t3x1done:
+	VZEROUPPER
+	RET

@@ -1,0 +1,228 @@
+package cpu
+
+import "fmt"
+
+// The tiled depthwise forward pass (stride 1, dilation 1), also behind the fused
+// nearest-neighbour 2× upsampling + depthwise convolution of DepthwiseUp2xForward.
+//
+// Each worker copies the input rows it reads into a buffer padded with zero columns,
+// so every output column has all its taps inside the row and one tile-kernel call
+// per output row (and column phase) computes the finished pixels: the accumulators
+// start from the bias and see every valid kernel row before they are stored (see
+// convVariant.tile). Rows outside the image are skipped (the valid kernel rows of an
+// output row are contiguous), so the padding costs nothing there.
+//
+// Upsampling by u (1 or 2) first: output row u·i + a reads upsampled rows
+// u·i + a − PadH + kh, that is input rows ⌊(a − PadH + kh)/u⌋ + i. For each row phase
+// a the kernel rows that read the same input row are merged (their weights added),
+// leaving a smaller kernel over the input itself (for u = 2 and a 5×5 kernel, 3×3 for
+// every phase); columns likewise. The output of phase (a, b) is the strided sub-grid
+// of rows ≡ a and columns ≡ b (mod u). For u = 1 there is one phase and the kernel is
+// the original one, summed in the same order as depthwiseForwardAct.
+
+// dwAxis is the phase split of one axis: for phase a, kernel taps [0, n[a]) read
+// input offsets off[a] + t relative to the output's source index, and tap t of the
+// merged kernel sums the original taps in groups[a][t].
+type dwAxis struct {
+	off, n []int
+	groups [][][]int
+}
+
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// newDWAxis splits an axis with kernel size k and padding pad, upsampled by u.
+func newDWAxis(k, pad, u int) dwAxis {
+	ax := dwAxis{off: make([]int, u), n: make([]int, u), groups: make([][][]int, u)}
+	for a := 0; a < u; a++ {
+		lo := floorDiv(a-pad, u)
+		hi := floorDiv(a-pad+k-1, u)
+		ax.off[a], ax.n[a] = lo, hi-lo+1
+		ax.groups[a] = make([][]int, hi-lo+1)
+		for t := 0; t < k; t++ {
+			g := floorDiv(a-pad+t, u) - lo
+			ax.groups[a][g] = append(ax.groups[a][g], t)
+		}
+	}
+	return ax
+}
+
+// pads returns the zero columns needed left and right of an input of width w.
+func (ax dwAxis) pads(w int) (left, right int) {
+	for a := range ax.off {
+		left = max(left, -ax.off[a])
+		right = max(right, ax.off[a]+ax.n[a]-1)
+	}
+	return left, right
+}
+
+// dwTiledForward computes the depthwise convolution p (stride 1, dilation 1) of the
+// u× nearest-neighbour upsampling of x [N, p.H/u, p.W/u, C] into y [N, OH, OW, C],
+// with Swish on every finished output row when swish is set.
+func dwTiledForward(p ConvParams, u int, x, w, bias, y []float32, swish bool) {
+	C := p.C
+	h, wd := p.H/u, p.W/u
+	oh, ow := p.OutHW()
+	rows, cols := newDWAxis(p.KH, p.PadH, u), newDWAxis(p.KW, p.PadW, u)
+	padL, padR := cols.pads(wd)
+	pw := wd + padL + padR
+	// merged weights per phase (a, b): [rows.n[a]][cols.n[b]][C], added in tap order
+	wts := make([][]float32, u*u)
+	wbuf := make([]*[]float32, 0, u*u)
+	for a := 0; a < u; a++ {
+		for b := 0; b < u; b++ {
+			nr, nc := rows.n[a], cols.n[b]
+			buf := getConvScratch(nr * nc * C)
+			wbuf = append(wbuf, buf)
+			wt := (*buf)[:nr*nc*C]
+			for i := 0; i < nr; i++ {
+				for j := 0; j < nc; j++ {
+					dst := wt[(i*nc+j)*C : (i*nc+j+1)*C]
+					for c := range dst {
+						var s float32
+						for gi, kh := range rows.groups[a][i] {
+							for gj, kw := range cols.groups[b][j] {
+								v := w[c*p.KH*p.KW+kh*p.KW+kw]
+								if gi == 0 && gj == 0 {
+									s = v
+								} else {
+									s += v
+								}
+							}
+						}
+						dst[c] = s
+					}
+				}
+			}
+			wts[a*u+b] = wt
+		}
+	}
+	var zeros *[]float32
+	if bias == nil {
+		zeros = getConvScratch(C)
+		bias = (*zeros)[:C]
+		clear(bias)
+	}
+	k := convKernels.get()
+	v := vmathKernels.get()
+	grain := max(1, 32768/(ow*C*max(1, p.KH*p.KW/(u*u))))
+	Parallel(p.N*oh, grain, func(lo, hi int) {
+		// input rows copied into zero-padded rows of pw pixels, by image
+		buf := getConvScratch(h * pw * C)
+		xp := (*buf)[:h*pw*C]
+		have := make([]int, h) // 1 + the image whose row ih is in xp
+		need := func(n, ih int) {
+			if have[ih] == n+1 {
+				return
+			}
+			have[ih] = n + 1
+			dst := xp[ih*pw*C : (ih+1)*pw*C]
+			clear(dst[:padL*C])
+			copy(dst[padL*C:(padL+wd)*C], x[(n*h+ih)*wd*C:(n*h+ih+1)*wd*C])
+			clear(dst[(padL+wd)*C:])
+		}
+		for r := lo; r < hi; r++ {
+			n, ohi := r/oh, r%oh
+			i, a := ohi/u, ohi%u
+			yrow := y[r*ow*C : (r+1)*ow*C]
+			ih0 := i + rows.off[a]
+			kh0, kh1 := max(0, -ih0), min(rows.n[a], h-ih0)
+			for ih := ih0 + kh0; ih < ih0+kh1; ih++ {
+				need(n, ih)
+			}
+			for b := 0; b < u; b++ {
+				count := (ow - b + u - 1) / u
+				if kh0 >= kh1 {
+					for j := 0; j < count; j++ {
+						copy(yrow[(j*u+b)*C:(j*u+b+1)*C], bias[:C])
+					}
+					continue
+				}
+				nc := cols.n[b]
+				x0 := ((ih0+kh0)*pw + cols.off[b] + padL) * C
+				k.tile(yrow[b*C:], u*C, bias, xp, x0, C, pw*C, wts[a*u+b][kh0*nc*C:], nc*C, C, count, nc, kh1-kh0)
+			}
+			if swish {
+				mapSerial(yrow, yrow, v.width, v.swish)
+			}
+		}
+		putConvScratch(buf)
+	})
+	for _, b := range wbuf {
+		putConvScratch(b)
+	}
+	if zeros != nil {
+		putConvScratch(zeros)
+	}
+}
+
+// tileFromRow builds the tile kernel of a variant from its row kernel: the bias into
+// every pixel, then one row-kernel call per kernel row (per tap when c is a part of
+// the channels, as the row kernel's weight tap stride is c).
+func tileFromRow(row func(y []float32, ys int, x []float32, x0, xs int, w []float32, xk, c, count, kw int)) func(y []float32, ys int, b, x []float32, x0, xs, xr int, w []float32, wr, c, count, kw, rows int) {
+	return func(y []float32, ys int, b, x []float32, x0, xs, xr int, w []float32, wr, c, count, kw, rows int) {
+		for j := 0; j < count; j++ {
+			copy(y[j*ys:j*ys+c], b[:c])
+		}
+		for r := 0; r < rows; r++ {
+			if c == xs {
+				row(y, ys, x, x0+r*xr, xs, w[r*wr:], xs, c, count, kw)
+				continue
+			}
+			for q := 0; q < kw; q++ {
+				row(y, ys, x, x0+r*xr+q*xs, xs, w[r*wr+q*xs:], xs, c, count, 1)
+			}
+		}
+	}
+}
+
+// checkTile panics unless the extents a tile kernel touches lie inside the slices.
+func checkTile(y []float32, ys int, b, x []float32, x0, xs, xr int, w []float32, wr, c, count, kw, rows int) {
+	if ys < 0 || xs < 0 || xr < 0 || wr < 0 || x0 < 0 || len(b) < c ||
+		len(y) < (count-1)*ys+c || len(x) < x0+(rows-1)*xr+(count+kw-2)*xs+c || len(w) < (rows-1)*wr+(kw-1)*xs+c {
+		panic(fmt.Sprintf("cpu: depthwise tile kernel out of range: c=%d count=%d kw=%d rows=%d ys=%d len(y)=%d x0=%d xs=%d xr=%d len(x)=%d wr=%d len(w)=%d len(b)=%d",
+			c, count, kw, rows, ys, len(y), x0, xs, xr, len(x), wr, len(w), len(b)))
+	}
+}
+
+// DepthwiseUp2xForward computes y = conv(UpsampleNearest2x(x), w) + bias, followed by
+// Swish when swish is set, without the upsampled tensor and with fewer
+// multiply-adds: p is the depthwise convolution as applied to the upsampled input
+// (p.H and p.W even, stride 1, dilation 1, KH = 2·PadH + 1 and KW = 2·PadW + 1, so the
+// output is the upsampled size), x is [N, H/2, W/2, C], w is [C, KH, KW, 1], bias is [C]
+// or nil, y is [N, H, W, C]. Each output pixel reads the input pixels under its kernel,
+// with the weights of the taps that read the same one added first (for 5×5: a 3×3
+// kernel per output phase), so results agree with the two steps to rounding. It
+// panics when p does not qualify or a slice is too short.
+func DepthwiseUp2xForward(p ConvParams, x, w, bias, y []float32, swish bool) {
+	if err := p.Validate(); err != nil {
+		panic("cpu.DepthwiseUp2xForward: " + err.Error())
+	}
+	if !p.isDepthwise() || p.StrideH != 1 || p.StrideW != 1 || p.DilH != 1 || p.DilW != 1 ||
+		p.H%2 != 0 || p.W%2 != 0 || p.KH != 2*p.PadH+1 || p.KW != 2*p.PadW+1 {
+		panic(fmt.Sprintf("cpu.DepthwiseUp2xForward: %+v is not a same-size, stride-1 depthwise convolution of an even-sized image", p))
+	}
+	small := p
+	small.H, small.W = p.H/2, p.W/2
+	small.check("DepthwiseUp2xForward", x, w, y, "x", "y")
+	if bias != nil && len(bias) < p.C {
+		panic(fmt.Sprintf("cpu.DepthwiseUp2xForward: bias has %d elements, need %d", len(bias), p.C))
+	}
+	if n := p.N * p.H * p.W * p.C; len(y) < n {
+		panic(fmt.Sprintf("cpu.DepthwiseUp2xForward: y has %d elements, need %d", len(y), n))
+	}
+	dwTiledForward(p, 2, x, w, bias, y, swish)
+}
+
+// DepthwiseUp2xTaps returns the multiply-adds per output pixel and channel of
+// DepthwiseUp2xForward for kernel kh×kw with padding ph, pw (averaged over the four
+// output phases).
+func DepthwiseUp2xTaps(kh, kw, ph, pw int) float64 {
+	r, c := newDWAxis(kh, ph, 2), newDWAxis(kw, pw, 2)
+	return float64((r.n[0]+r.n[1])*(c.n[0]+c.n[1])) / 4
+}
