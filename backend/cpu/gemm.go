@@ -20,6 +20,10 @@ type gemmVariant struct {
 	// direct, if not nil, is kernel reading mr rows of a row-major A with stride lda
 	// in place of a packed micro-panel.
 	direct func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32)
+	// directRow, if not nil, is direct for tiles full tiles side by side: columns
+	// nr·t onwards of c, from the B micro-panels b[t·bstride:] (no prefetch). Products
+	// of small depth use it, where the call of each tile would cost much of its work.
+	directRow func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bstride, tiles int, alpha, beta float32)
 	// alts are other tile shapes of the same instruction set; a product uses one
 	// when it pads it at least 5% less than this one does.
 	alts []*gemmVariant
@@ -418,7 +422,16 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 						next = pfRegion{base: g.a[ni*mr*g.lda+npc:], lines: (nkc + 15) / 16, ld: g.lda, rows: mr}
 					}
 				}
-				for jp := jp0; jp < jp1; jp++ {
+				jp := jp0
+				if g.directA && v.directRow != nil && (ip+1)*mr <= g.m {
+					// the full tiles of the row panel in one call
+					if full := min(jp1, nc/nr) - jp0; full > 0 {
+						b := bp.buf[(pc-bp.k0)*bp.width+jp0*nr*kc:] // panels jp0… (see panel)
+						v.directRow(kc, g.a[ip*mr*g.lda+pc:], g.lda, b, nr, g.c[ip*mr*g.ldc+jc+jp0*nr:], g.ldc, nr*kc, full, g.alpha, beta)
+						jp += full
+					}
+				}
+				for ; jp < jp1; jp++ {
 					b, _ := bp.panel(pc, jp, nr)
 					budget := kc / 2
 					pf := next.take(budget)
