@@ -143,6 +143,8 @@ func Conv2DForward(p ConvParams, x, w, bias, y []float32) {
 		depthwiseForward(p, x, w, bias, y)
 	case p.isPointwise():
 		pointwiseForward(p, x, w, bias, y)
+	case p.isSingleOutput():
+		singleOutputForward(p, x, w, bias, y)
 	default:
 		im2colForward(p, x, w, bias, y)
 	}

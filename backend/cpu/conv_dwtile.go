@@ -226,3 +226,51 @@ func DepthwiseUp2xTaps(kh, kw, ph, pw int) float64 {
 	r, c := newDWAxis(kh, ph, 2), newDWAxis(kw, pw, 2)
 	return float64((r.n[0]+r.n[1])*(c.n[0]+c.n[1])) / 4
 }
+
+// isSingleOutput reports a convolution with one output channel and several input
+// channels, stride 1 and dilation 1 (NVAE's image conditional of a Bernoulli or
+// Normal decoder), which singleOutputForward computes.
+func (p ConvParams) isSingleOutput() bool {
+	return p.K == 1 && p.Groups == 1 && p.C >= 8 && p.KH*p.KW > 1 &&
+		p.StrideH == 1 && p.StrideW == 1 && p.DilH == 1 && p.DilW == 1
+}
+
+// singleOutputForward computes a convolution with one output channel as a depthwise
+// convolution of the input channels followed by the sum over channels of each pixel:
+// the multiply-adds of the convolution itself, where the im2col GEMM would pad its
+// one output column to a whole tile (16 or 32 columns) and first copy KH·KW times
+// the input. The sums are added in another order than the GEMM's, so results agree
+// with it to rounding.
+func singleOutputForward(p ConvParams, x, w, bias, y []float32) {
+	C, kk := p.C, p.KH*p.KW
+	oh, ow := p.OutHW()
+	// w is [1, KH, KW, C]; the depthwise pass takes [C, KH, KW]
+	wb := getConvScratch(C * kk)
+	wt := (*wb)[:C*kk]
+	for t := 0; t < kk; t++ {
+		for c := 0; c < C; c++ {
+			wt[c*kk+t] = w[t*C+c]
+		}
+	}
+	dp := p
+	dp.K, dp.Groups = C, C
+	pix := p.N * oh * ow
+	zb := getConvScratch(pix * C)
+	z := (*zb)[:pix*C]
+	dwTiledForward(dp, 1, x, wt, nil, z, false)
+	var b0 float32
+	if bias != nil {
+		b0 = bias[0]
+	}
+	Parallel(pix, max(1, 4096/C), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			s := b0
+			for _, v := range z[i*C : (i+1)*C] {
+				s += v
+			}
+			y[i] = s
+		}
+	})
+	putConvScratch(zb)
+	putConvScratch(wb)
+}

@@ -145,6 +145,9 @@ func convCases() []convCase {
 			StrideH: 2, StrideW: 1, PadH: 1, PadW: 0, DilH: 1, DilW: 2, Groups: 1}},
 		// Big enough that the parallel loops split work across workers.
 		{"parallel dense", convP(4, 16, 16, 16, 16, 3, 3, 1, 1, 1, 1)},
+		{"one output channel 3x3", convP(2, 9, 7, 16, 1, 3, 3, 1, 1, 1, 1)},
+		{"one output channel 5x5 nopad C13", convP(1, 8, 9, 13, 1, 5, 5, 1, 0, 1, 1)},
+		{"parallel one output channel", convP(4, 32, 32, 16, 1, 3, 3, 1, 1, 1, 1)},
 		{"parallel depthwise", convP(4, 16, 16, 64, 64, 5, 5, 1, 2, 1, 64)},
 		{"asymmetric depthwise", ConvParams{N: 2, H: 6, W: 9, C: 6, K: 6, KH: 1, KW: 5,
 			StrideH: 1, StrideW: 3, PadH: 0, PadW: 3, DilH: 2, DilW: 2, Groups: 6}},
