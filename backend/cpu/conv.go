@@ -336,6 +336,21 @@ func convAddGo(dst, src []float32) {
 }
 
 // convAddBiasRows adds bias[0:k] to each of the rows of the rows×k matrix y.
+// biasEpilogue is the GEMM epilogue adding bias[off+col] to column col of each row
+// (nil when bias is nil): the bias goes in while the row panel is in cache, with the
+// same result as adding it afterwards.
+func biasEpilogue(bias []float32, off int) epilogue {
+	if bias == nil {
+		return nil
+	}
+	return func(c []float32, ldc, rows, col, cols int) {
+		b := bias[off+col : off+col+cols]
+		for r := range rows {
+			convAddTo(c[r*ldc:r*ldc+cols], b)
+		}
+	}
+}
+
 func convAddBiasRows(y []float32, rows, k int, bias []float32) {
 	if bias == nil {
 		return
@@ -354,9 +369,8 @@ func pointwiseForward(p ConvParams, x, w, bias, y []float32) {
 	m := p.N * p.H * p.W
 	g, cg, kg := p.Groups, p.C/p.Groups, p.K/p.Groups
 	for gi := 0; gi < g; gi++ {
-		Sgemm(false, true, m, kg, cg, 1, x[gi*cg:], p.C, w[gi*kg*cg:], cg, 0, y[gi*kg:], p.K)
+		sgemm(false, true, m, kg, cg, 1, x[gi*cg:], p.C, w[gi*kg*cg:], cg, 0, y[gi*kg:], p.K, biasEpilogue(bias, gi*kg))
 	}
-	convAddBiasRows(y, m, p.K, bias)
 }
 
 func pointwiseBackwardData(p ConvParams, dy, w, dx []float32) {

@@ -207,10 +207,9 @@ func im2colForward(p ConvParams, x, w, bias, y []float32) {
 		g.im2col(x, cols, r0, r1)
 		yc := y[r0*g.ow*p.K:]
 		for gi := 0; gi < p.Groups; gi++ {
-			Sgemm(false, true, m, g.kg, g.grpW, 1, cols[gi*g.grpW:], g.colW,
-				w[gi*g.kg*g.grpW:], g.grpW, 0, yc[gi*g.kg:], p.K)
+			sgemm(false, true, m, g.kg, g.grpW, 1, cols[gi*g.grpW:], g.colW,
+				w[gi*g.kg*g.grpW:], g.grpW, 0, yc[gi*g.kg:], p.K, biasEpilogue(bias, gi*g.kg))
 		}
-		convAddBiasRows(yc, m, p.K, bias)
 	}
 	putConvScratch(buf)
 }
