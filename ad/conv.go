@@ -98,6 +98,99 @@ func (tp *Tape) UpsampleConv2D(x, w, b *Var, o ConvOpts, swish bool) *Var {
 	return y
 }
 
+// ConvArgs are the weight, bias (nil for none) and options of one convolution of a
+// chain (Tape.InvertedResidual).
+type ConvArgs struct {
+	W, B *Var
+	Opts ConvOpts
+}
+
+// InvertedResidual is Conv2D(c3, Swish(Conv2D(c2, Up(Swish(Conv2D(c1, x)))))) where Up is
+// the nearest-neighbour 2× upsampling when up is set (fused with c2 as in
+// UpsampleConv2D) and nothing otherwise: the eval-mode inverted-residual op of NVAE's
+// decoder cells with its batch norms folded. On a tape that records nothing, in
+// float32, with c2 depthwise, it is cpu.InvertedResidualForward (the intermediate
+// tensors stay in scratch that fits in L2, a few images at a time); otherwise the
+// separate operations. The values are the same either way.
+func (tp *Tape) InvertedResidual(x *Var, c1, c2, c3 ConvArgs, up bool) *Var {
+	if tp.noGrad && tp.Precision() != BF16 {
+		if out := tp.invertedResidualFused(x, c1, c2, c3, up); out != nil {
+			return out
+		}
+	}
+	y := tp.Conv2DSwish(x, c1.W, c1.B, c1.Opts)
+	var z *Var
+	if up {
+		z = tp.UpsampleConv2D(y, c2.W, c2.B, c2.Opts, true)
+	} else {
+		z = tp.Conv2DSwish(y, c2.W, c2.B, c2.Opts)
+	}
+	tp.Free(y)
+	out := tp.Conv2D(z, c3.W, c3.B, c3.Opts)
+	tp.Free(z)
+	return out
+}
+
+// invertedResidualFused runs InvertedResidual as one kernel, or returns nil when the
+// convolutions do not qualify (then the caller runs them one by one).
+func (tp *Tape) invertedResidualFused(x *Var, c1, c2, c3 ConvArgs, up bool) *Var {
+	xs := x.Shape()
+	if len(xs) != 4 {
+		return nil
+	}
+	layer := func(c ConvArgs, in []int) (cpu.ConvLayer, bool) {
+		ws := c.W.Shape()
+		if len(ws) != 4 {
+			return cpu.ConvLayer{}, false
+		}
+		p := c.Opts.params(in, ws)
+		if p.Validate() != nil || ws[3]*p.Groups != p.C || (c.B != nil && c.B.Value.Len() != p.K) {
+			return cpu.ConvLayer{}, false
+		}
+		l := cpu.ConvLayer{P: p, W: c.W.Data()}
+		if c.B != nil {
+			l.B = c.B.Data()
+		}
+		return l, true
+	}
+	l1, ok1 := layer(c1, xs)
+	if !ok1 {
+		return nil
+	}
+	h1, w1 := l1.P.OutHW()
+	u := 1
+	if up {
+		u = 2
+	}
+	l2, ok2 := layer(c2, []int{xs[0], u * h1, u * w1, l1.P.K})
+	if !ok2 || l2.P.Groups != l2.P.C || l2.P.K != l2.P.C || l2.P.C < 2 {
+		return nil
+	}
+	if up && (l2.P.StrideH != 1 || l2.P.DilH != 1 || l2.P.KH != 2*l2.P.PadH+1 || l2.P.KW != 2*l2.P.PadW+1) {
+		return nil
+	}
+	h2, w2 := l2.P.OutHW()
+	l3, ok3 := layer(c3, []int{xs[0], h2, w2, l2.P.K})
+	if !ok3 {
+		return nil
+	}
+	h3, w3 := l3.P.OutHW()
+	out := tp.newVar([]int{xs[0], h3, w3, l3.P.K}, x, c1.W, c2.W, c3.W)
+	flops.Add(convFLOPs(xs[0], h1, w1, l1.P.K, l1.P.KH, l1.P.KW, l1.P.C/l1.P.Groups))
+	if up {
+		flops.Add(int64(2 * float64(xs[0]*h2*w2*l2.P.C) * cpu.DepthwiseUp2xTaps(l2.P.KH, l2.P.KW, l2.P.PadH, l2.P.PadW)))
+	} else {
+		flops.Add(convFLOPs(xs[0], h2, w2, l2.P.K, l2.P.KH, l2.P.KW, 1))
+	}
+	flops.Add(convFLOPs(xs[0], h3, w3, l3.P.K, l3.P.KH, l3.P.KW, l3.P.C/l3.P.Groups))
+	// the working set of the separate operations (the two intermediate tensors of
+	// the whole batch), which evaluation budgets its batches by; the kernel itself
+	// may need less
+	tp.transient(4 * int64(xs[0]) * (int64(h1*w1*l1.P.K) + int64(h2*w2*l2.P.K)))
+	cpu.InvertedResidualForward(x.Data(), l1, l2, l3, up, out.Data())
+	return out
+}
+
 // convSetup checks the operands of a convolution (panicking with op's name when they
 // do not fit), allocates its output and counts its forward FLOPs (work).
 func (tp *Tape) convSetup(op string, x, w, b *Var, o ConvOpts) (p cpu.ConvParams, out *Var, bias []float32, work int64) {

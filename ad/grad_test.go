@@ -98,6 +98,14 @@ func TestGradients(t *testing.T) {
 		{Name: "conv1x1 swish", Inputs: []*tensor.Tensor{img(2, 3, 4, 3), testutil.Uniform(r, -1, 1, 5, 1, 1, 3), testutil.Uniform(r, -1, 1, 5)}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 			return tp.Conv2DSwish(x[0], x[1], x[2], ad.ConvOpts{})
 		}},
+		{Name: "upsample + depthwise 5x5 swish", Inputs: []*tensor.Tensor{img(2, 2, 3, 3), testutil.Uniform(r, -1, 1, 3, 5, 5, 1), testutil.Uniform(r, -1, 1, 3)}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+			return tp.UpsampleConv2D(x[0], x[1], x[2], ad.ConvOpts{Pad: 2, Groups: 3}, true)
+		}},
+		{Name: "inverted residual up", Inputs: []*tensor.Tensor{img(2, 2, 2, 3), testutil.Uniform(r, -1, 1, 6, 1, 1, 3), testutil.Uniform(r, -1, 1, 6),
+			testutil.Uniform(r, -1, 1, 6, 5, 5, 1), testutil.Uniform(r, -1, 1, 6), testutil.Uniform(r, -1, 1, 2, 1, 1, 6)}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
+			return tp.InvertedResidual(x[0], ad.ConvArgs{W: x[1], B: x[2]}, ad.ConvArgs{W: x[3], B: x[4], Opts: ad.ConvOpts{Pad: 2, Groups: 6}},
+				ad.ConvArgs{W: x[5]}, true)
+		}},
 		{Name: "conv1x1 stride2", Inputs: []*tensor.Tensor{img(2, 5, 5, 3), testutil.Uniform(r, -1, 1, 2, 1, 1, 3), testutil.Uniform(r, -1, 1, 2)}, F: func(tp *ad.Tape, x []*ad.Var) *ad.Var {
 			return tp.Conv2D(x[0], x[1], x[2], ad.ConvOpts{Stride: 2})
 		}},

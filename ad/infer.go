@@ -43,6 +43,12 @@ func (tp *Tape) count(t *tensor.Tensor) {
 	tp.peak = max(tp.peak, tp.live)
 }
 
+// transient counts bytes an operation holds outside the tape's buffers while it runs
+// (scratch of a fused kernel) in the tape's peak.
+func (tp *Tape) transient(bytes int64) {
+	tp.peak = max(tp.peak, tp.live+bytes)
+}
+
 // PeakBytes is the largest number of bytes the tape's buffers held at once since it
 // was made or last released (buffers freed early, by Free or Discard, stop counting
 // when freed).

@@ -3,6 +3,7 @@ package ad
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/nvae-go/nvae/tensor"
@@ -99,6 +100,54 @@ func TestConv2DSwishInference(t *testing.T) {
 		}
 		if peak := tp.PeakBytes(); peak != int64(4*got.Value.Len()) {
 			t.Errorf("%s: inference tape peaked at %d bytes, want only the output's %d", tc.name, peak, 4*got.Value.Len())
+		}
+		ref.Release()
+		tp.Release()
+	}
+}
+
+// TestInvertedResidualInference: on an inference tape the fused inverted-residual
+// chain gives the bits of its separate operations on a recording tape and holds no
+// intermediate tensor; with upsampling, the fused upsampling + depthwise convolution
+// agrees with the explicit upsampling to rounding.
+func TestInvertedResidualInference(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 7))
+	uni := func(shape ...int) *Var {
+		x := tensor.New(shape...)
+		for i := range x.Data() {
+			x.Data()[i] = 2*r.Float32() - 1
+		}
+		return Const(x)
+	}
+	for _, up := range []bool{false, true} {
+		x := uni(3, 4, 4, 8)
+		c1 := ConvArgs{W: uni(24, 1, 1, 8), B: uni(24)}
+		c2 := ConvArgs{W: uni(24, 5, 5, 1), B: uni(24), Opts: ConvOpts{Pad: 2, Groups: 24}}
+		c3 := ConvArgs{W: uni(8, 1, 1, 24), B: uni(8)}
+		ref := NewTape()
+		h := ref.Swish(ref.Conv2D(x, c1.W, c1.B, c1.Opts))
+		if up {
+			h = ref.UpsampleNearest2x(h)
+		}
+		want := ref.Conv2D(ref.Swish(ref.Conv2D(h, c2.W, c2.B, c2.Opts)), c3.W, c3.B, c3.Opts)
+		tp := NewInferenceTape()
+		got := tp.InvertedResidual(x, c1, c2, c3, up)
+		if !slices.Equal(got.Shape(), want.Shape()) {
+			t.Fatalf("up=%v: shape %v, want %v", up, got.Shape(), want.Shape())
+		}
+		for i, v := range want.Data() {
+			g := got.Data()[i]
+			if up && math.Abs(float64(g-v)) > 1e-5*(1+math.Abs(float64(v))) || !up && math.Float32bits(g) != math.Float32bits(v) {
+				t.Fatalf("up=%v: y[%d] = %g, separate operations %g", up, i, g, v)
+			}
+		}
+		// the output and, while it ran, the intermediates the separate operations hold
+		inter := int64(4 * 3 * 24 * (16 + 16*4))
+		if !up {
+			inter = 4 * 3 * 24 * (16 + 16)
+		}
+		if peak := tp.PeakBytes(); peak != int64(4*got.Value.Len())+inter {
+			t.Errorf("up=%v: inference tape peaked at %d bytes, want the output's %d + %d", up, peak, 4*got.Value.Len(), inter)
 		}
 		ref.Release()
 		tp.Release()

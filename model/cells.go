@@ -209,34 +209,16 @@ func (o *irOp) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 // each pixel alone, so they commute with the nearest-neighbour upsampling in front of
 // them: they run before it, on a quarter of the pixels, with the same result; the
 // upsampling and the depthwise conv2 then run as one step (ad.Tape.UpsampleConv2D,
-// which reads the small input with merged taps). Intermediate values are freed after
-// use.
+// which reads the small input with merged taps). The chain is one tape operation
+// (ad.Tape.InvertedResidual), which on an inference tape keeps the intermediate
+// tensors in scratch.
 func (o *irOp) forwardFolded(tp *ad.Tape, x *ad.Var) *ad.Var {
-	in := x
-	conv := func(i int, x *ad.Var, swish bool) *ad.Var {
-		c, w, b := o.folded(tp, i)
-		var y *ad.Var
-		if swish {
-			y = tp.Conv2DSwish(x, w, b, c.Opts)
-		} else {
-			y = tp.Conv2D(x, w, b, c.Opts)
-		}
-		if x != in {
-			tp.Free(x)
-		}
-		return y
+	var cs [3]ad.ConvArgs
+	for i := range cs {
+		c, w, b := o.folded(tp, i+1)
+		cs[i] = ad.ConvArgs{W: w, B: b, Opts: c.Opts}
 	}
-	x = conv(1, x, true)
-	if o.up {
-		// the upsampling and the depthwise conv2 in one step
-		c, w, b := o.folded(tp, 2)
-		u := tp.UpsampleConv2D(x, w, b, c.Opts, true)
-		tp.Free(x)
-		x = u
-	} else {
-		x = conv(2, x, true)
-	}
-	return conv(3, x, false)
+	return tp.InvertedResidual(x, cs[0], cs[1], cs[2], o.up)
 }
 
 // foldKey names the folded weight and bias of convolution i of an inverted residual

@@ -162,16 +162,7 @@ func Conv2DForwardSwish(p ConvParams, x, w, bias, y []float32) {
 		depthwiseForwardAct(p, x, w, bias, y, true)
 	case p.isPointwise() && p.Groups == 1:
 		m := p.N * p.H * p.W
-		v := vmathKernels.get()
-		sgemm(false, true, m, p.K, p.C, 1, x, p.C, w, p.C, 0, y, p.K, func(c []float32, ldc, rows, col, cols int) {
-			for r := range rows {
-				row := c[r*ldc : r*ldc+cols]
-				if bias != nil {
-					convAddTo(row, bias[col:col+cols])
-				}
-				mapSerial(row, row, v.width, v.swish)
-			}
-		})
+		sgemm(false, true, m, p.K, p.C, 1, x, p.C, w, p.C, 0, y, p.K, swishEpilogue(bias))
 	default:
 		Conv2DForward(p, x, w, bias, y)
 		oh, ow := p.OutHW()
@@ -336,6 +327,21 @@ func convAddGo(dst, src []float32) {
 }
 
 // convAddBiasRows adds bias[0:k] to each of the rows of the rows×k matrix y.
+// swishEpilogue is the GEMM epilogue adding bias[col] (when not nil) to column col
+// of each row, then applying Swish.
+func swishEpilogue(bias []float32) epilogue {
+	v := vmathKernels.get()
+	return func(c []float32, ldc, rows, col, cols int) {
+		for r := range rows {
+			row := c[r*ldc : r*ldc+cols]
+			if bias != nil {
+				convAddTo(row, bias[col:col+cols])
+			}
+			mapSerial(row, row, v.width, v.swish)
+		}
+	}
+}
+
 // biasEpilogue is the GEMM epilogue adding bias[off+col] to column col of each row
 // (nil when bias is nil): the bias goes in while the row panel is in cache, with the
 // same result as adding it afterwards.

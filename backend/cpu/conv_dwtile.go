@@ -65,43 +65,82 @@ func (ax dwAxis) pads(w int) (left, right int) {
 // u× nearest-neighbour upsampling of x [N, p.H/u, p.W/u, C] into y [N, OH, OW, C],
 // with Swish on every finished output row when swish is set.
 func dwTiledForward(p ConvParams, u int, x, w, bias, y []float32, swish bool) {
+	pl := newDWPlan(p, u, w)
+	pl.run(p.N, x, bias, y, swish)
+	pl.release()
+}
+
+// dwPlan is a tiled depthwise convolution with its weights prepared (merged per
+// phase and transposed to [taps][C]), for any batch size: InvertedResidualForward
+// prepares once and runs it image by image.
+type dwPlan struct {
+	p          ConvParams
+	u          int
+	rows, cols dwAxis
+	padL, padR int
+	wts        [][]float32  // per phase (a, b): [rows.n[a]][cols.n[b]][C]
+	bufs       []*[]float32 // scratch behind wts
+}
+
+func newDWPlan(p ConvParams, u int, w []float32) *dwPlan {
 	C := p.C
-	h, wd := p.H/u, p.W/u
-	oh, ow := p.OutHW()
-	rows, cols := newDWAxis(p.KH, p.PadH, u), newDWAxis(p.KW, p.PadW, u)
-	padL, padR := cols.pads(wd)
-	pw := wd + padL + padR
-	// merged weights per phase (a, b): [rows.n[a]][cols.n[b]][C], added in tap order
-	wts := make([][]float32, u*u)
-	wbuf := make([]*[]float32, 0, u*u)
+	pl := &dwPlan{p: p, u: u, rows: newDWAxis(p.KH, p.PadH, u), cols: newDWAxis(p.KW, p.PadW, u)}
+	pl.padL, pl.padR = pl.cols.pads(p.W / u)
+	// the taps of a group added in tap order to the first, from the [KH·KW][C]
+	// transpose of w
+	wtBuf := transposeDepthwiseWeight(p, w)
+	pl.bufs = append(pl.bufs, wtBuf)
+	wT := *wtBuf
+	pl.wts = make([][]float32, u*u)
+	if u == 1 {
+		pl.wts[0] = wT[:p.KH*p.KW*C]
+		return pl
+	}
 	for a := 0; a < u; a++ {
 		for b := 0; b < u; b++ {
-			nr, nc := rows.n[a], cols.n[b]
+			nr, nc := pl.rows.n[a], pl.cols.n[b]
 			buf := getConvScratch(nr * nc * C)
-			wbuf = append(wbuf, buf)
+			pl.bufs = append(pl.bufs, buf)
 			wt := (*buf)[:nr*nc*C]
 			for i := 0; i < nr; i++ {
 				for j := 0; j < nc; j++ {
 					dst := wt[(i*nc+j)*C : (i*nc+j+1)*C]
-					for c := range dst {
-						var s float32
-						for gi, kh := range rows.groups[a][i] {
-							for gj, kw := range cols.groups[b][j] {
-								v := w[c*p.KH*p.KW+kh*p.KW+kw]
-								if gi == 0 && gj == 0 {
-									s = v
-								} else {
-									s += v
-								}
+					first := true
+					for _, kh := range pl.rows.groups[a][i] {
+						for _, kw := range pl.cols.groups[b][j] {
+							src := wT[(kh*p.KW+kw)*C : (kh*p.KW+kw+1)*C]
+							if first {
+								copy(dst, src)
+								first = false
+							} else {
+								convAddTo(dst, src)
 							}
 						}
-						dst[c] = s
 					}
 				}
 			}
-			wts[a*u+b] = wt
+			pl.wts[a*u+b] = wt
 		}
 	}
+	return pl
+}
+
+func (pl *dwPlan) release() {
+	for _, b := range pl.bufs {
+		putConvScratch(b)
+	}
+	pl.bufs, pl.wts = nil, nil
+}
+
+// run computes n images (x and y as in dwTiledForward).
+func (pl *dwPlan) run(n int, x, bias, y []float32, swish bool) {
+	p, u := pl.p, pl.u
+	rows, cols, padL, padR := pl.rows, pl.cols, pl.padL, pl.padR
+	C := p.C
+	h, wd := p.H/u, p.W/u
+	oh, ow := p.OutHW()
+	pw := wd + padL + padR
+	wts := pl.wts
 	var zeros *[]float32
 	if bias == nil {
 		zeros = getConvScratch(C)
@@ -111,7 +150,7 @@ func dwTiledForward(p ConvParams, u int, x, w, bias, y []float32, swish bool) {
 	k := convKernels.get()
 	v := vmathKernels.get()
 	grain := max(1, 32768/(ow*C*max(1, p.KH*p.KW/(u*u))))
-	Parallel(p.N*oh, grain, func(lo, hi int) {
+	Parallel(n*oh, grain, func(lo, hi int) {
 		// input rows copied into zero-padded rows of pw pixels, by image
 		buf := getConvScratch(h * pw * C)
 		xp := (*buf)[:h*pw*C]
@@ -153,9 +192,6 @@ func dwTiledForward(p ConvParams, u int, x, w, bias, y []float32, swish bool) {
 		}
 		putConvScratch(buf)
 	})
-	for _, b := range wbuf {
-		putConvScratch(b)
-	}
 	if zeros != nil {
 		putConvScratch(zeros)
 	}
@@ -200,13 +236,7 @@ func checkTile(y []float32, ys int, b, x []float32, x0, xs, xr int, w []float32,
 // kernel per output phase), so results agree with the two steps to rounding. It
 // panics when p does not qualify or a slice is too short.
 func DepthwiseUp2xForward(p ConvParams, x, w, bias, y []float32, swish bool) {
-	if err := p.Validate(); err != nil {
-		panic("cpu.DepthwiseUp2xForward: " + err.Error())
-	}
-	if !p.isDepthwise() || p.StrideH != 1 || p.StrideW != 1 || p.DilH != 1 || p.DilW != 1 ||
-		p.H%2 != 0 || p.W%2 != 0 || p.KH != 2*p.PadH+1 || p.KW != 2*p.PadW+1 {
-		panic(fmt.Sprintf("cpu.DepthwiseUp2xForward: %+v is not a same-size, stride-1 depthwise convolution of an even-sized image", p))
-	}
+	checkUp2x("DepthwiseUp2xForward", p)
 	small := p
 	small.H, small.W = p.H/2, p.W/2
 	small.check("DepthwiseUp2xForward", x, w, y, "x", "y")
@@ -217,6 +247,17 @@ func DepthwiseUp2xForward(p ConvParams, x, w, bias, y []float32, swish bool) {
 		panic(fmt.Sprintf("cpu.DepthwiseUp2xForward: y has %d elements, need %d", len(y), n))
 	}
 	dwTiledForward(p, 2, x, w, bias, y, swish)
+}
+
+// checkUp2x panics unless p is a convolution DepthwiseUp2xForward computes.
+func checkUp2x(op string, p ConvParams) {
+	if err := p.Validate(); err != nil {
+		panic("cpu." + op + ": " + err.Error())
+	}
+	if !p.isDepthwise() || p.StrideH != 1 || p.StrideW != 1 || p.DilH != 1 || p.DilW != 1 ||
+		p.H%2 != 0 || p.W%2 != 0 || p.KH != 2*p.PadH+1 || p.KW != 2*p.PadW+1 {
+		panic(fmt.Sprintf("cpu.%s: %+v is not a same-size, stride-1 depthwise convolution of an even-sized image", op, p))
+	}
 }
 
 // DepthwiseUp2xTaps returns the multiply-adds per output pixel and channel of

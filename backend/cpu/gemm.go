@@ -226,6 +226,10 @@ type gemm struct {
 	// of runRegions starts further right).
 	epi  epilogue
 	col0 int
+	// packed, when not nil, is op(B) packed beforehand (prepackB), block by block in
+	// the order run takes them; bbuf is run's packing buffer otherwise.
+	packed []packedB
+	bbuf   *[]float32
 	// directA: full MR-row panels of a non-transposed A are read in place by
 	// v.direct instead of being packed. Measured faster at all shapes tried: the
 	// gathering pack of A costs more than the strided reads it saves.
@@ -306,21 +310,31 @@ func (g *gemm) run() {
 	kBlocks := (g.k + v.kcMax - 1) / v.kcMax
 	kc := (g.k + kBlocks - 1) / kBlocks
 	ncMax := v.ncMax
-	nb := min(ncMax, (g.n+nr-1)/nr*nr)
-	bbuf := getBuf(kc * nb)
-	defer putConvScratch(bbuf)
+	if g.packed == nil {
+		nb := min(ncMax, (g.n+nr-1)/nr*nr)
+		bbuf := getBuf(kc * nb)
+		defer putConvScratch(bbuf)
+		g.bbuf = bbuf
+	}
+	bbuf := g.bbuf
 	mPanels := (g.m + mr - 1) / mr
 	g.directA = v.direct != nil && !g.transA
+	bi := 0 // block index into g.packed
 	for jc := 0; jc < g.n; jc += ncMax {
 		nc := min(ncMax, g.n-jc)
 		nPanels := (nc + nr - 1) / nr
 		for k0 := 0; k0 < g.k; k0 += kc {
 			k1 := min(g.k, k0+kc)
+			var next pfRegion
+			if g.packed != nil {
+				g.compute(g.packed[bi], 0, mPanels, jc, nc, 0, nPanels, next)
+				bi++
+				continue
+			}
 			blk := packedB{buf: (*bbuf)[:(k1-k0)*nPanels*nr], k0: k0, k1: k1, kc: kc, width: nPanels * nr}
 			g.packB(blk, jc, nc, k0, k1, 0, nPanels)
 			// While this block is multiplied, fetch the next one of B from
 			// memory, so that packing it finds it in L2.
-			var next pfRegion
 			if k1 < g.k {
 				next = g.bRegion(jc, nc, k1, min(g.k, k1+kc))
 			} else if jc+ncMax < g.n {
@@ -329,6 +343,63 @@ func (g *gemm) run() {
 			g.compute(blk, 0, mPanels, jc, nc, 0, nPanels, next)
 		}
 	}
+}
+
+// prepackedB is op(B) of a product packed once for several products that share it
+// (the weights of a convolution run on several chunks of a batch).
+type prepackedB struct {
+	v      *gemmVariant
+	n, k   int
+	blocks []packedB
+	bufs   []*[]float32
+}
+
+// prepackB packs op(B) (k×n) for sgemmPrepacked with products of about m rows (which
+// choose the tile shape).
+func prepackB(transB bool, m, n, k int, b []float32, ldb int) *prepackedB {
+	if transB {
+		checkMatrix("B", b, n, k, ldb)
+	} else {
+		checkMatrix("B", b, k, n, ldb)
+	}
+	g := gemm{v: gemmKernels.get().forTile(max(m, 1), n), transB: transB, n: n, k: k, b: b, ldb: ldb}
+	pb := &prepackedB{v: g.v, n: n, k: k}
+	v := g.v
+	nr := v.nr
+	kBlocks := (k + v.kcMax - 1) / v.kcMax
+	kc := (k + kBlocks - 1) / kBlocks
+	for jc := 0; jc < n; jc += v.ncMax {
+		nc := min(v.ncMax, n-jc)
+		nPanels := (nc + nr - 1) / nr
+		for k0 := 0; k0 < k; k0 += kc {
+			k1 := min(k, k0+kc)
+			buf := getBuf((k1 - k0) * nPanels * nr)
+			pb.bufs = append(pb.bufs, buf)
+			blk := packedB{buf: (*buf)[:(k1-k0)*nPanels*nr], k0: k0, k1: k1, kc: kc, width: nPanels * nr}
+			g.packB(blk, jc, nc, k0, k1, 0, nPanels)
+			pb.blocks = append(pb.blocks, blk)
+		}
+	}
+	return pb
+}
+
+func (pb *prepackedB) release() {
+	for _, b := range pb.bufs {
+		putConvScratch(b)
+	}
+	pb.bufs, pb.blocks = nil, nil
+}
+
+// sgemmPrepacked is sgemm(false, ·, m, pb.n, pb.k, 1, a, lda, B, ·, 0, c, ldc, epi)
+// with B packed beforehand, run serially on the calling goroutine.
+func sgemmPrepacked(m int, a []float32, lda int, pb *prepackedB, c []float32, ldc int, epi epilogue) {
+	if m <= 0 {
+		return
+	}
+	checkMatrix("C", c, m, pb.n, ldc)
+	checkMatrix("A", a, m, pb.k, lda)
+	g := gemm{v: pb.v, m: m, n: pb.n, k: pb.k, alpha: 1, a: a, lda: lda, c: c, ldc: ldc, epi: epi, packed: pb.blocks}
+	g.run()
 }
 
 // balance is the fraction of w workers kept busy when n equal items are split evenly.
