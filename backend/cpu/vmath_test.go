@@ -309,12 +309,13 @@ func TestSwishShortPathExact(t *testing.T) {
 		for i := 0; i < len(xs); i += 8 {
 			general[i] = other[i]
 		}
-		// all vectors in range (in pairs, and an odd one at the end), and every other
-		// vector out of range
+		// all vectors in range (in pairs, and an odd one at the end), and every other,
+		// third or fifth vector out of range
 		for _, run := range []struct {
 			name string
 			in   []float32
-		}{{"in range", xs}, {"odd count", xs[:len(xs)-8]}, {"alternate", poison(0, 2)}} {
+		}{{"in range", xs}, {"odd count", xs[:len(xs)-8]}, {"alternate", poison(0, 2)},
+			{"every third", poison(0, 3)}, {"every fifth", poison(0, 5)}, {"count 3k+1", xs[:len(xs)-16]}} {
 			SwishSlice(got[:len(run.in)], run.in)
 			for i := range run.in {
 				if i%8 == 0 && run.in[i] != xs[i] {
