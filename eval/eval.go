@@ -100,8 +100,12 @@ type Options struct {
 	Workers int
 }
 
-// DefaultMemoryBudget is the working set NLL allows one forward pass by default.
-const DefaultMemoryBudget = 64 << 20
+// DefaultMemoryBudget is the working set NLL allows one forward pass by default. More
+// samples per pass save little once a pass has some hundred images, while a working
+// set that leaves the last-level cache costs: on the demo model (2-core Zen 3, batch
+// 32) 16 MB evaluated about 7% faster than 64 MB in paired runs, and the mnist preset
+// runs one sample per pass either way.
+const DefaultMemoryBudget = 16 << 20
 
 // Progress is how far an evaluation has come.
 type Progress struct {
