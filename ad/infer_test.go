@@ -71,13 +71,7 @@ func TestStopWhen(t *testing.T) {
 // unchanged, for 1×1, depthwise and dense convolutions.
 func TestConv2DSwishInference(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 5))
-	uni := func(shape ...int) *Var {
-		x := tensor.New(shape...)
-		for i := range x.Data() {
-			x.Data()[i] = 4*r.Float32() - 2
-		}
-		return Const(x)
-	}
+	uni := func(shape ...int) *Var { return uniformConst(r, 2, shape...) }
 	for _, tc := range []struct {
 		name string
 		w    *Var
@@ -112,13 +106,7 @@ func TestConv2DSwishInference(t *testing.T) {
 // agrees with the explicit upsampling to rounding.
 func TestInvertedResidualInference(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 7))
-	uni := func(shape ...int) *Var {
-		x := tensor.New(shape...)
-		for i := range x.Data() {
-			x.Data()[i] = 2*r.Float32() - 1
-		}
-		return Const(x)
-	}
+	uni := func(shape ...int) *Var { return uniformConst(r, 1, shape...) }
 	for _, up := range []bool{false, true} {
 		x := uni(3, 4, 4, 8)
 		c1 := ConvArgs{W: uni(24, 1, 1, 8), B: uni(24)}
@@ -152,4 +140,13 @@ func TestInvertedResidualInference(t *testing.T) {
 		ref.Release()
 		tp.Release()
 	}
+}
+
+// uniformConst is a constant of the given shape with values uniform in [−a, a).
+func uniformConst(r *rand.Rand, a float32, shape ...int) *Var {
+	x := tensor.New(shape...)
+	for i := range x.Data() {
+		x.Data()[i] = a * (2*r.Float32() - 1)
+	}
+	return Const(x)
 }

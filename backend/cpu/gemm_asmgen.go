@@ -59,12 +59,7 @@ func (k kernel) aAddr(r, s int) string {
 }
 
 func (k kernel) emit() {
-	nv := k.vecs()
-	nacc := k.mr * nv
-	bReg := func(v int) string { return fmt.Sprintf("%s%d", k.reg, nacc+v) }
-	aReg := func(r int) string { return fmt.Sprintf("%s%d", k.reg, nacc+nv+r%2) }
-	alphaReg, betaReg := aReg(0), aReg(1)
-	vbytes := k.width * 4
+	nacc := k.mr * k.vecs()
 
 	p("// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)", k.name)
 	if k.direct {
@@ -115,34 +110,7 @@ func (k kernel) emit() {
 		r := fmt.Sprintf("%s%d", k.reg, i)
 		p("\t%s %s, %s, %s", k.zero, r, r, r)
 	}
-	// The B values of k step s (0 or 1 within an iteration) are at s·ldb(BX).
-	step := func(s int) {
-		for v := 0; v < nv; v++ {
-			if s == 0 {
-				p("\tVMOVUPS %d(BX), %s", v*vbytes, bReg(v))
-			} else {
-				p("\tVMOVUPS %d(BX)(R12*1), %s", v*vbytes, bReg(v))
-			}
-		}
-		for r := 0; r < k.mr; r++ {
-			p("\tVBROADCASTSS %s, %s", k.aAddr(r, s), aReg(r))
-			for v := 0; v < nv; v++ {
-				p("\tVFMADD231PS %s, %s, %s", aReg(r), bReg(v), k.acc(r, v))
-			}
-		}
-	}
-	advance := func(steps int) {
-		if k.direct {
-			p("\tADDQ $%d, AX", steps*4)
-			p("\tADDQ $%d, R10", steps*4)
-			p("\tADDQ $%d, R11", steps*4)
-		} else {
-			p("\tADDQ $%d, AX", steps*k.mr*4)
-		}
-		for range steps {
-			p("\tADDQ R12, BX")
-		}
-	}
+	step, advance := k.emitStep, k.emitAdvance
 	u := k.unroll
 	if u > 2 {
 		panic("unroll > 2 needs more B addressing")
@@ -177,38 +145,83 @@ func (k kernel) emit() {
 	p("\tDECQ CX")
 	p("\tJMP %s_tail", k.name)
 	p("%s_store:", k.name)
-	p("\tVBROADCASTSS alpha+88(FP), %s", alphaReg)
-	p("\tVBROADCASTSS beta+92(FP), %s", betaReg)
-	p("\tMOVL beta+92(FP), R8")
-	p("\tANDL $0x7fffffff, R8")
-	p("\tJZ %s_beta0", k.name)
-	for r := 0; r < k.mr; r++ {
-		for v := 0; v < nv; v++ {
-			a := k.acc(r, v)
-			p("\tVMULPS %s, %s, %s", alphaReg, a, a)
-			p("\tVFMADD231PS %d(DI), %s, %s", v*vbytes, betaReg, a)
-			p("\tVMOVUPS %s, %d(DI)", a, v*vbytes)
-		}
-		if r < k.mr-1 {
-			p("\tADDQ DX, DI")
-		}
-	}
-	p("\tVZEROUPPER")
-	p("\tRET")
-	p("%s_beta0:", k.name)
-	for r := 0; r < k.mr; r++ {
-		for v := 0; v < nv; v++ {
-			a := k.acc(r, v)
-			p("\tVMULPS %s, %s, %s", alphaReg, a, a)
-			p("\tVMOVUPS %s, %d(DI)", a, v*vbytes)
-		}
-		if r < k.mr-1 {
-			p("\tADDQ DX, DI")
-		}
-	}
-	p("\tVZEROUPPER")
-	p("\tRET")
+	k.emitStore(k.name, 88, "R8", func() {
+		p("\tVZEROUPPER")
+		p("\tRET")
+	})
 	p("")
+}
+
+// emitStep writes k step s (0 or 1 within a loop iteration): the B values at
+// s·ldb(BX), one broadcast of A per row, the FMAs into the accumulators.
+func (k kernel) emitStep(s int) {
+	nv := k.vecs()
+	nacc := k.mr * nv
+	bReg := func(v int) string { return fmt.Sprintf("%s%d", k.reg, nacc+v) }
+	aReg := func(r int) string { return fmt.Sprintf("%s%d", k.reg, nacc+nv+r%2) }
+	for v := 0; v < nv; v++ {
+		if s == 0 {
+			p("\tVMOVUPS %d(BX), %s", v*k.width*4, bReg(v))
+		} else {
+			p("\tVMOVUPS %d(BX)(R12*1), %s", v*k.width*4, bReg(v))
+		}
+	}
+	for r := 0; r < k.mr; r++ {
+		p("\tVBROADCASTSS %s, %s", k.aAddr(r, s), aReg(r))
+		for v := 0; v < nv; v++ {
+			p("\tVFMADD231PS %s, %s, %s", aReg(r), bReg(v), k.acc(r, v))
+		}
+	}
+}
+
+// emitAdvance moves the A and B pointers on by steps k steps.
+func (k kernel) emitAdvance(steps int) {
+	if k.direct {
+		p("\tADDQ $%d, AX", steps*4)
+		p("\tADDQ $%d, R10", steps*4)
+		p("\tADDQ $%d, R11", steps*4)
+	} else {
+		p("\tADDQ $%d, AX", steps*k.mr*4)
+	}
+	for range steps {
+		p("\tADDQ R12, BX")
+	}
+}
+
+// emitStore writes the tile from the accumulators to C at DI (rows DX bytes apart):
+// alpha·acc + beta·C, or alpha·acc without reading C when beta is ±0. alpha and beta
+// are the frame arguments at alphaOff and alphaOff+4; scratch is a free general
+// register; done ends each of the two branches.
+func (k kernel) emitStore(name string, alphaOff int, scratch string, done func()) {
+	nv := k.vecs()
+	nacc := k.mr * nv
+	alphaReg := fmt.Sprintf("%s%d", k.reg, nacc+nv)
+	betaReg := fmt.Sprintf("%s%d", k.reg, nacc+nv+1)
+	vbytes := k.width * 4
+	p("\tVBROADCASTSS alpha+%d(FP), %s", alphaOff, alphaReg)
+	p("\tVBROADCASTSS beta+%d(FP), %s", alphaOff+4, betaReg)
+	p("\tMOVL beta+%d(FP), %s", alphaOff+4, scratch)
+	p("\tANDL $0x7fffffff, %s", scratch)
+	p("\tJZ %s_beta0", name)
+	for _, beta := range []bool{true, false} {
+		if !beta {
+			p("%s_beta0:", name)
+		}
+		for r := 0; r < k.mr; r++ {
+			for v := 0; v < nv; v++ {
+				a := k.acc(r, v)
+				p("\tVMULPS %s, %s, %s", alphaReg, a, a)
+				if beta {
+					p("\tVFMADD231PS %d(DI), %s, %s", v*vbytes, betaReg, a)
+				}
+				p("\tVMOVUPS %s, %d(DI)", a, v*vbytes)
+			}
+			if r < k.mr-1 {
+				p("\tADDQ DX, DI")
+			}
+		}
+		done()
+	}
 }
 
 // emitDirectRow writes <name>Row, the direct kernel for a row of tiles:
@@ -221,12 +234,7 @@ func (k kernel) emit() {
 // convolutions of few channels). No prefetch stream.
 func (k kernel) emitDirectRow() {
 	name := k.name + "Row"
-	nv := k.vecs()
-	nacc := k.mr * nv
-	bReg := func(v int) string { return fmt.Sprintf("%s%d", k.reg, nacc+v) }
-	aReg := func(r int) string { return fmt.Sprintf("%s%d", k.reg, nacc+nv+r%2) }
-	alphaReg, betaReg := aReg(0), aReg(1)
-	vbytes := k.width * 4
+	nacc := k.mr * k.vecs()
 	p("// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32)", name)
 	p("// A row of %d×%d tiles from %d unpacked rows of A (see emitDirectRow).", k.mr, k.nr, k.mr)
 	p("TEXT ·%s(SB), NOSPLIT, $0-80", name)
@@ -256,29 +264,7 @@ func (k kernel) emitDirectRow() {
 		r := fmt.Sprintf("%s%d", k.reg, i)
 		p("\t%s %s, %s, %s", k.zero, r, r, r)
 	}
-	step := func(s int) {
-		for v := 0; v < nv; v++ {
-			if s == 0 {
-				p("\tVMOVUPS %d(BX), %s", v*vbytes, bReg(v))
-			} else {
-				p("\tVMOVUPS %d(BX)(R12*1), %s", v*vbytes, bReg(v))
-			}
-		}
-		for r := 0; r < k.mr; r++ {
-			p("\tVBROADCASTSS %s, %s", k.aAddr(r, s), aReg(r))
-			for v := 0; v < nv; v++ {
-				p("\tVFMADD231PS %s, %s, %s", aReg(r), bReg(v), k.acc(r, v))
-			}
-		}
-	}
-	advance := func(steps int) {
-		p("\tADDQ $%d, AX", steps*4)
-		p("\tADDQ $%d, R10", steps*4)
-		p("\tADDQ $%d, R11", steps*4)
-		for range steps {
-			p("\tADDQ R12, BX")
-		}
-	}
+	step, advance := k.emitStep, k.emitAdvance
 	p("\tCMPQ CX, $2")
 	p("\tJLT %s_tail", name)
 	p("%s_loop:", name)
@@ -294,34 +280,13 @@ func (k kernel) emitDirectRow() {
 	step(0)
 	advance(1)
 	p("%s_store:", name)
-	p("\tVBROADCASTSS alpha+72(FP), %s", alphaReg)
-	p("\tVBROADCASTSS beta+76(FP), %s", betaReg)
-	p("\tMOVL beta+76(FP), SI")
-	p("\tANDL $0x7fffffff, SI")
-	p("\tJZ %s_beta0", name)
-	for r := 0; r < k.mr; r++ {
-		for v := 0; v < nv; v++ {
-			a := k.acc(r, v)
-			p("\tVMULPS %s, %s, %s", alphaReg, a, a)
-			p("\tVFMADD231PS %d(DI), %s, %s", v*vbytes, betaReg, a)
-			p("\tVMOVUPS %s, %d(DI)", a, v*vbytes)
+	jumped := false // the second branch falls through to _next
+	k.emitStore(name, 72, "SI", func() {
+		if !jumped {
+			p("\tJMP %s_next", name)
+			jumped = true
 		}
-		if r < k.mr-1 {
-			p("\tADDQ DX, DI")
-		}
-	}
-	p("\tJMP %s_next", name)
-	p("%s_beta0:", name)
-	for r := 0; r < k.mr; r++ {
-		for v := 0; v < nv; v++ {
-			a := k.acc(r, v)
-			p("\tVMULPS %s, %s, %s", alphaReg, a, a)
-			p("\tVMOVUPS %s, %d(DI)", a, v*vbytes)
-		}
-		if r < k.mr-1 {
-			p("\tADDQ DX, DI")
-		}
-	}
+	})
 	p("%s_next:", name)
 	p("\tADDQ R13, R14")
 	p("\tADDQ $%d, R15", k.nr*4)
