@@ -326,7 +326,6 @@ func convAddGo(dst, src []float32) {
 	}
 }
 
-// convAddBiasRows adds bias[0:k] to each of the rows of the rows×k matrix y.
 // swishEpilogue is the GEMM epilogue adding bias[col] (when not nil) to column col
 // of each row, then applying Swish.
 func swishEpilogue(bias []float32) epilogue {
@@ -357,6 +356,7 @@ func biasEpilogue(bias []float32, off int) epilogue {
 	}
 }
 
+// convAddBiasRows adds bias[0:k] to each of the rows of the rows×k matrix y.
 func convAddBiasRows(y []float32, rows, k int, bias []float32) {
 	if bias == nil {
 		return

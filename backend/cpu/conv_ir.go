@@ -27,6 +27,11 @@ type ConvLayer struct {
 // its own parallel loops. It panics when the shapes do not chain or a slice is too
 // short.
 func InvertedResidualForward(x []float32, c1, c2, c3 ConvLayer, up bool, y []float32) {
+	for i, c := range []ConvLayer{c1, c2, c3} {
+		if err := c.P.Validate(); err != nil {
+			panic(fmt.Sprintf("cpu.InvertedResidualForward: conv%d: %v", i+1, err))
+		}
+	}
 	n := c1.P.N
 	h1, w1 := c1.P.OutHW()
 	u := 1
