@@ -74,9 +74,7 @@ func (tp *Tape) UpsampleConv2D(x, w, b *Var, o ConvOpts, swish bool) *Var {
 	xs, ws := x.Shape(), w.Shape()
 	if tp.noGrad && tp.Precision() != BF16 && len(xs) == 4 && len(ws) == 4 {
 		p := o.params([]int{xs[0], 2 * xs[1], 2 * xs[2], xs[3]}, ws)
-		if p.Validate() == nil && p.Groups == p.C && p.K == p.C && p.C > 1 && ws[3] == 1 &&
-			p.StrideH == 1 && p.DilH == 1 && p.KH == 2*p.PadH+1 && p.KW == 2*p.PadW+1 &&
-			(b == nil || b.Value.Len() == p.K) {
+		if cpu.DepthwiseUp2xFits(p) && ws[3] == 1 && (b == nil || b.Value.Len() == p.K) {
 			out := tp.newVar([]int{p.N, p.H, p.W, p.K}, x, w, b)
 			var bias []float32
 			if b != nil {
@@ -166,7 +164,7 @@ func (tp *Tape) invertedResidualFused(x *Var, c1, c2, c3 ConvArgs, up bool) *Var
 	if !ok2 || l2.P.Groups != l2.P.C || l2.P.K != l2.P.C || l2.P.C < 2 {
 		return nil
 	}
-	if up && (l2.P.StrideH != 1 || l2.P.DilH != 1 || l2.P.KH != 2*l2.P.PadH+1 || l2.P.KW != 2*l2.P.PadW+1) {
+	if up && !cpu.DepthwiseUp2xFits(l2.P) {
 		return nil
 	}
 	h2, w2 := l2.P.OutHW()

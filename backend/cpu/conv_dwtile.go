@@ -154,7 +154,12 @@ func (pl *dwPlan) run(n int, x, bias, y []float32, swish bool) {
 		// input rows copied into zero-padded rows of pw pixels, by image
 		buf := getConvScratch(h * pw * C)
 		xp := (*buf)[:h*pw*C]
-		have := make([]int, h) // 1 + the image whose row ih is in xp
+		// have[ih] is 1 + the image whose row ih is in xp (on the stack up to 64 rows)
+		var haveBuf [64]int
+		have := haveBuf[:min(h, len(haveBuf))]
+		if h > len(haveBuf) {
+			have = make([]int, h)
+		}
 		need := func(n, ih int) {
 			if have[ih] == n+1 {
 				return
@@ -249,13 +254,20 @@ func DepthwiseUp2xForward(p ConvParams, x, w, bias, y []float32, swish bool) {
 	dwTiledForward(p, 2, x, w, bias, y, swish)
 }
 
+// DepthwiseUp2xFits reports whether DepthwiseUp2xForward computes p (the convolution
+// as applied to the upsampled input): valid, depthwise, stride 1, dilation 1, an
+// even-sized input and a kernel of 2·Pad + 1 on both axes (output of the input's size).
+func DepthwiseUp2xFits(p ConvParams) bool {
+	return p.Validate() == nil && p.isDepthwise() && p.StrideH == 1 && p.StrideW == 1 && p.DilH == 1 && p.DilW == 1 &&
+		p.H%2 == 0 && p.W%2 == 0 && p.KH == 2*p.PadH+1 && p.KW == 2*p.PadW+1
+}
+
 // checkUp2x panics unless p is a convolution DepthwiseUp2xForward computes.
 func checkUp2x(op string, p ConvParams) {
 	if err := p.Validate(); err != nil {
 		panic("cpu." + op + ": " + err.Error())
 	}
-	if !p.isDepthwise() || p.StrideH != 1 || p.StrideW != 1 || p.DilH != 1 || p.DilW != 1 ||
-		p.H%2 != 0 || p.W%2 != 0 || p.KH != 2*p.PadH+1 || p.KW != 2*p.PadW+1 {
+	if !DepthwiseUp2xFits(p) {
 		panic(fmt.Sprintf("cpu.%s: %+v is not a same-size, stride-1 depthwise convolution of an even-sized image", op, p))
 	}
 }
