@@ -327,33 +327,17 @@ func convAddGo(dst, src []float32) {
 }
 
 // swishEpilogue is the GEMM epilogue adding bias[col] (when not nil) to column col
-// of each row, then applying Swish.
-func swishEpilogue(bias []float32) epilogue {
-	v := vmathKernels.get()
-	return func(c []float32, ldc, rows, col, cols int) {
-		for r := range rows {
-			row := c[r*ldc : r*ldc+cols]
-			if bias != nil {
-				convAddTo(row, bias[col:col+cols])
-			}
-			mapSerial(row, row, v.width, v.swish)
-		}
-	}
-}
+// and then applying Swish.
+func swishEpilogue(bias []float32) epilogue { return epilogue{bias: bias, swish: true} }
 
 // biasEpilogue is the GEMM epilogue adding bias[off+col] to column col of each row
-// (nil when bias is nil): the bias goes in while the row panel is in cache, with the
-// same result as adding it afterwards.
+// (nothing when bias is nil): the bias goes in while the row panel is in cache, with
+// the same result as adding it afterwards.
 func biasEpilogue(bias []float32, off int) epilogue {
 	if bias == nil {
-		return nil
+		return epilogue{}
 	}
-	return func(c []float32, ldc, rows, col, cols int) {
-		b := bias[off+col : off+col+cols]
-		for r := range rows {
-			convAddTo(c[r*ldc:r*ldc+cols], b)
-		}
-	}
+	return epilogue{bias: bias[off:]}
 }
 
 // convAddBiasRows adds bias[0:k] to each of the rows of the rows×k matrix y.

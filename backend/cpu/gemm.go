@@ -21,9 +21,10 @@ type gemmVariant struct {
 	// in place of a packed micro-panel.
 	direct func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32)
 	// directRow, if not nil, is direct for tiles full tiles side by side: columns
-	// nr·t onwards of c, from the B micro-panels b[t·bstride:] (no prefetch). Products
-	// of small depth use it, where the call of each tile would cost much of its work.
-	directRow func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bstride, tiles int, alpha, beta float32)
+	// nr·t onwards of c, from the B micro-panels b[t·bstride:] (no prefetch), adding
+	// bias[j] to column j last when bias is not nil. Products of small depth use it,
+	// where the call of each tile would cost much of its work.
+	directRow func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bstride, tiles int, alpha, beta float32, bias []float32)
 	// alts are other tile shapes of the same instruction set; a product uses one
 	// when it pads it at least 5% less than this one does.
 	alts []*gemmVariant
@@ -71,13 +72,45 @@ func (v *gemmVariant) padded(m, n int) int {
 // products with a small C, k is split and the partial products are summed. Slices
 // too short for the given sizes and strides make it panic.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nil)
+	sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, epilogue{})
 }
 
-// epilogue finishes a region of C once its sums are complete, while it is still in
-// cache: rows rows of cols values, ldc apart, starting at c[0], which is element
-// (row, col) of the whole C for some row (rows are independent).
-type epilogue func(c []float32, ldc, rows, col, cols int)
+// epilogue finishes C once its sums are complete, while it is still in cache: bias[j]
+// (when bias is not nil) is added to column j of the whole C, then Swish is applied
+// (when swish is set). The zero value does nothing.
+type epilogue struct {
+	bias  []float32
+	swish bool
+}
+
+// on reports whether e does anything.
+func (e epilogue) on() bool { return e.bias != nil || e.swish }
+
+// apply finishes rows rows of cols values, ldc apart, starting at c[0], which is
+// element (row, col) of the whole C for some row (rows are independent); the bias
+// only of the columns from biasFrom on (those before have it already).
+func (e epilogue) apply(c []float32, ldc, rows, col, cols, biasFrom int) {
+	if e.bias != nil && biasFrom < cols {
+		b := e.bias[col+biasFrom : col+cols]
+		for r := range rows {
+			convAddTo(c[r*ldc+biasFrom:r*ldc+cols], b)
+		}
+	}
+	if !e.swish {
+		return
+	}
+	v := vmathKernels.get()
+	if ldc == cols {
+		// the rows are one contiguous block
+		blk := c[:rows*cols]
+		mapSerial(blk, blk, v.width, v.swish)
+		return
+	}
+	for r := range rows {
+		row := c[r*ldc : r*ldc+cols]
+		mapSerial(row, row, v.width, v.swish)
+	}
+}
 
 // sgemm is Sgemm followed by epi (when not nil) on every region of C, applied as each
 // row panel of a column block is finished (so C never makes a separate trip through
@@ -92,9 +125,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	checkMatrix("C", c, m, n, ldc)
 	if k == 0 || alpha == 0 {
 		scaleC(m, n, beta, c, ldc)
-		if epi != nil {
-			epi(c, ldc, m, 0, n)
-		}
+		epi.apply(c, ldc, m, 0, n, 0)
 		return
 	}
 	if transA {
@@ -116,7 +147,7 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	}
 	// Deep products with a small C (weight gradients of convolutions) split k: each
 	// worker computes a partial C over its range of k, and the partial sums are added.
-	if epi == nil && k >= 2*w*g.v.kcMax && k >= 4*max(m, n) {
+	if !epi.on() && k >= 2*w*g.v.kcMax && k >= 4*max(m, n) {
 		g.runSplitK(w)
 		return
 	}
@@ -221,8 +252,7 @@ type gemm struct {
 	beta           float32
 	c              []float32
 	ldc            int
-	// epi, when not nil, finishes each region of C once its sums are complete (see
-	// sgemm); col0 is the column of the whole C where this product's C starts (a band
+	// epi finishes each region of C once its sums are complete (see sgemm); col0 is the column of the whole C where this product's C starts (a band
 	// of runRegions starts further right).
 	epi  epilogue
 	col0 int
@@ -459,7 +489,7 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 				g.packA(ap[(ip-ib)*mr*kc:(ip-ib+1)*mr*kc], pc, kc, i, min(mr, g.m-i))
 			}
 			// the sums of C are complete after this depth block: finish the rows
-			last := g.epi != nil && pc+kc >= g.k
+			last := g.epi.on() && pc+kc >= g.k
 			if v.bInL1 {
 				// The B micro-panel stays in L1 while the A micro-panels
 				// stream through from L2.
@@ -470,7 +500,7 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 					}
 				}
 				if last {
-					g.finish(ib*mr, min(ie*mr, g.m), jc, jp0, jp1)
+					g.finish(ib*mr, min(ie*mr, g.m), jc, jp0, jp1, jp0)
 				}
 				continue
 			}
@@ -495,13 +525,19 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 				}
 				jp := jp0
 				if g.directA && v.directRow != nil && (ip+1)*mr <= g.m {
-					// the full tiles of the row panel in one call
+					// the full tiles of the row panel in one call, which adds the
+					// bias of the last depth block
 					if full := min(jp1, nc/nr) - jp0; full > 0 {
 						b := bp.buf[(pc-bp.k0)*bp.width+jp0*nr*kc:] // panels jp0… (see panel)
-						v.directRow(kc, g.a[ip*mr*g.lda+pc:], g.lda, b, nr, g.c[ip*mr*g.ldc+jc+jp0*nr:], g.ldc, nr*kc, full, g.alpha, beta)
+						var bias []float32
+						if last && g.epi.bias != nil {
+							bias = g.epi.bias[g.col0+jc+jp0*nr:]
+						}
+						v.directRow(kc, g.a[ip*mr*g.lda+pc:], g.lda, b, nr, g.c[ip*mr*g.ldc+jc+jp0*nr:], g.ldc, nr*kc, full, g.alpha, beta, bias)
 						jp += full
 					}
 				}
+				biased := jp // tile columns [jp0, biased) have their bias
 				for ; jp < jp1; jp++ {
 					b, _ := bp.panel(pc, jp, nr)
 					budget := kc / 2
@@ -512,7 +548,7 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 					g.tile(a, b, ip*mr, jc+jp*nr, jc+nc, pc, kc, beta, tile, pf)
 				}
 				if last {
-					g.finish(ip*mr, min((ip+1)*mr, g.m), jc, jp0, jp1)
+					g.finish(ip*mr, min((ip+1)*mr, g.m), jc, jp0, jp1, biased)
 				}
 			}
 		}
@@ -520,12 +556,12 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 }
 
 // finish runs the epilogue on rows [i0, i1) of the tile columns [jp0, jp1) of the
-// column block at jc.
-func (g *gemm) finish(i0, i1, jc, jp0, jp1 int) {
+// column block at jc, whose tile columns before jb have their bias already.
+func (g *gemm) finish(i0, i1, jc, jp0, jp1, jb int) {
 	nr := g.v.nr
 	j0, j1 := jc+jp0*nr, min(g.n, jc+jp1*nr)
 	if i0 < i1 && j0 < j1 {
-		g.epi(g.c[i0*g.ldc+j0:], g.ldc, i1-i0, g.col0+j0, j1-j0)
+		g.epi.apply(g.c[i0*g.ldc+j0:], g.ldc, i1-i0, g.col0+j0, j1-j0, min(j1-j0, (jb-jp0)*nr))
 	}
 }
 

@@ -32,10 +32,10 @@ func sgemmKernelDirectAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *
 
 // sgemmKernelDirectAVX2Row is sgemmKernelDirectAVX2 for tiles tiles side by side
 // (columns 16·t onwards of c, B micro-panels bstride floats apart), without
-// prefetching (see gemm_asmgen.go).
+// prefetching, adding bias[j] to column j when bias is not nil (see gemm_asmgen.go).
 //
 //go:noescape
-func sgemmKernelDirectAVX2Row(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32)
+func sgemmKernelDirectAVX2Row(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32, bias *float32)
 
 // sgemmKernel8x48AVX512 is sgemmKernelAVX512 for 8×48 tiles.
 //
@@ -110,14 +110,19 @@ func init() {
 			_ = c[5*ldc+15]
 			sgemmKernelDirectAVX2(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
 		},
-		directRow: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bstride, tiles int, alpha, beta float32) {
+		directRow: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bstride, tiles int, alpha, beta float32, bias []float32) {
 			if tiles <= 0 {
 				return
 			}
 			_ = a[5*lda+kc-1]
 			_ = b[(tiles-1)*bstride+(kc-1)*ldb+15]
 			_ = c[5*ldc+16*tiles-1]
-			sgemmKernelDirectAVX2Row(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, bstride, tiles, alpha, beta)
+			var pb *float32
+			if bias != nil {
+				_ = bias[16*tiles-1]
+				pb = &bias[0]
+			}
+			sgemmKernelDirectAVX2Row(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, bstride, tiles, alpha, beta, pb)
 		},
 	}).fitCaches(caches, runtime.GOMAXPROCS(0)))
 }

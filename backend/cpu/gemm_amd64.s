@@ -2019,9 +2019,9 @@ sgemmKernelDirectAVX2_beta0:
 	VZEROUPPER
 	RET
 
-// func sgemmKernelDirectAVX2Row(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32)
+// func sgemmKernelDirectAVX2Row(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32, bias *float32)
 // A row of 6×16 tiles from 6 unpacked rows of A (see emitDirectRow).
-TEXT ·sgemmKernelDirectAVX2Row(SB), NOSPLIT, $0-80
+TEXT ·sgemmKernelDirectAVX2Row(SB), NOSPLIT, $0-88
 	CMPQ tiles+64(FP), $0
 	JLE sgemmKernelDirectAVX2Row_done
 	MOVQ lda+16(FP), R8
@@ -2135,6 +2135,115 @@ sgemmKernelDirectAVX2Row_tail:
 	ADDQ $4, R11
 	ADDQ R12, BX
 sgemmKernelDirectAVX2Row_store:
+	MOVQ bias+80(FP), CX
+	TESTQ CX, CX
+	JZ sgemmKernelDirectAVX2Row_nobias
+	VBROADCASTSS alpha+72(FP), Y14
+	VBROADCASTSS beta+76(FP), Y15
+	MOVL beta+76(FP), SI
+	ANDL $0x7fffffff, SI
+	JZ sgemmKernelDirectAVX2RowBias_beta0
+	VMULPS Y14, Y0, Y0
+	VFMADD231PS 0(DI), Y15, Y0
+	VADDPS 0(CX), Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	VMULPS Y14, Y1, Y1
+	VFMADD231PS 32(DI), Y15, Y1
+	VADDPS 32(CX), Y1, Y1
+	VMOVUPS Y1, 32(DI)
+	ADDQ DX, DI
+	VMULPS Y14, Y2, Y2
+	VFMADD231PS 0(DI), Y15, Y2
+	VADDPS 0(CX), Y2, Y2
+	VMOVUPS Y2, 0(DI)
+	VMULPS Y14, Y3, Y3
+	VFMADD231PS 32(DI), Y15, Y3
+	VADDPS 32(CX), Y3, Y3
+	VMOVUPS Y3, 32(DI)
+	ADDQ DX, DI
+	VMULPS Y14, Y4, Y4
+	VFMADD231PS 0(DI), Y15, Y4
+	VADDPS 0(CX), Y4, Y4
+	VMOVUPS Y4, 0(DI)
+	VMULPS Y14, Y5, Y5
+	VFMADD231PS 32(DI), Y15, Y5
+	VADDPS 32(CX), Y5, Y5
+	VMOVUPS Y5, 32(DI)
+	ADDQ DX, DI
+	VMULPS Y14, Y6, Y6
+	VFMADD231PS 0(DI), Y15, Y6
+	VADDPS 0(CX), Y6, Y6
+	VMOVUPS Y6, 0(DI)
+	VMULPS Y14, Y7, Y7
+	VFMADD231PS 32(DI), Y15, Y7
+	VADDPS 32(CX), Y7, Y7
+	VMOVUPS Y7, 32(DI)
+	ADDQ DX, DI
+	VMULPS Y14, Y8, Y8
+	VFMADD231PS 0(DI), Y15, Y8
+	VADDPS 0(CX), Y8, Y8
+	VMOVUPS Y8, 0(DI)
+	VMULPS Y14, Y9, Y9
+	VFMADD231PS 32(DI), Y15, Y9
+	VADDPS 32(CX), Y9, Y9
+	VMOVUPS Y9, 32(DI)
+	ADDQ DX, DI
+	VMULPS Y14, Y10, Y10
+	VFMADD231PS 0(DI), Y15, Y10
+	VADDPS 0(CX), Y10, Y10
+	VMOVUPS Y10, 0(DI)
+	VMULPS Y14, Y11, Y11
+	VFMADD231PS 32(DI), Y15, Y11
+	VADDPS 32(CX), Y11, Y11
+	VMOVUPS Y11, 32(DI)
+	JMP sgemmKernelDirectAVX2Row_biasnext
+sgemmKernelDirectAVX2RowBias_beta0:
+	VMULPS Y14, Y0, Y0
+	VADDPS 0(CX), Y0, Y0
+	VMOVUPS Y0, 0(DI)
+	VMULPS Y14, Y1, Y1
+	VADDPS 32(CX), Y1, Y1
+	VMOVUPS Y1, 32(DI)
+	ADDQ DX, DI
+	VMULPS Y14, Y2, Y2
+	VADDPS 0(CX), Y2, Y2
+	VMOVUPS Y2, 0(DI)
+	VMULPS Y14, Y3, Y3
+	VADDPS 32(CX), Y3, Y3
+	VMOVUPS Y3, 32(DI)
+	ADDQ DX, DI
+	VMULPS Y14, Y4, Y4
+	VADDPS 0(CX), Y4, Y4
+	VMOVUPS Y4, 0(DI)
+	VMULPS Y14, Y5, Y5
+	VADDPS 32(CX), Y5, Y5
+	VMOVUPS Y5, 32(DI)
+	ADDQ DX, DI
+	VMULPS Y14, Y6, Y6
+	VADDPS 0(CX), Y6, Y6
+	VMOVUPS Y6, 0(DI)
+	VMULPS Y14, Y7, Y7
+	VADDPS 32(CX), Y7, Y7
+	VMOVUPS Y7, 32(DI)
+	ADDQ DX, DI
+	VMULPS Y14, Y8, Y8
+	VADDPS 0(CX), Y8, Y8
+	VMOVUPS Y8, 0(DI)
+	VMULPS Y14, Y9, Y9
+	VADDPS 32(CX), Y9, Y9
+	VMOVUPS Y9, 32(DI)
+	ADDQ DX, DI
+	VMULPS Y14, Y10, Y10
+	VADDPS 0(CX), Y10, Y10
+	VMOVUPS Y10, 0(DI)
+	VMULPS Y14, Y11, Y11
+	VADDPS 32(CX), Y11, Y11
+	VMOVUPS Y11, 32(DI)
+	JMP sgemmKernelDirectAVX2Row_biasnext
+sgemmKernelDirectAVX2Row_biasnext:
+	ADDQ $64, bias+80(FP)
+	JMP sgemmKernelDirectAVX2Row_next
+sgemmKernelDirectAVX2Row_nobias:
 	VBROADCASTSS alpha+72(FP), Y14
 	VBROADCASTSS beta+76(FP), Y15
 	MOVL beta+76(FP), SI

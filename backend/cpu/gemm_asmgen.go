@@ -145,7 +145,7 @@ func (k kernel) emit() {
 	p("\tDECQ CX")
 	p("\tJMP %s_tail", k.name)
 	p("%s_store:", k.name)
-	k.emitStore(k.name, 88, "R8", func() {
+	k.emitStore(k.name, 88, "R8", "", func() {
 		p("\tVZEROUPPER")
 		p("\tRET")
 	})
@@ -191,8 +191,10 @@ func (k kernel) emitAdvance(steps int) {
 // emitStore writes the tile from the accumulators to C at DI (rows DX bytes apart):
 // alpha·acc + beta·C, or alpha·acc without reading C when beta is ±0. alpha and beta
 // are the frame arguments at alphaOff and alphaOff+4; scratch is a free general
-// register; done ends each of the two branches.
-func (k kernel) emitStore(name string, alphaOff int, scratch string, done func()) {
+// register; done ends each of the two branches. When bias names a general register,
+// the tile's nr column biases at that address are added last (each a separate
+// rounding, as when they are added to the stored C).
+func (k kernel) emitStore(name string, alphaOff int, scratch, bias string, done func()) {
 	nv := k.vecs()
 	nacc := k.mr * nv
 	alphaReg := fmt.Sprintf("%s%d", k.reg, nacc+nv)
@@ -214,6 +216,9 @@ func (k kernel) emitStore(name string, alphaOff int, scratch string, done func()
 				if beta {
 					p("\tVFMADD231PS %d(DI), %s, %s", v*vbytes, betaReg, a)
 				}
+				if bias != "" {
+					p("\tVADDPS %d(%s), %s, %s", v*vbytes, bias, a, a)
+				}
 				p("\tVMOVUPS %s, %d(DI)", a, v*vbytes)
 			}
 			if r < k.mr-1 {
@@ -226,18 +231,20 @@ func (k kernel) emitStore(name string, alphaOff int, scratch string, done func()
 
 // emitDirectRow writes <name>Row, the direct kernel for a row of tiles:
 //
-//	func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32)
+//	func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32, bias *float32)
 //
 // computes tiles MR×NR tiles side by side, C columns NR·t onwards, from the same MR
 // rows of A and the B micro-panels b + t·bstride (floats): one call per row panel
 // instead of one per tile, which is most of the cost of a tile when kc is small (1×1
-// convolutions of few channels). No prefetch stream.
+// convolutions of few channels). When bias is not nil, bias[j] is added to column j
+// after alpha and beta (the bias of a convolution, without a second pass over C). No
+// prefetch stream.
 func (k kernel) emitDirectRow() {
 	name := k.name + "Row"
 	nacc := k.mr * k.vecs()
-	p("// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32)", name)
+	p("// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32, bias *float32)", name)
 	p("// A row of %d×%d tiles from %d unpacked rows of A (see emitDirectRow).", k.mr, k.nr, k.mr)
-	p("TEXT ·%s(SB), NOSPLIT, $0-80", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-88", name)
 	p("\tCMPQ tiles+64(FP), $0")
 	p("\tJLE %s_done", name)
 	p("\tMOVQ lda+16(FP), R8")
@@ -280,8 +287,18 @@ func (k kernel) emitDirectRow() {
 	step(0)
 	advance(1)
 	p("%s_store:", name)
+	// CX (the finished k counter) holds the bias pointer; with a bias the pointer in
+	// the frame moves on by one tile.
+	p("\tMOVQ bias+80(FP), CX")
+	p("\tTESTQ CX, CX")
+	p("\tJZ %s_nobias", name)
+	k.emitStore(name+"Bias", 72, "SI", "CX", func() { p("\tJMP %s_biasnext", name) })
+	p("%s_biasnext:", name)
+	p("\tADDQ $%d, bias+80(FP)", k.nr*4)
+	p("\tJMP %s_next", name)
+	p("%s_nobias:", name)
 	jumped := false // the second branch falls through to _next
-	k.emitStore(name, 72, "SI", func() {
+	k.emitStore(name, 72, "SI", "", func() {
 		if !jumped {
 			p("\tJMP %s_next", name)
 			jumped = true
