@@ -340,3 +340,43 @@ GLOBL vmc<>(SB), RODATA|NOPTR, $480
 	VMULPS c, e1, e1; \
 	VFMADD213PS Y13, x, e1; \
 	VMULPS e1, g, g
+
+// The stages of vmSwishAVX2's pipeline (Y12 sign bit, Y13 1; Y9, Y10, Y14, Y15 and AX
+// scratch). SWPA loads the next vector at SI into x and sets n = round(t·log2e) and
+// r = t − n·ln2 for t = −|x|, leaving the pipeline (swpstop) when t is out of the
+// short path's range or NaN. SWPB turns r into q = expm1(r). SWPC finishes
+// swish = (x < 0 ? x·e : x)/(1 + e), e = (1 + q)·2ⁿ, and stores it at DI.
+#define SWPA(x, n, r) \
+	VMOVUPS (SI), x; \
+	VORPS Y12, x, r; \
+	VCMPPS $9, vmc<>+384(SB), r, Y15; \
+	VMOVMSKPS Y15, AX; \
+	TESTL AX, AX; \
+	JNZ swpstop; \
+	ADDQ $32, SI; \
+	VMULPS vmc<>+0(SB), r, n; \
+	VROUNDPS $0, n, n; \
+	VFMADD231PS vmc<>+32(SB), n, r; \
+	VFMADD231PS vmc<>+64(SB), n, r
+
+#define SWPB(r) \
+	VMOVAPS vmc<>+96(SB), Y9; \
+	VFMADD213PS vmc<>+128(SB), r, Y9; \
+	VFMADD213PS vmc<>+160(SB), r, Y9; \
+	VFMADD213PS vmc<>+192(SB), r, Y9; \
+	VFMADD213PS vmc<>+224(SB), r, Y9; \
+	VFMADD213PS vmc<>+256(SB), r, Y9; \
+	VMULPS r, r, Y10; \
+	VFMADD231PS Y9, Y10, r
+
+#define SWPC(x, n, r) \
+	VADDPS Y13, r, r; \
+	VCVTPS2DQ n, n; \
+	VPSLLD $23, n, n; \
+	VPADDD n, r, r; \
+	VADDPS Y13, r, Y14; \
+	VMULPS x, r, r; \
+	VBLENDVPS x, r, x, r; \
+	VDIVPS Y14, r, r; \
+	VMOVUPS r, (DI); \
+	ADDQ $32, DI

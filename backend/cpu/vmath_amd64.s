@@ -203,12 +203,71 @@ sig2done:
 // by 2ⁿ in one step (e stays a normal number there) and swish = (x < 0 ? x·e : x)/(1 + e).
 // It gives the bits of SWISH256 (which scales by 2ⁿ in two steps after the division so
 // that subnormal results round once); other vectors take SWISH256.
+//
+// Runs of at least three vectors go through a software pipeline first: each step
+// starts the exponent of one vector (stage A), the polynomial of the one before (B)
+// and finishes the one before that (C), with three register sets in rotation, so
+// the long dependency chain of each vector is spread over three steps and the
+// scheduler is not filled with operations waiting on it. The pipeline computes the
+// short path's operations in the same order (same bits; the select uses the sign
+// bit of x, which equals x < 0 for every finite x except −0, where both choices give
+// −0). A vector out of the short path's range stops it before anything of that
+// vector is stored; the loops below then go on from the first vector not stored.
 TEXT ·vmSwishAVX2(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ n+16(FP), CX
 	SHRQ $3, CX
 	JZ   sw2done
+	CMPQ CX, $3
+	JLT  sw2plain
+	MOVQ CX, R8 // vectors in all
+	MOVQ DI, R9 // dst at the start
+	MOVQ CX, AX
+	XORQ DX, DX
+	MOVQ $3, BX
+	DIVQ BX     // AX = pipelined vectors / 3, DX = the rest
+	MOVQ AX, R10
+	VBROADCASTSS vmc<>+288(SB), Y13
+	VBROADCASTSS vmc<>+416(SB), Y12
+	SWPA(Y0, Y1, Y2)
+	SWPA(Y3, Y4, Y5)
+	SWPB(Y2)
+	DECQ R10
+	JZ   swpdrain
+swploop:
+	SWPA(Y6, Y7, Y8)
+	SWPB(Y5)
+	SWPC(Y0, Y1, Y2)
+	SWPA(Y0, Y1, Y2)
+	SWPB(Y8)
+	SWPC(Y3, Y4, Y5)
+	SWPA(Y3, Y4, Y5)
+	SWPB(Y2)
+	SWPC(Y6, Y7, Y8)
+	DECQ R10
+	JNZ  swploop
+swpdrain:
+	SWPA(Y6, Y7, Y8)
+	SWPB(Y5)
+	SWPC(Y0, Y1, Y2)
+	SWPB(Y8)
+	SWPC(Y3, Y4, Y5)
+	SWPC(Y6, Y7, Y8)
+	MOVQ DX, CX
+	TESTQ CX, CX
+	JZ   sw2done
+	JMP  sw2plain
+swpstop:
+	// go on from the first vector not stored
+	MOVQ DI, AX
+	SUBQ R9, AX
+	MOVQ src+8(FP), SI
+	ADDQ AX, SI
+	SHRQ $5, AX
+	MOVQ R8, CX
+	SUBQ AX, CX
+sw2plain:
 	LOADC256
 sw2pair:
 	// two vectors at a time on the short path, their steps interleaved
