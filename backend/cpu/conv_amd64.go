@@ -111,6 +111,12 @@ func dwRowAVX2Checked(y []float32, ys int, x []float32, x0, xs int, w []float32,
 }
 
 //go:noescape
+func dwTile5x8AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
+
+//go:noescape
+func dwTile3x8AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
+
+//go:noescape
 func dwTile5x4AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
 
 //go:noescape
@@ -134,21 +140,26 @@ func dwTileAVX2Checked(y []float32, ys int, b, x []float32, x0, xs, xr int, w []
 		return
 	}
 	checkTile(y, ys, b, x, x0, xs, xr, w, wr, c, count, kw, rows)
-	var k4, k1 func(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
+	var k8, k4, k1 func(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
 	switch kw {
 	case 5:
-		k4, k1 = dwTile5x4AVX2, dwTile5x1AVX2
+		k8, k4, k1 = dwTile5x8AVX2, dwTile5x4AVX2, dwTile5x1AVX2
 	case 3:
-		k4, k1 = dwTile3x4AVX2, dwTile3x1AVX2
+		k8, k4, k1 = dwTile3x8AVX2, dwTile3x4AVX2, dwTile3x1AVX2
 	default:
 		dwTileAVX2Rows(y, ys, b, x, x0, xs, xr, w, wr, c, count, kw, rows)
 		return
 	}
 	full := c &^ 7
 	if full > 0 {
+		// strips of 8 pixels, then of 4, then single pixels
+		n8 := count &^ 7
+		if n8 > 0 {
+			k8(&y[0], ys, &b[0], &x[x0], xs, xr, &w[0], wr, full, n8, rows)
+		}
 		n4 := count &^ 3
-		if n4 > 0 {
-			k4(&y[0], ys, &b[0], &x[x0], xs, xr, &w[0], wr, full, n4, rows)
+		if n4 > n8 {
+			k4(&y[n8*ys], ys, &b[0], &x[x0+n8*xs], xs, xr, &w[0], wr, full, n4-n8, rows)
 		}
 		if n4 < count {
 			k1(&y[n4*ys], ys, &b[0], &x[x0+n4*xs], xs, xr, &w[0], wr, full, count-n4, rows)

@@ -9,7 +9,7 @@ import (
 )
 
 // TestDepthwiseTileKernel checks every variant's tile kernel against a float64 loop
-// (strips of 4 and their tails, channel blocks and tails, several kernel rows), and
+// (strips of 8 and 4 and their tails, channel blocks and tails, several kernel rows), and
 // that nothing between or after the output pixels is written.
 func TestDepthwiseTileKernel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
@@ -18,7 +18,7 @@ func TestDepthwiseTileKernel(t *testing.T) {
 		k := convKernels.get()
 		for _, c := range []int{1, 7, 8, 16, 20, 64, 67, 192} {
 			for _, kw := range []int{1, 3, 5} {
-				for _, count := range []int{1, 3, 4, 5, 9} {
+				for _, count := range []int{1, 3, 4, 5, 8, 9, 13, 16, 23} {
 					for _, rows := range []int{1, 2, 5} {
 						ys, xs := 2*c+3, c
 						xr := (count+kw+1)*xs + 5
