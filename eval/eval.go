@@ -256,16 +256,41 @@ func (e *evaluator) batch(x *tensor.Tensor, done int) (logw [][]float64, elbo fl
 	}
 	largest := parts[0][1] - parts[0][0]
 	results := make([]iwResult, len(parts))
-	for j0 := 0; j0 < k; {
-		c := 1 // samples in this pass: one until the working set per image is known
+	// passSize is the number of samples in the pass starting at sample j0: one until
+	// the working set per image is known, then as many as the budget allows.
+	passSize := func(j0 int) int {
+		c := 1
 		if e.perImage > 0 {
 			c = int(max(e.budget/int64(len(parts))/(e.perImage*int64(largest)), 1))
 			// passes of (nearly) equal size
 			passes := (k - j0 + c - 1) / c
 			c = (k - j0 + passes - 1) / passes
 		}
-		c = min(c, k-j0)
-		draws := drawNoise(e.m, n, c, e.o.Noise)
+		return min(c, k-j0)
+	}
+	// Once the pass sizes are known, the noise of the next pass is drawn while this
+	// one runs, so no core waits for the serial drawing; the draws are made in the
+	// same order as before (one goroutine at a time uses the noise source).
+	var next chan [][]*tensor.Tensor
+	defer func() {
+		if next != nil {
+			<-next
+		}
+	}()
+	for j0 := 0; j0 < k; {
+		c := passSize(j0)
+		var draws [][]*tensor.Tensor
+		if next != nil {
+			draws = <-next
+			next = nil
+		} else {
+			draws = drawNoise(e.m, n, c, e.o.Noise)
+		}
+		if j1 := j0 + c; j1 < k && e.perImage > 0 {
+			cn, ch := passSize(j1), make(chan [][]*tensor.Tensor, 1)
+			go func() { ch <- drawNoise(e.m, n, cn, e.o.Noise) }()
+			next = ch
+		}
 		spread(len(parts), func(p int) {
 			lo, hi := parts[p][0], parts[p][1]
 			results[p], errs[p] = iwPass(e.ctx, e.m, e.prepared, encs[p], xs[p], c, sliceDraws(draws, n, lo, hi))
