@@ -151,9 +151,9 @@ func (tp *Tape) Clamp(x *Var, lo, hi float32) *Var {
 // SoftClamp is c·tanh(x/c), NVAE's smooth clamp into (−c, c).
 func (tp *Tape) SoftClamp(x *Var, c float32) *Var {
 	return tp.vector(x, func(dst, src []float32) {
-		cpu.Map(dst, src, func(v float32) float32 { return v / c })
+		cpu.DivScalarF32(src, c, dst)
 		cpu.TanhSlice(dst, dst)
-		cpu.Map(dst, dst, func(t float32) float32 { return c * t })
+		cpu.ScaleF32(dst, c, dst)
 	}, func(gx, gy, x, y []float32) {
 		cpu.MapBack(gx, gy, x, y, func(_, y float32) float32 { t := y / c; return 1 - t*t })
 	})

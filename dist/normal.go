@@ -77,13 +77,9 @@ func NewNormal(tp *ad.Tape, muRaw, logSigRaw *ad.Var, temp float32) Normal {
 	}
 	inBlocks(n, func(lo, hi int) {
 		t, ev := th[lo:hi], e[lo:hi]
-		for i := range t {
-			t[i] = x[lo+i] / 5
-		}
+		cpu.DivScalarF32(x[lo:hi], 5, t)
 		cpu.TanhSlice(t, t)
-		for i := range ev {
-			ev[i] = t[i] * 5
-		}
+		cpu.ScaleF32(t, 5, ev)
 		cpu.ExpSlice(ev, ev)
 		for i, v := range ev {
 			v += 0.01
@@ -164,9 +160,13 @@ func (n Normal) LogP(tp *ad.Tape, z *ad.Var) *ad.Var {
 	o := out.Data()
 	inBlocks(len(o), func(lo, hi int) {
 		cpu.LogSlice(o[lo:hi], sig[lo:hi])
-		for i := lo; i < hi; i++ {
-			a := (zd[i] - mu[i]) / sig[i]
-			o[i] = -0.5*a*a - halfLog2Pi - o[i]
+		// a = (z − μ)/σ, vectorised with the same roundings
+		var buf [block]float32
+		a := buf[:hi-lo]
+		cpu.SubF32(zd[lo:hi], mu[lo:hi], a)
+		cpu.DivF32(a, sig[lo:hi], a)
+		for i, ai := range a {
+			o[lo+i] = -0.5*ai*ai - halfLog2Pi - o[lo+i]
 		}
 	})
 	return out
@@ -201,14 +201,16 @@ func (n Normal) KL(tp *ad.Tape, p Normal) *ad.Var {
 	})
 	o := out.Data()
 	inBlocks(len(o), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			o[i] = sq[i] / sp[i]
-		}
-		cpu.LogSlice(o[lo:hi], o[lo:hi])
-		for i := lo; i < hi; i++ {
-			a := (mq[i] - mp[i]) / sp[i]
-			r := sq[i] / sp[i]
-			o[i] = 0.5*(a*a+r*r) - 0.5 - o[i]
+		// r = σ_n/σ_p and a = (μ_n − μ_p)/σ_p, vectorised with the same roundings
+		var rb, ab [block]float32
+		r, a := rb[:hi-lo], ab[:hi-lo]
+		cpu.DivF32(sq[lo:hi], sp[lo:hi], r)
+		cpu.LogSlice(o[lo:hi], r)
+		cpu.SubF32(mq[lo:hi], mp[lo:hi], a)
+		cpu.DivF32(a, sp[lo:hi], a)
+		for i, ai := range a {
+			ri := r[i]
+			o[lo+i] = 0.5*(ai*ai+ri*ri) - 0.5 - o[lo+i]
 		}
 	})
 	return out

@@ -142,14 +142,36 @@ func ChannelScale(tp *ad.Tape, x, v *ad.Var) *ad.Var {
 	out := tp.Custom(s, []*ad.Var{x, v}, back)
 	od = out.Data()
 	xd := x.Data()
+	// v of an image repeated over reps rows, so that one call multiplies reps rows
+	// (few channels make a call per row mostly overhead)
+	reps := max(1, channelScaleSpan/c)
 	cpu.Parallel(n*hw, 64, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			vr := vd[(r/hw)*c : (r/hw+1)*c]
-			cpu.MulF32(xd[r*c:(r+1)*c], vr, od[r*c:(r+1)*c])
+		var vt []float32
+		var buf [channelScaleSpan]float32
+		if reps*c <= len(buf) {
+			vt = buf[:reps*c]
+		} else {
+			vt = make([]float32, reps*c)
+		}
+		for r := lo; r < hi; {
+			b := r / hw
+			end := min(hi, (b+1)*hw)
+			vr := vd[b*c : (b+1)*c]
+			for i := range reps {
+				copy(vt[i*c:], vr)
+			}
+			for r0 := r; r0 < end; r0 += reps {
+				r1 := min(end, r0+reps)
+				cpu.MulF32(xd[r0*c:r1*c], vt, od[r0*c:r1*c])
+			}
+			r = end
 		}
 	})
 	return out
 }
+
+// channelScaleSpan is the length of ChannelScale's repeated scale vector.
+const channelScaleSpan = 1024
 
 // AddScaled is a + k·b for same-shaped a and b (the residual cell output).
 func AddScaled(tp *ad.Tape, a, b *ad.Var, k float32) *ad.Var {
@@ -169,8 +191,13 @@ func AddScaled(tp *ad.Tape, a, b *ad.Var, k float32) *ad.Var {
 	out := tp.Custom(a.Shape(), []*ad.Var{a, b}, back)
 	od = out.Data()
 	cpu.Parallel(len(od), 1<<14, func(lo, hi int) {
-		copy(od[lo:hi], ad_[lo:hi])
-		cpu.AxpyF32(k, bd[lo:hi], od[lo:hi]) // od = a + k·b
+		// od = a + k·b, a block at a time so that the copy is still in L1 for the
+		// multiply-add
+		for b0 := lo; b0 < hi; b0 += 2048 {
+			b1 := min(hi, b0+2048)
+			copy(od[b0:b1], ad_[b0:b1])
+			cpu.AxpyF32(k, bd[b0:b1], od[b0:b1])
+		}
 	})
 	return out
 }

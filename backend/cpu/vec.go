@@ -13,6 +13,10 @@ type vecVariant struct {
 	mulF32    func(x, y, z *float32, n int)
 	// bilerp is the bilinear combination of BilerpF32 (n a positive multiple of 8)
 	bilerp func(d, t0, t1, u0, u1 *float32, n int, a0, a1, b0, b1 float32)
+	// sub, div, divScalar and scale are SubF32, DivF32, DivScalarF32 and ScaleF32
+	// (n a positive multiple of 8)
+	sub, div         func(x, y, z *float32, n int)
+	divScalar, scale func(x *float32, s float32, z *float32, n int)
 }
 
 // vecKernels is the vector-op family; its portable variant has no kernels.

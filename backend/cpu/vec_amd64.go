@@ -35,8 +35,30 @@ func mulF32AVX2(x, y, z *float32, n int)
 //go:noescape
 func bilerpF32AVX2(d, t0, t1, u0, u1 *float32, n int, a0, a1, b0, b1 float32)
 
+// subF32AVX2 is SubF32 over n elements, n a positive multiple of 8.
+//
+//go:noescape
+func subF32AVX2(x, y, z *float32, n int)
+
+// divF32AVX2 is DivF32 over n elements, n a positive multiple of 8.
+//
+//go:noescape
+func divF32AVX2(x, y, z *float32, n int)
+
+// divScalarF32AVX2 is DivScalarF32 over n elements, n a positive multiple of 8.
+//
+//go:noescape
+func divScalarF32AVX2(x *float32, s float32, z *float32, n int)
+
+// scaleF32AVX2 is ScaleF32 over n elements, n a positive multiple of 8.
+//
+//go:noescape
+func scaleF32AVX2(x *float32, s float32, z *float32, n int)
+
 func init() {
 	vecKernels.add("avx2", prioAVX2, []feature{hasAVX2, hasFMA}, &vecVariant{
-		dotF64AVX2, axpyF64AVX2, axpyF32AVX2, mulAddF64AVX2, mulAddF32AVX2, mulF32AVX2, bilerpF32AVX2,
+		dotF64: dotF64AVX2, axpyF64: axpyF64AVX2, axpyF32: axpyF32AVX2, mulAddF64: mulAddF64AVX2,
+		mulAddF32: mulAddF32AVX2, mulF32: mulF32AVX2, bilerp: bilerpF32AVX2,
+		sub: subF32AVX2, div: divF32AVX2, divScalar: divScalarF32AVX2, scale: scaleF32AVX2,
 	})
 }

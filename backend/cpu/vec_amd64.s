@@ -181,3 +181,70 @@ bilerploop:
 	JLT     bilerploop
 	VZEROUPPER
 	RET
+
+// func subF32AVX2(x, y, z *float32, n int)
+TEXT ·subF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DX
+	MOVQ z+16(FP), DI
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+sub32loop:
+	VMOVUPS (SI)(AX*4), Y1
+	VSUBPS  (DX)(AX*4), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ    $8, AX
+	CMPQ    AX, CX
+	JLT     sub32loop
+	VZEROUPPER
+	RET
+
+// func divF32AVX2(x, y, z *float32, n int)
+TEXT ·divF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DX
+	MOVQ z+16(FP), DI
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+div32loop:
+	VMOVUPS (SI)(AX*4), Y1
+	VDIVPS  (DX)(AX*4), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ    $8, AX
+	CMPQ    AX, CX
+	JLT     div32loop
+	VZEROUPPER
+	RET
+
+// func divScalarF32AVX2(x *float32, s float32, z *float32, n int)
+TEXT ·divScalarF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	VBROADCASTSS s+8(FP), Y0
+	MOVQ         z+16(FP), DI
+	MOVQ         n+24(FP), CX
+	XORQ         AX, AX
+divs32loop:
+	VMOVUPS (SI)(AX*4), Y1
+	VDIVPS  Y0, Y1, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ    $8, AX
+	CMPQ    AX, CX
+	JLT     divs32loop
+	VZEROUPPER
+	RET
+
+// func scaleF32AVX2(x *float32, s float32, z *float32, n int)
+TEXT ·scaleF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	VBROADCASTSS s+8(FP), Y0
+	MOVQ         z+16(FP), DI
+	MOVQ         n+24(FP), CX
+	XORQ         AX, AX
+scale32loop:
+	VMULPS  (SI)(AX*4), Y0, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ    $8, AX
+	CMPQ    AX, CX
+	JLT     scale32loop
+	VZEROUPPER
+	RET

@@ -47,6 +47,62 @@ func MulF32(x, y, z []float32) {
 	}
 }
 
+// SubF32 sets z[i] = x[i] − y[i] for i < len(x) (y and z at least as long) serially.
+func SubF32(x, y, z []float32) {
+	y, z = y[:len(x)], z[:len(x)]
+	n := len(x) &^ 7
+	if k := vecKernels.get().sub; n > 0 && k != nil {
+		k(&x[0], &y[0], &z[0], n)
+	} else {
+		n = 0
+	}
+	for c := n; c < len(x); c++ {
+		z[c] = x[c] - y[c]
+	}
+}
+
+// DivF32 sets z[i] = x[i]/y[i] for i < len(x) (y and z at least as long) serially.
+func DivF32(x, y, z []float32) {
+	y, z = y[:len(x)], z[:len(x)]
+	n := len(x) &^ 7
+	if k := vecKernels.get().div; n > 0 && k != nil {
+		k(&x[0], &y[0], &z[0], n)
+	} else {
+		n = 0
+	}
+	for c := n; c < len(x); c++ {
+		z[c] = x[c] / y[c]
+	}
+}
+
+// DivScalarF32 sets z[i] = x[i]/s for i < len(x) (z at least as long) serially.
+func DivScalarF32(x []float32, s float32, z []float32) {
+	z = z[:len(x)]
+	n := len(x) &^ 7
+	if k := vecKernels.get().divScalar; n > 0 && k != nil {
+		k(&x[0], s, &z[0], n)
+	} else {
+		n = 0
+	}
+	for c := n; c < len(x); c++ {
+		z[c] = x[c] / s
+	}
+}
+
+// ScaleF32 sets z[i] = s·x[i] for i < len(x) (z at least as long) serially.
+func ScaleF32(x []float32, s float32, z []float32) {
+	z = z[:len(x)]
+	n := len(x) &^ 7
+	if k := vecKernels.get().scale; n > 0 && k != nil {
+		k(&x[0], s, &z[0], n)
+	} else {
+		n = 0
+	}
+	for c := n; c < len(x); c++ {
+		z[c] = s * x[c]
+	}
+}
+
 // BilerpF32 sets d[i] = a0·(b0·t0[i] + b1·t1[i]) + a1·(b0·u0[i] + b1·u1[i]), each
 // product and sum rounded to float32 on its own (no fused multiply-add), so every
 // variant gives the same bits.

@@ -116,6 +116,68 @@ func testMulKernels(t *testing.T) {
 	}
 }
 
+// TestElementwiseF32 compares SubF32, DivF32, DivScalarF32 and ScaleF32 with the
+// plain loops, bit for bit (special values included), over lengths around the vector
+// width, in place and not; nothing past len(x) is written.
+func TestElementwiseF32(t *testing.T) { forEachVariant(t, FamilyVec, testElementwiseF32) }
+
+func testElementwiseF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-40, -3e38}
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+			if r.IntN(8) == 0 {
+				v[i] = specials[r.IntN(len(specials))]
+			}
+		}
+		return v
+	}
+	ops := []struct {
+		name string
+		run  func(x, y, z []float32)
+		want func(x, y float32) float32
+	}{
+		{"SubF32", SubF32, func(x, y float32) float32 { return x - y }},
+		{"DivF32", DivF32, func(x, y float32) float32 { return x / y }},
+		{"DivScalarF32", func(x, _, z []float32) { DivScalarF32(x, 5, z) }, func(x, _ float32) float32 { return x / 5 }},
+		{"ScaleF32", func(x, _, z []float32) { ScaleF32(x, -0.3, z) }, func(x, _ float32) float32 { return -0.3 * x }},
+	}
+	same := func(a, b float32) bool {
+		return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
+	}
+	for _, op := range ops {
+		for _, n := range []int{0, 1, 7, 8, 9, 16, 23, 100, 1031} {
+			for _, inPlace := range []bool{false, true} {
+				x, y := vec(n), vec(n+3)
+				want := make([]float32, n)
+				for i := range want {
+					want[i] = op.want(x[i], y[i])
+				}
+				z := vec(n + 2)
+				tail := append([]float32(nil), z[n:]...)
+				if inPlace {
+					// z's first n elements are x itself
+					copy(z, x)
+					x = z[:n]
+				}
+				op.run(x, y, z)
+				for i := range want {
+					if !same(z[i], want[i]) {
+						t.Fatalf("%s n=%d in place=%v: [%d] = %v, want %v", op.name, n, inPlace, i, z[i], want[i])
+					}
+				}
+				for i, v := range tail {
+					if !same(z[n+i], v) {
+						t.Fatalf("%s n=%d: wrote past the end at %d", op.name, n, n+i)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestBilerpF32 compares BilerpF32 with the unfused scalar expression, bit for bit,
 // over lengths around the vector width (the remainders run the Go loop).
 func TestBilerpF32(t *testing.T) {
