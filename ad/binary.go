@@ -187,21 +187,13 @@ func binaryRow(op binop, dst, a, b []float32, n, sa, sb int) {
 		a, b = a[:n], b[:n]
 		switch op {
 		case opAdd:
-			for j := range dst {
-				dst[j] = a[j] + b[j]
-			}
+			cpu.AddF32(a, b, dst)
 		case opSub:
-			for j := range dst {
-				dst[j] = a[j] - b[j]
-			}
+			cpu.SubF32(a, b, dst)
 		case opMul:
-			for j := range dst {
-				dst[j] = a[j] * b[j]
-			}
+			cpu.MulF32(a, b, dst)
 		case opDiv:
-			for j := range dst {
-				dst[j] = a[j] / b[j]
-			}
+			cpu.DivF32(a, b, dst)
 		}
 	default:
 		for j := 0; j < n; j++ {

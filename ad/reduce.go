@@ -252,9 +252,7 @@ func (tp *Tape) GlobalAvgPool(x *Var) *Var {
 	acc := make([]float32, c)
 	for b := 0; b < n; b++ {
 		clear(acc)
-		for p := 0; p < hw; p++ {
-			cpu.AxpyF32(1, xd[(b*hw+p)*c:(b*hw+p+1)*c], acc) // acc += row (1·v is exact)
-		}
+		cpu.AddRowsF32(acc, xd[b*hw*c:(b+1)*hw*c], hw, c) // pixel after pixel
 		for j := range acc {
 			od[b*c+j] = acc[j] * inv
 		}

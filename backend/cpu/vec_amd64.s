@@ -248,3 +248,179 @@ scale32loop:
 	JLT     scale32loop
 	VZEROUPPER
 	RET
+
+// func addF32AVX2(x, y, z *float32, n int)
+TEXT ·addF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DX
+	MOVQ z+16(FP), DI
+	MOVQ n+24(FP), CX
+	XORQ AX, AX
+add32loop:
+	VMOVUPS (SI)(AX*4), Y1
+	VADDPS  (DX)(AX*4), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ    $8, AX
+	CMPQ    AX, CX
+	JLT     add32loop
+	VZEROUPPER
+	RET
+
+// func addRows8F32AVX2(acc, x *float32, rows, c int)
+//
+// acc[j] += x[r·c + j] for r = 0, 1, … rows−1 in order, j < c, c a multiple of 8 up
+// to 64: the c sums stay in Y0–Y7 over all the rows.
+TEXT ·addRows8F32AVX2(SB), NOSPLIT, $0-32
+	MOVQ acc+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ rows+16(FP), CX
+	MOVQ c+24(FP), DX
+	SHRQ $3, DX           // vectors per row, 1 … 8
+	MOVQ DX, AX
+	SHLQ $5, AX           // row bytes
+	CMPQ DX, $4
+	JG   ar8wide
+	// up to 4 vectors per row: Y0 … Y(DX−1)
+	VMOVUPS (DI), Y0
+	CMPQ DX, $1
+	JEQ  ar1loop
+	VMOVUPS 32(DI), Y1
+	CMPQ DX, $2
+	JEQ  ar2loop
+	VMOVUPS 64(DI), Y2
+	CMPQ DX, $3
+	JEQ  ar3loop
+	VMOVUPS 96(DI), Y3
+ar4loop:
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	ADDQ   AX, SI
+	DECQ   CX
+	JNZ    ar4loop
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RET
+ar3loop:
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	ADDQ   AX, SI
+	DECQ   CX
+	JNZ    ar3loop
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RET
+ar2loop:
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	ADDQ   AX, SI
+	DECQ   CX
+	JNZ    ar2loop
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RET
+ar1loop:
+	VADDPS (SI), Y0, Y0
+	ADDQ   AX, SI
+	DECQ   CX
+	JNZ    ar1loop
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RET
+ar8wide:
+	// 5 … 8 vectors: all eight registers, the row read in two halves of 4 and DX−4
+	VMOVUPS (DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	CMPQ    DX, $6
+	JLT     ar8go
+	VMOVUPS 160(DI), Y5
+	CMPQ    DX, $7
+	JLT     ar8go
+	VMOVUPS 192(DI), Y6
+	CMPQ    DX, $8
+	JLT     ar8go
+	VMOVUPS 224(DI), Y7
+ar8go:
+	CMPQ DX, $8
+	JEQ  ar8loop8
+	CMPQ DX, $7
+	JEQ  ar8loop7
+	CMPQ DX, $6
+	JEQ  ar8loop6
+ar8loop5:
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	VADDPS 128(SI), Y4, Y4
+	ADDQ   AX, SI
+	DECQ   CX
+	JNZ    ar8loop5
+	JMP    ar8store
+ar8loop6:
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	VADDPS 128(SI), Y4, Y4
+	VADDPS 160(SI), Y5, Y5
+	ADDQ   AX, SI
+	DECQ   CX
+	JNZ    ar8loop6
+	JMP    ar8store
+ar8loop7:
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	VADDPS 128(SI), Y4, Y4
+	VADDPS 160(SI), Y5, Y5
+	VADDPS 192(SI), Y6, Y6
+	ADDQ   AX, SI
+	DECQ   CX
+	JNZ    ar8loop7
+	JMP    ar8store
+ar8loop8:
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	VADDPS 128(SI), Y4, Y4
+	VADDPS 160(SI), Y5, Y5
+	VADDPS 192(SI), Y6, Y6
+	VADDPS 224(SI), Y7, Y7
+	ADDQ   AX, SI
+	DECQ   CX
+	JNZ    ar8loop8
+ar8store:
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	CMPQ    DX, $6
+	JLT     ar8done
+	VMOVUPS Y5, 160(DI)
+	CMPQ    DX, $7
+	JLT     ar8done
+	VMOVUPS Y6, 192(DI)
+	CMPQ    DX, $8
+	JLT     ar8done
+	VMOVUPS Y7, 224(DI)
+ar8done:
+	VZEROUPPER
+	RET

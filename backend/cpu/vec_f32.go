@@ -47,6 +47,40 @@ func MulF32(x, y, z []float32) {
 	}
 }
 
+// AddF32 sets z[i] = x[i] + y[i] for i < len(x) (y and z at least as long) serially.
+func AddF32(x, y, z []float32) {
+	y, z = y[:len(x)], z[:len(x)]
+	n := len(x) &^ 7
+	if k := vecKernels.get().add; n > 0 && k != nil {
+		k(&x[0], &y[0], &z[0], n)
+	} else {
+		n = 0
+	}
+	for c := n; c < len(x); c++ {
+		z[c] = x[c] + y[c]
+	}
+}
+
+// AddRowsF32 adds the rows rows of c values of x to acc (length c), one row after the
+// other: acc[j] += x[r·c+j] for r = 0, 1, …, each sum rounded to float32 (the order
+// of a loop over the rows), serially.
+func AddRowsF32(acc, x []float32, rows, c int) {
+	if rows <= 0 || c <= 0 {
+		return
+	}
+	acc, x = acc[:c], x[:rows*c]
+	if k := vecKernels.get().addRows; k != nil && c%8 == 0 && c <= 64 {
+		k(&acc[0], &x[0], rows, c)
+		return
+	}
+	for r := 0; r < rows; r++ {
+		row := x[r*c : (r+1)*c]
+		for j, v := range row {
+			acc[j] += v
+		}
+	}
+}
+
 // SubF32 sets z[i] = x[i] − y[i] for i < len(x) (y and z at least as long) serially.
 func SubF32(x, y, z []float32) {
 	y, z = y[:len(x)], z[:len(x)]

@@ -116,7 +116,7 @@ func testMulKernels(t *testing.T) {
 	}
 }
 
-// TestElementwiseF32 compares SubF32, DivF32, DivScalarF32 and ScaleF32 with the
+// TestElementwiseF32 compares AddF32, SubF32, DivF32, DivScalarF32 and ScaleF32 with the
 // plain loops, bit for bit (special values included), over lengths around the vector
 // width, in place and not; nothing past len(x) is written.
 func TestElementwiseF32(t *testing.T) { forEachVariant(t, FamilyVec, testElementwiseF32) }
@@ -139,6 +139,7 @@ func testElementwiseF32(t *testing.T) {
 		run  func(x, y, z []float32)
 		want func(x, y float32) float32
 	}{
+		{"AddF32", AddF32, func(x, y float32) float32 { return x + y }},
 		{"SubF32", SubF32, func(x, y float32) float32 { return x - y }},
 		{"DivF32", DivF32, func(x, y float32) float32 { return x / y }},
 		{"DivScalarF32", func(x, _, z []float32) { DivScalarF32(x, 5, z) }, func(x, _ float32) float32 { return x / 5 }},
@@ -172,6 +173,39 @@ func testElementwiseF32(t *testing.T) {
 					if !same(z[n+i], v) {
 						t.Fatalf("%s n=%d: wrote past the end at %d", op.name, n, n+i)
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestAddRowsF32 compares AddRowsF32 with the loop over rows, bit for bit, for
+// channel counts the kernel takes (multiples of 8 up to 64) and others, and checks
+// that nothing past c is written.
+func TestAddRowsF32(t *testing.T) { forEachVariant(t, FamilyVec, testAddRowsF32) }
+
+func testAddRowsF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, c := range []int{1, 8, 12, 16, 24, 32, 40, 48, 56, 64, 72, 96} {
+		for _, rows := range []int{0, 1, 2, 7, 64} {
+			x := make([]float32, rows*c)
+			for i := range x {
+				x[i] = float32(r.NormFloat64()) * float32(math.Exp2(float64(r.IntN(20)-10)))
+			}
+			acc := make([]float32, c+3)
+			for i := range acc {
+				acc[i] = float32(r.NormFloat64())
+			}
+			want := append([]float32(nil), acc...)
+			for q := 0; q < rows; q++ {
+				for j := 0; j < c; j++ {
+					want[j] += x[q*c+j]
+				}
+			}
+			AddRowsF32(acc, x, rows, c)
+			for i := range acc {
+				if math.Float32bits(acc[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("c=%d rows=%d: acc[%d] = %v, want %v", c, rows, i, acc[i], want[i])
 				}
 			}
 		}
