@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 
 	"github.com/nvae-go/nvae/ad"
 	"github.com/nvae-go/nvae/backend/cpu"
@@ -255,70 +257,118 @@ func (e *evaluator) batch(x *tensor.Tensor, done int) (logw [][]float64, elbo fl
 		return nil, 0, err
 	}
 	largest := parts[0][1] - parts[0][0]
-	results := make([]iwResult, len(parts))
-	// passSize is the number of samples in the pass starting at sample j0: one until
-	// the working set per image is known, then as many as the budget allows.
-	passSize := func(j0 int) int {
-		c := 1
-		if e.perImage > 0 {
-			c = int(max(e.budget/int64(len(parts))/(e.perImage*int64(largest)), 1))
-			// passes of (nearly) equal size
-			passes := (k - j0 + c - 1) / c
-			c = (k - j0 + passes - 1) / passes
+	// record adds the results of the pass over samples [j0, j0+c) of part p.
+	record := func(p, j0, c int, pass iwResult) {
+		lo, hi := parts[p][0], parts[p][1]
+		np := hi - lo
+		for j := 0; j < c; j++ {
+			for i := 0; i < np; i++ {
+				r := j*np + i
+				elbo += pass.recon[r] + pass.kl[r]
+				logw[lo+i][j0+j] = -pass.recon[r] - pass.logQ[r] + pass.logP[r]
+			}
 		}
-		return min(c, k-j0)
 	}
-	// Once the pass sizes are known, the noise of the next pass is drawn while this
-	// one runs, so no core waits for the serial drawing; the draws are made in the
-	// same order as before (one goroutine at a time uses the noise source).
-	var next chan [][]*tensor.Tensor
-	defer func() {
-		if next != nil {
-			<-next
-		}
-	}()
-	for j0 := 0; j0 < k; {
-		c := passSize(j0)
-		var draws [][]*tensor.Tensor
-		if next != nil {
-			draws = <-next
-			next = nil
-		} else {
-			draws = drawNoise(e.m, n, c, e.o.Noise)
-		}
-		if j1 := j0 + c; j1 < k && e.perImage > 0 {
-			cn, ch := passSize(j1), make(chan [][]*tensor.Tensor, 1)
-			go func() { ch <- drawNoise(e.m, n, cn, e.o.Noise) }()
-			next = ch
-		}
+	j0 := 0
+	if e.perImage == 0 {
+		// The first pass of an evaluation runs one sample, all parts together, to
+		// measure the working set per image forward that sizes the others.
+		draws := drawNoise(e.m, n, 1, e.o.Noise)
+		results := make([]iwResult, len(parts))
 		spread(len(parts), func(p int) {
 			lo, hi := parts[p][0], parts[p][1]
-			results[p], errs[p] = iwPass(e.ctx, e.m, e.prepared, encs[p], xs[p], c, sliceDraws(draws, n, lo, hi))
+			results[p], errs[p] = iwPass(e.ctx, e.m, e.prepared, encs[p], xs[p], 1, sliceDraws(draws, n, lo, hi))
 		})
 		if err := joinPartErrors(errs); err != nil {
 			return nil, 0, err
 		}
-		first := e.perImage == 0
 		for p, pass := range results {
-			lo, hi := parts[p][0], parts[p][1]
-			np := hi - lo
-			if first {
-				e.perImage = max(e.perImage, pass.peak/int64(np*c), 1)
-			}
-			for j := 0; j < c; j++ {
-				for i := 0; i < np; i++ {
-					r := j*np + i
-					elbo += pass.recon[r] + pass.kl[r]
-					logw[lo+i][j0+j] = -pass.recon[r] - pass.logQ[r] + pass.logP[r]
-				}
-			}
+			np := parts[p][1] - parts[p][0]
+			e.perImage = max(e.perImage, pass.peak/int64(np), 1)
+			record(p, 0, 1, pass)
 		}
-		j0 += c
-		e.forwards += int64(c * n)
+		j0 = 1
+		e.forwards += int64(n)
 		if e.o.Progress != nil {
 			e.o.Progress(Progress{Images: done, Forwards: e.forwards})
 		}
 	}
+	// The other passes, of (nearly) equal size, as many samples as the budget allows.
+	type span struct{ j0, c int }
+	var plan []span
+	for j := j0; j < k; {
+		c := int(max(e.budget/int64(len(parts))/(e.perImage*int64(largest)), 1))
+		passes := (k - j + c - 1) / c
+		c = min((k-j+passes-1)/passes, k-j)
+		plan = append(plan, span{j, c})
+		j += c
+	}
+	if len(plan) == 0 {
+		return logw, elbo, nil
+	}
+	// Each part runs its passes one after the other without waiting for the others
+	// (no barrier per pass: a part slowed down for a moment does not hold the other
+	// cores). One goroutine draws the noise of the passes in order, as one sample at a
+	// time would, and hands each part its rows, a few passes ahead.
+	feeds := make([]chan [][]*tensor.Tensor, len(parts))
+	for p := range feeds {
+		feeds[p] = make(chan [][]*tensor.Tensor, 2)
+	}
+	quit := make(chan struct{})
+	drawn := make(chan struct{})
+	go func() {
+		defer close(drawn)
+		for _, sp := range plan {
+			draws := drawNoise(e.m, n, sp.c, e.o.Noise)
+			for p, r := range parts {
+				select {
+				case feeds[p] <- sliceDraws(draws, n, r[0], r[1]):
+				case <-quit:
+					return
+				}
+			}
+		}
+	}()
+	var quitOnce sync.Once
+	stop := func() { quitOnce.Do(func() { close(quit) }) }
+	// the noise source is the caller's again once the drawing goroutine has ended
+	defer func() { stop(); <-drawn }()
+	results := make([][]iwResult, len(parts))
+	var forwards atomic.Int64 // (image, sample) forwards done in these passes
+	base := e.forwards
+	spread(len(parts), func(p int) {
+		np := parts[p][1] - parts[p][0]
+		results[p] = make([]iwResult, len(plan))
+		for i, sp := range plan {
+			var draws [][]*tensor.Tensor
+			select {
+			case draws = <-feeds[p]:
+			case <-quit:
+				errs[p] = errStopped
+				return
+			}
+			res, err := iwPass(e.ctx, e.m, e.prepared, encs[p], xs[p], sp.c, draws)
+			if err != nil {
+				errs[p] = err
+				stop() // the other parts stop at their next pass
+				return
+			}
+			results[p][i] = res
+			forwards.Add(int64(sp.c * np))
+			if p == 0 && e.o.Progress != nil { // part 0 runs on the calling goroutine
+				e.o.Progress(Progress{Images: done, Forwards: base + forwards.Load()})
+			}
+		}
+	})
+	if err := joinPartErrors(errs); err != nil {
+		return nil, 0, err
+	}
+	for i, sp := range plan { // in the order of one pass at a time
+		for p := range parts {
+			record(p, sp.j0, sp.c, results[p][i])
+		}
+	}
+	e.forwards = base + forwards.Load()
 	return logw, elbo, nil
 }
 
