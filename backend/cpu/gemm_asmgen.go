@@ -191,7 +191,8 @@ func (k kernel) emitAdvance(steps int) {
 // emitStore writes the tile from the accumulators to C at DI (rows DX bytes apart):
 // alpha·acc + beta·C, or alpha·acc without reading C when beta is ±0. alpha and beta
 // are the frame arguments at alphaOff and alphaOff+4; scratch is a free general
-// register; done ends each of the two branches. When bias names a general register,
+// register; done ends each of the three branches (beta ≠ 0, beta = 0, and beta = 0
+// with alpha = 1, which leaves out the exact multiplication by alpha). When bias names a general register,
 // the tile's nr column biases at that address are added last (each a separate
 // rounding, as when they are added to the stored C).
 func (k kernel) emitStore(name string, alphaOff int, scratch, bias string, done func()) {
@@ -205,14 +206,25 @@ func (k kernel) emitStore(name string, alphaOff int, scratch, bias string, done 
 	p("\tMOVL beta+%d(FP), %s", alphaOff+4, scratch)
 	p("\tANDL $0x7fffffff, %s", scratch)
 	p("\tJZ %s_beta0", name)
-	for _, beta := range []bool{true, false} {
-		if !beta {
+	// three branches: beta ≠ 0; beta = 0; beta = 0 and alpha = 1, where the
+	// multiplication by alpha (exact) is left out
+	for branch := range 3 {
+		beta := branch == 0
+		switch branch {
+		case 1:
 			p("%s_beta0:", name)
+			p("\tMOVL alpha+%d(FP), %s", alphaOff, scratch)
+			p("\tCMPL %s, $0x3f800000", scratch)
+			p("\tJEQ %s_alpha1", name)
+		case 2:
+			p("%s_alpha1:", name)
 		}
 		for r := 0; r < k.mr; r++ {
 			for v := 0; v < nv; v++ {
 				a := k.acc(r, v)
-				p("\tVMULPS %s, %s, %s", alphaReg, a, a)
+				if branch < 2 {
+					p("\tVMULPS %s, %s, %s", alphaReg, a, a)
+				}
 				if beta {
 					p("\tVFMADD231PS %d(DI), %s, %s", v*vbytes, betaReg, a)
 				}
@@ -297,13 +309,7 @@ func (k kernel) emitDirectRow() {
 	p("\tADDQ $%d, bias+80(FP)", k.nr*4)
 	p("\tJMP %s_next", name)
 	p("%s_nobias:", name)
-	jumped := false // the second branch falls through to _next
-	k.emitStore(name, 72, "SI", "", func() {
-		if !jumped {
-			p("\tJMP %s_next", name)
-			jumped = true
-		}
-	})
+	k.emitStore(name, 72, "SI", "", func() { p("\tJMP %s_next", name) })
 	p("%s_next:", name)
 	p("\tADDQ R13, R14")
 	p("\tADDQ $%d, R15", k.nr*4)
