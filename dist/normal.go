@@ -158,11 +158,12 @@ func (n Normal) LogP(tp *ad.Tape, z *ad.Var) *ad.Var {
 		})
 	})
 	o := out.Data()
+	// a = (z − μ)/σ, vectorised with the same roundings
+	at := tensor.Get(len(o))
+	defer tensor.Put(at)
 	inBlocks(len(o), func(lo, hi int) {
 		cpu.LogSlice(o[lo:hi], sig[lo:hi])
-		// a = (z − μ)/σ, vectorised with the same roundings
-		var buf [block]float32
-		a := buf[:hi-lo]
+		a := at.Data()[lo:hi]
 		cpu.SubF32(zd[lo:hi], mu[lo:hi], a)
 		cpu.DivF32(a, sig[lo:hi], a)
 		for i, ai := range a {
@@ -200,10 +201,12 @@ func (n Normal) KL(tp *ad.Tape, p Normal) *ad.Var {
 		})
 	})
 	o := out.Data()
+	// r = σ_n/σ_p and a = (μ_n − μ_p)/σ_p, vectorised with the same roundings
+	tmp := tensor.Get(2 * len(o))
+	defer tensor.Put(tmp)
+	rs, as := tmp.Data()[:len(o)], tmp.Data()[len(o):]
 	inBlocks(len(o), func(lo, hi int) {
-		// r = σ_n/σ_p and a = (μ_n − μ_p)/σ_p, vectorised with the same roundings
-		var rb, ab [block]float32
-		r, a := rb[:hi-lo], ab[:hi-lo]
+		r, a := rs[lo:hi], as[lo:hi]
 		cpu.DivF32(sq[lo:hi], sp[lo:hi], r)
 		cpu.LogSlice(o[lo:hi], r)
 		cpu.SubF32(mq[lo:hi], mp[lo:hi], a)

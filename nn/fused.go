@@ -142,27 +142,25 @@ func ChannelScale(tp *ad.Tape, x, v *ad.Var) *ad.Var {
 	out := tp.Custom(s, []*ad.Var{x, v}, back)
 	od = out.Data()
 	xd := x.Data()
-	// v of an image repeated over reps rows, so that one call multiplies reps rows
+	// v of each image repeated over reps rows, so that one call multiplies reps rows
 	// (few channels make a call per row mostly overhead)
-	reps := max(1, channelScaleSpan/c)
-	cpu.Parallel(n*hw, 64, func(lo, hi int) {
-		var vt []float32
-		var buf [channelScaleSpan]float32
-		if reps*c <= len(buf) {
-			vt = buf[:reps*c]
-		} else {
-			vt = make([]float32, reps*c)
+	reps := max(1, min(hw, channelScaleSpan/c))
+	vt := tensor.Get(n * reps * c)
+	defer tensor.Put(vt)
+	vtd := vt.Data()
+	for b := 0; b < n; b++ {
+		for i := range reps {
+			copy(vtd[(b*reps+i)*c:], vd[b*c:(b+1)*c])
 		}
+	}
+	cpu.Parallel(n*hw, 64, func(lo, hi int) {
 		for r := lo; r < hi; {
 			b := r / hw
 			end := min(hi, (b+1)*hw)
-			vr := vd[b*c : (b+1)*c]
-			for i := range reps {
-				copy(vt[i*c:], vr)
-			}
+			vb := vtd[b*reps*c : (b+1)*reps*c]
 			for r0 := r; r0 < end; r0 += reps {
 				r1 := min(end, r0+reps)
-				cpu.MulF32(xd[r0*c:r1*c], vt, od[r0*c:r1*c])
+				cpu.MulF32(xd[r0*c:r1*c], vb, od[r0*c:r1*c])
 			}
 			r = end
 		}
