@@ -601,14 +601,16 @@ func klDiag(kl *ad.Var) []float32 {
 	s := kl.Shape()
 	b, hw, z := s[0], s[1]*s[2], s[3]
 	acc := make([]float64, z)
-	for i, v := range kl.Data() {
-		acc[i%z] += float64(v)
+	d := kl.Data()
+	for p := 0; p < b*hw; p++ { // element by element, as the flat order
+		for j, v := range d[p*z : (p+1)*z] {
+			acc[j] += float64(v)
+		}
 	}
 	out := make([]float32, z)
 	for j := range out {
 		out[j] = float32(acc[j] / float64(b))
 	}
-	_ = hw
 	return out
 }
 
