@@ -161,23 +161,10 @@ func rowDot(n int) {
 // (the weights' tap stride is the input's pixel stride: both are the channel count of
 // an NHWC tensor); count is a multiple of strip, rows ≥ 1; strides are in elements.
 func tile(taps, strip int) {
-	l := fmt.Sprintf("t%dx%d", taps, strip)
-	name := fmt.Sprintf("dwTile%dx%dAVX2", taps, strip)
-	p("// func %s(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)", name)
-	p("// The tile kernel for %d taps and strips of %d pixels (see conv_asmgen.go).", taps, strip)
-	p("TEXT ·%s(SB), NOSPLIT, $0-88", name)
+	l := tileHeader(taps, strip, "conv_asmgen.go")
 	p("\tMOVQ y+0(FP), DI")
-	p("\tMOVQ ys+8(FP), R8")
 	p("\tMOVQ x+24(FP), SI")
-	p("\tMOVQ xs+32(FP), R9")
-	p("\tMOVQ xr+40(FP), R10")
-	p("\tMOVQ w+48(FP), BX")
-	p("\tMOVQ wr+56(FP), R13")
-	p("\tMOVQ c+64(FP), R11")
 	p("\tMOVQ count+72(FP), R12")
-	for _, r := range []string{"R8", "R9", "R10", "R13", "R11"} {
-		p("\tSHLQ $2, %s", r)
-	}
 	p("\tTESTQ R12, R12")
 	p("\tJLE  %sdone", l)
 	p("\tTESTQ R11, R11")
@@ -282,20 +269,7 @@ func tile(taps, strip int) {
 // as tile does.
 func tile8(taps int) {
 	const strip = 8
-	l := fmt.Sprintf("t%dx%d", taps, strip)
-	name := fmt.Sprintf("dwTile%dx%dAVX2", taps, strip)
-	p("// func %s(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)", name)
-	p("// The tile kernel for %d taps and strips of %d pixels (see tile8 in conv_asmgen.go).", taps, strip)
-	p("TEXT ·%s(SB), NOSPLIT, $0-88", name)
-	p("\tMOVQ ys+8(FP), R8")
-	p("\tMOVQ xs+32(FP), R9")
-	p("\tMOVQ xr+40(FP), R10")
-	p("\tMOVQ w+48(FP), BX")
-	p("\tMOVQ wr+56(FP), R13")
-	p("\tMOVQ c+64(FP), R11")
-	for _, r := range []string{"R8", "R9", "R10", "R13", "R11"} {
-		p("\tSHLQ $2, %s", r)
-	}
+	l := tileHeader(taps, strip, "tile8 in conv_asmgen.go")
 	p("\tCMPQ count+72(FP), $0")
 	p("\tJLE  %sdone", l)
 	p("\tTESTQ R11, R11")
@@ -354,6 +328,27 @@ func tile8(taps int) {
 	p("%sdone:", l)
 	p("\tVZEROUPPER")
 	p("\tRET")
+}
+
+// tileHeader writes the head of dwTile<taps>x<strip>AVX2 (see tile for its arguments)
+// up to the strides, loaded in bytes: R8 ys, R9 xs, R10 xr, R13 wr and R11 c, with
+// BX = w; see names the description the kernel's comment points to. It returns the
+// kernel's label prefix.
+func tileHeader(taps, strip int, see string) string {
+	name := fmt.Sprintf("dwTile%dx%dAVX2", taps, strip)
+	p("// func %s(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)", name)
+	p("// The tile kernel for %d taps and strips of %d pixels (see %s).", taps, strip, see)
+	p("TEXT ·%s(SB), NOSPLIT, $0-88", name)
+	p("\tMOVQ ys+8(FP), R8")
+	p("\tMOVQ xs+32(FP), R9")
+	p("\tMOVQ xr+40(FP), R10")
+	p("\tMOVQ w+48(FP), BX")
+	p("\tMOVQ wr+56(FP), R13")
+	p("\tMOVQ c+64(FP), R11")
+	for _, r := range []string{"R8", "R9", "R10", "R13", "R11"} {
+		p("\tSHLQ $2, %s", r)
+	}
+	return fmt.Sprintf("t%dx%d", taps, strip)
 }
 
 // stepped emits the access of element j (stride register st) from base through

@@ -537,20 +537,20 @@ t5x8done:
 // func dwTile5x4AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
 // The tile kernel for 5 taps and strips of 4 pixels (see conv_asmgen.go).
 TEXT ·dwTile5x4AVX2(SB), NOSPLIT, $0-88
-	MOVQ y+0(FP), DI
 	MOVQ ys+8(FP), R8
-	MOVQ x+24(FP), SI
 	MOVQ xs+32(FP), R9
 	MOVQ xr+40(FP), R10
 	MOVQ w+48(FP), BX
 	MOVQ wr+56(FP), R13
 	MOVQ c+64(FP), R11
-	MOVQ count+72(FP), R12
 	SHLQ $2, R8
 	SHLQ $2, R9
 	SHLQ $2, R10
 	SHLQ $2, R13
 	SHLQ $2, R11
+	MOVQ y+0(FP), DI
+	MOVQ x+24(FP), SI
+	MOVQ count+72(FP), R12
 	TESTQ R12, R12
 	JLE  t5x4done
 	TESTQ R11, R11
@@ -638,20 +638,20 @@ t5x4done:
 // func dwTile5x1AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
 // The tile kernel for 5 taps and strips of 1 pixels (see conv_asmgen.go).
 TEXT ·dwTile5x1AVX2(SB), NOSPLIT, $0-88
-	MOVQ y+0(FP), DI
 	MOVQ ys+8(FP), R8
-	MOVQ x+24(FP), SI
 	MOVQ xs+32(FP), R9
 	MOVQ xr+40(FP), R10
 	MOVQ w+48(FP), BX
 	MOVQ wr+56(FP), R13
 	MOVQ c+64(FP), R11
-	MOVQ count+72(FP), R12
 	SHLQ $2, R8
 	SHLQ $2, R9
 	SHLQ $2, R10
 	SHLQ $2, R13
 	SHLQ $2, R11
+	MOVQ y+0(FP), DI
+	MOVQ x+24(FP), SI
+	MOVQ count+72(FP), R12
 	TESTQ R12, R12
 	JLE  t5x1done
 	TESTQ R11, R11
@@ -815,20 +815,20 @@ t3x8done:
 // func dwTile3x4AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
 // The tile kernel for 3 taps and strips of 4 pixels (see conv_asmgen.go).
 TEXT ·dwTile3x4AVX2(SB), NOSPLIT, $0-88
-	MOVQ y+0(FP), DI
 	MOVQ ys+8(FP), R8
-	MOVQ x+24(FP), SI
 	MOVQ xs+32(FP), R9
 	MOVQ xr+40(FP), R10
 	MOVQ w+48(FP), BX
 	MOVQ wr+56(FP), R13
 	MOVQ c+64(FP), R11
-	MOVQ count+72(FP), R12
 	SHLQ $2, R8
 	SHLQ $2, R9
 	SHLQ $2, R10
 	SHLQ $2, R13
 	SHLQ $2, R11
+	MOVQ y+0(FP), DI
+	MOVQ x+24(FP), SI
+	MOVQ count+72(FP), R12
 	TESTQ R12, R12
 	JLE  t3x4done
 	TESTQ R11, R11
@@ -902,20 +902,20 @@ t3x4done:
 // func dwTile3x1AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)
 // The tile kernel for 3 taps and strips of 1 pixels (see conv_asmgen.go).
 TEXT ·dwTile3x1AVX2(SB), NOSPLIT, $0-88
-	MOVQ y+0(FP), DI
 	MOVQ ys+8(FP), R8
-	MOVQ x+24(FP), SI
 	MOVQ xs+32(FP), R9
 	MOVQ xr+40(FP), R10
 	MOVQ w+48(FP), BX
 	MOVQ wr+56(FP), R13
 	MOVQ c+64(FP), R11
-	MOVQ count+72(FP), R12
 	SHLQ $2, R8
 	SHLQ $2, R9
 	SHLQ $2, R10
 	SHLQ $2, R13
 	SHLQ $2, R11
+	MOVQ y+0(FP), DI
+	MOVQ x+24(FP), SI
+	MOVQ count+72(FP), R12
 	TESTQ R12, R12
 	JLE  t3x1done
 	TESTQ R11, R11

@@ -508,21 +508,6 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 			// through from L2 (measured faster than the opposite order).
 			for ip := ib; ip < ie; ip++ {
 				a := ap[(ip-ib)*mr*kc : (ip-ib+1)*mr*kc]
-				var next pfRegion // the next panel of A, if read in place
-				if g.directA {
-					ni, npc, nkc := ip+1, pc, kc
-					if ni == ie {
-						ni = ib
-						npc += kc
-						if npc >= bp.k1 {
-							ni, npc = ie, bp.k0
-						}
-						nkc = min(bp.kc, bp.k1-npc)
-					}
-					if ni < ip1 && (ni+1)*mr <= g.m {
-						next = pfRegion{base: g.a[ni*mr*g.lda+npc:], lines: (nkc + 15) / 16, ld: g.lda, rows: mr}
-					}
-				}
 				jp := jp0
 				if g.directA && v.directRow != nil && (ip+1)*mr <= g.m {
 					// the full tiles of the row panel in one call, which adds the
@@ -537,7 +522,22 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 						jp += full
 					}
 				}
-				biased := jp // tile columns [jp0, biased) have their bias
+				biased := jp      // tile columns [jp0, biased) have their bias
+				var next pfRegion // the next panel of A, if read in place
+				if g.directA && jp < jp1 {
+					ni, npc, nkc := ip+1, pc, kc
+					if ni == ie {
+						ni = ib
+						npc += kc
+						if npc >= bp.k1 {
+							ni, npc = ie, bp.k0
+						}
+						nkc = min(bp.kc, bp.k1-npc)
+					}
+					if ni < ip1 && (ni+1)*mr <= g.m {
+						next = pfRegion{base: g.a[ni*mr*g.lda+npc:], lines: (nkc + 15) / 16, ld: g.lda, rows: mr}
+					}
+				}
 				for ; jp < jp1; jp++ {
 					b, _ := bp.panel(pc, jp, nr)
 					budget := kc / 2

@@ -49,15 +49,56 @@ func MulF32(x, y, z []float32) {
 
 // AddF32 sets z[i] = x[i] + y[i] for i < len(x) (y and z at least as long) serially.
 func AddF32(x, y, z []float32) {
+	binaryF32(x, y, z, vecKernels.get().add, func(a, b float32) float32 { return a + b })
+}
+
+// SubF32 sets z[i] = x[i] − y[i] for i < len(x) (y and z at least as long) serially.
+func SubF32(x, y, z []float32) {
+	binaryF32(x, y, z, vecKernels.get().sub, func(a, b float32) float32 { return a - b })
+}
+
+// DivF32 sets z[i] = x[i]/y[i] for i < len(x) (y and z at least as long) serially.
+func DivF32(x, y, z []float32) {
+	binaryF32(x, y, z, vecKernels.get().div, func(a, b float32) float32 { return a / b })
+}
+
+// binaryF32 runs the kernel k (nil: none) over the whole vectors of x, y and z and op
+// over the rest.
+func binaryF32(x, y, z []float32, k func(x, y, z *float32, n int), op func(a, b float32) float32) {
 	y, z = y[:len(x)], z[:len(x)]
 	n := len(x) &^ 7
-	if k := vecKernels.get().add; n > 0 && k != nil {
+	if n > 0 && k != nil {
 		k(&x[0], &y[0], &z[0], n)
 	} else {
 		n = 0
 	}
 	for c := n; c < len(x); c++ {
-		z[c] = x[c] + y[c]
+		z[c] = op(x[c], y[c])
+	}
+}
+
+// DivScalarF32 sets z[i] = x[i]/s for i < len(x) (z at least as long) serially.
+func DivScalarF32(x []float32, s float32, z []float32) {
+	scalarF32(x, s, z, vecKernels.get().divScalar, func(a, b float32) float32 { return a / b })
+}
+
+// ScaleF32 sets z[i] = s·x[i] for i < len(x) (z at least as long) serially.
+func ScaleF32(x []float32, s float32, z []float32) {
+	scalarF32(x, s, z, vecKernels.get().scale, func(a, b float32) float32 { return b * a })
+}
+
+// scalarF32 runs the kernel k (nil: none) over the whole vectors of x and z and op(x, s)
+// over the rest.
+func scalarF32(x []float32, s float32, z []float32, k func(x *float32, s float32, z *float32, n int), op func(a, b float32) float32) {
+	z = z[:len(x)]
+	n := len(x) &^ 7
+	if n > 0 && k != nil {
+		k(&x[0], s, &z[0], n)
+	} else {
+		n = 0
+	}
+	for c := n; c < len(x); c++ {
+		z[c] = op(x[c], s)
 	}
 }
 
@@ -78,62 +119,6 @@ func AddRowsF32(acc, x []float32, rows, c int) {
 		for j, v := range row {
 			acc[j] += v
 		}
-	}
-}
-
-// SubF32 sets z[i] = x[i] − y[i] for i < len(x) (y and z at least as long) serially.
-func SubF32(x, y, z []float32) {
-	y, z = y[:len(x)], z[:len(x)]
-	n := len(x) &^ 7
-	if k := vecKernels.get().sub; n > 0 && k != nil {
-		k(&x[0], &y[0], &z[0], n)
-	} else {
-		n = 0
-	}
-	for c := n; c < len(x); c++ {
-		z[c] = x[c] - y[c]
-	}
-}
-
-// DivF32 sets z[i] = x[i]/y[i] for i < len(x) (y and z at least as long) serially.
-func DivF32(x, y, z []float32) {
-	y, z = y[:len(x)], z[:len(x)]
-	n := len(x) &^ 7
-	if k := vecKernels.get().div; n > 0 && k != nil {
-		k(&x[0], &y[0], &z[0], n)
-	} else {
-		n = 0
-	}
-	for c := n; c < len(x); c++ {
-		z[c] = x[c] / y[c]
-	}
-}
-
-// DivScalarF32 sets z[i] = x[i]/s for i < len(x) (z at least as long) serially.
-func DivScalarF32(x []float32, s float32, z []float32) {
-	z = z[:len(x)]
-	n := len(x) &^ 7
-	if k := vecKernels.get().divScalar; n > 0 && k != nil {
-		k(&x[0], s, &z[0], n)
-	} else {
-		n = 0
-	}
-	for c := n; c < len(x); c++ {
-		z[c] = x[c] / s
-	}
-}
-
-// ScaleF32 sets z[i] = s·x[i] for i < len(x) (z at least as long) serially.
-func ScaleF32(x []float32, s float32, z []float32) {
-	z = z[:len(x)]
-	n := len(x) &^ 7
-	if k := vecKernels.get().scale; n > 0 && k != nil {
-		k(&x[0], s, &z[0], n)
-	} else {
-		n = 0
-	}
-	for c := n; c < len(x); c++ {
-		z[c] = s * x[c]
 	}
 }
 
