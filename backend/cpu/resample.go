@@ -60,16 +60,27 @@ func bilinearTaps(size int) (i0, i1 []int, w0, w1 []float32) {
 func UpsampleBilinear2x(n, h, w, c int, x, y []float32) {
 	hy0, hy1, hw0, hw1 := bilinearTaps(h)
 	wx0, wx1, ww0, ww1 := bilinearTaps(w)
+	// whole vectors of channels: the kernel straight, without BilerpF32's slicing
+	// and lookup for every pixel (few channels make them most of the cost)
+	k := vecKernels.get().bilerp
+	if c%8 != 0 {
+		k = nil
+	}
 	Parallel(n*2*h, 4, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			b, i := r/(2*h), r%(2*h)
-			top := x[(b*h+hy0[i])*w*c:]
-			bot := x[(b*h+hy1[i])*w*c:]
+			top := x[(b*h+hy0[i])*w*c : (b*h+hy0[i]+1)*w*c]
+			bot := x[(b*h+hy1[i])*w*c : (b*h+hy1[i]+1)*w*c]
 			dst := y[r*2*w*c : (r+1)*2*w*c]
 			a0, a1 := hw0[i], hw1[i]
 			for j := 0; j < 2*w; j++ {
 				c0, c1 := wx0[j]*c, wx1[j]*c
 				b0, b1 := ww0[j], ww1[j]
+				if k != nil {
+					// the indices are in range: c0, c1 < w·c and j < 2w
+					k(&dst[j*c], &top[c0], &top[c1], &bot[c0], &bot[c1], c, a0, a1, b0, b1)
+					continue
+				}
 				BilerpF32(dst[j*c:(j+1)*c], top[c0:c0+c], top[c1:c1+c], bot[c0:c0+c], bot[c1:c1+c], a0, a1, b0, b1)
 			}
 		}
