@@ -316,8 +316,17 @@ func (e *evaluator) batch(x *tensor.Tensor, done int) (logw [][]float64, elbo fl
 	}
 	quit := make(chan struct{})
 	drawn := make(chan struct{})
+	var quitOnce sync.Once
+	stop := func() { quitOnce.Do(func() { close(quit) }) }
+	var drawPanic any // a panic of the noise source, raised again in the caller
 	go func() {
 		defer close(drawn)
+		defer func() {
+			if r := recover(); r != nil {
+				drawPanic = r
+				stop()
+			}
+		}()
 		for _, sp := range plan {
 			draws := drawNoise(e.m, n, sp.c, e.o.Noise)
 			for p, r := range parts {
@@ -329,14 +338,21 @@ func (e *evaluator) batch(x *tensor.Tensor, done int) (logw [][]float64, elbo fl
 			}
 		}
 	}()
-	var quitOnce sync.Once
-	stop := func() { quitOnce.Do(func() { close(quit) }) }
 	// the noise source is the caller's again once the drawing goroutine has ended
 	defer func() { stop(); <-drawn }()
 	results := make([][]iwResult, len(parts))
 	var forwards atomic.Int64 // (image, sample) forwards done in these passes
 	base := e.forwards
 	spread(len(parts), func(p int) {
+		// a part that ends early (an error, a cancellation, a panic) stops the
+		// others, which would otherwise wait for noise the drawing goroutine
+		// cannot hand out past this part's full feed
+		finished := false
+		defer func() {
+			if !finished {
+				stop()
+			}
+		}()
 		np := parts[p][1] - parts[p][0]
 		results[p] = make([]iwResult, len(plan))
 		for i, sp := range plan {
@@ -349,8 +365,7 @@ func (e *evaluator) batch(x *tensor.Tensor, done int) (logw [][]float64, elbo fl
 			}
 			res, err := iwPass(e.ctx, e.m, e.prepared, encs[p], xs[p], sp.c, draws)
 			if err != nil {
-				errs[p] = err
-				stop() // the other parts stop at their next pass
+				errs[p] = err // the other parts stop at their next pass
 				return
 			}
 			results[p][i] = res
@@ -359,7 +374,13 @@ func (e *evaluator) batch(x *tensor.Tensor, done int) (logw [][]float64, elbo fl
 				e.o.Progress(Progress{Images: done, Forwards: base + forwards.Load()})
 			}
 		}
+		finished = true
 	})
+	stop()
+	<-drawn
+	if drawPanic != nil {
+		panic(drawPanic)
+	}
 	if err := joinPartErrors(errs); err != nil {
 		return nil, 0, err
 	}

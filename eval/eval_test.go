@@ -300,6 +300,40 @@ func TestNLLStops(t *testing.T) {
 	}
 }
 
+// panickyNoise is RandNoise that panics at its after-th draw.
+type panickyNoise struct {
+	model.RandNoise
+	calls, after int
+}
+
+func (p *panickyNoise) Normal(shape ...int) *tensor.Tensor {
+	p.calls++
+	if p.calls == p.after {
+		panic("noise source failed")
+	}
+	return p.RandNoise.Normal(shape...)
+}
+
+// TestNLLNoisePanic: a panic of the noise source while the passes run reaches the
+// caller of NLL (the noise is drawn on another goroutine, ahead of the parts), with
+// no part left waiting for noise, for one and for several parts.
+func TestNLLNoisePanic(t *testing.T) {
+	m := tinyModel(t)
+	x := binaryImages(4, 8)
+	groups := len(m.LatentShapes(1))
+	for _, workers := range []int{1, 2} {
+		noise := &panickyNoise{RandNoise: model.RandNoise{R: rand.New(rand.NewPCG(6, 6))}, after: 3*groups + 1}
+		var got any
+		func() {
+			defer func() { got = recover() }()
+			_, _ = NLL(context.Background(), m, TensorSource(x, 4), Options{K: 8, MemoryBudget: 1, Workers: workers, Noise: noise})
+		}()
+		if s, ok := got.(string); !ok || s != "noise source failed" {
+			t.Errorf("%d workers: NLL with a failing noise source: recovered %v", workers, got)
+		}
+	}
+}
+
 // TestReadjustBNOnInferenceTape: BN re-adjustment on the inference path leaves the
 // same running statistics, bit for bit, as generative passes on the recording-free
 // training tape.
