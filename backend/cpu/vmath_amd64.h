@@ -250,19 +250,27 @@ GLOBL vmc<>(SB), RODATA|NOPTR, $480
 	VBROADCASTSS vmc<>+416(SB), Y12; \
 	VXORPS Y11, Y11, Y11
 
+// EXPRED256 turns r = t into r = t − n·ln2 (ln2 in two parts) with n = round(t·log2e).
+#define EXPRED256(n, r) \
+	VMULPS vmc<>+0(SB), r, n; \
+	VROUNDPS $0, n, n; \
+	VFMADD231PS vmc<>+32(SB), n, r; \
+	VFMADD231PS vmc<>+64(SB), n, r
+
+// EXPPOLY256 sets p to the polynomial P(r) of expm1(r) = r + r²·P(r).
+#define EXPPOLY256(r, p) \
+	VMOVAPS vmc<>+96(SB), p; \
+	VFMADD213PS vmc<>+128(SB), r, p; \
+	VFMADD213PS vmc<>+160(SB), r, p; \
+	VFMADD213PS vmc<>+192(SB), r, p; \
+	VFMADD213PS vmc<>+224(SB), r, p; \
+	VFMADD213PS vmc<>+256(SB), r, p
+
 // EXPM1R256 sets n = round(t·log2e) and q = expm1(t − n·ln2) (r and r2 are scratch).
 #define EXPM1R256(t, n, r, q, r2) \
-	VMULPS vmc<>+0(SB), t, n; \
-	VROUNDPS $0, n, n; \
 	VMOVAPS t, r; \
-	VFMADD231PS vmc<>+32(SB), n, r; \
-	VFMADD231PS vmc<>+64(SB), n, r; \
-	VMOVAPS vmc<>+96(SB), q; \
-	VFMADD213PS vmc<>+128(SB), r, q; \
-	VFMADD213PS vmc<>+160(SB), r, q; \
-	VFMADD213PS vmc<>+192(SB), r, q; \
-	VFMADD213PS vmc<>+224(SB), r, q; \
-	VFMADD213PS vmc<>+256(SB), r, q; \
+	EXPRED256(n, r); \
+	EXPPOLY256(r, q); \
 	VMULPS r, r, r2; \
 	VFMADD213PS r, r2, q
 
@@ -354,18 +362,10 @@ GLOBL vmc<>(SB), RODATA|NOPTR, $480
 	TESTL AX, AX; \
 	JNZ swpstop; \
 	ADDQ $32, SI; \
-	VMULPS vmc<>+0(SB), r, n; \
-	VROUNDPS $0, n, n; \
-	VFMADD231PS vmc<>+32(SB), n, r; \
-	VFMADD231PS vmc<>+64(SB), n, r
+	EXPRED256(n, r)
 
 #define SWPB(r) \
-	VMOVAPS vmc<>+96(SB), Y9; \
-	VFMADD213PS vmc<>+128(SB), r, Y9; \
-	VFMADD213PS vmc<>+160(SB), r, Y9; \
-	VFMADD213PS vmc<>+192(SB), r, Y9; \
-	VFMADD213PS vmc<>+224(SB), r, Y9; \
-	VFMADD213PS vmc<>+256(SB), r, Y9; \
+	EXPPOLY256(r, Y9); \
 	VMULPS r, r, Y10; \
 	VFMADD231PS Y9, Y10, r
 
