@@ -59,13 +59,7 @@ func (tp *Tape) Sum(x *Var, keepDim bool, axes ...int) *Var {
 	if per := trailingBlock(x.Shape(), keep); per > 0 {
 		// the reduced axes are the trailing ones: each output sums a contiguous block,
 		// in the order of the general loop below
-		for b := range acc {
-			sum := 0.0
-			for _, v := range xd[b*per : (b+1)*per] {
-				sum += float64(v)
-			}
-			acc[b] = sum
-		}
+		sumBlocks(acc, xd, per)
 	} else {
 		bc.each(func(i, _, ib int) { acc[ib] += float64(xd[i]) })
 	}
@@ -271,3 +265,33 @@ func (tp *Tape) GlobalAvgPool(x *Var) *Var {
 
 // scalarLike is a helper for constants in expressions.
 func scalarLike(v float32) *Var { return Const(tensor.Scalar(v)) }
+
+// sumBlocks sets acc[b] to the float64 sum of xd[b·per:(b+1)·per] in index order. Four
+// blocks are summed side by side: each sum keeps its own order (the same bits as one
+// block at a time), but four independent additions are in flight instead of one
+// chain waiting on the latency of the last.
+func sumBlocks(acc []float64, xd []float32, per int) {
+	b := 0
+	for ; b+4 <= len(acc); b += 4 {
+		x0 := xd[b*per : (b+1)*per]
+		x1 := xd[(b+1)*per : (b+2)*per]
+		x2 := xd[(b+2)*per : (b+3)*per]
+		x3 := xd[(b+3)*per : (b+4)*per]
+		x1, x2, x3 = x1[:len(x0)], x2[:len(x0)], x3[:len(x0)]
+		var s0, s1, s2, s3 float64
+		for j, v := range x0 {
+			s0 += float64(v)
+			s1 += float64(x1[j])
+			s2 += float64(x2[j])
+			s3 += float64(x3[j])
+		}
+		acc[b], acc[b+1], acc[b+2], acc[b+3] = s0, s1, s2, s3
+	}
+	for ; b < len(acc); b++ {
+		sum := 0.0
+		for _, v := range xd[b*per : (b+1)*per] {
+			sum += float64(v)
+		}
+		acc[b] = sum
+	}
+}

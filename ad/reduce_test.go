@@ -12,7 +12,7 @@ import (
 // over other axes give the float64-accumulated sums in index order, bit for bit.
 func TestSumTrailingAxes(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 7))
-	x := tensor.New(3, 4, 1, 6)
+	x := tensor.New(9, 4, 1, 6) // 9 images: two groups of four summed side by side and one alone
 	for i := range x.Data() {
 		x.Data()[i] = float32(r.NormFloat64()) * 1e3
 	}

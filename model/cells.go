@@ -445,17 +445,21 @@ func (c *cell) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 		}
 		s = y
 	}
+	var out *ad.Var
 	if c.se != nil {
-		y := c.se.Forward(tp, s)
+		// skip + 0.1·SE(s) in one pass
+		gate := c.se.Gate(tp, s)
+		out = nn.ChannelScaleAdd(tp, skip, s, gate, 0.1)
+		tp.Free(gate)
 		if s != x {
 			tp.Free(s)
 			tp.Compact(s)
 		}
-		s = y
-	}
-	out := nn.AddScaled(tp, skip, s, 0.1)
-	if s != x {
-		tp.Free(s)
+	} else {
+		out = nn.AddScaled(tp, skip, s, 0.1)
+		if s != x {
+			tp.Free(s)
+		}
 	}
 	if skip != x {
 		tp.Free(skip)

@@ -105,45 +105,96 @@ func WeightNorm(tp *ad.Tape, w, lwn *ad.Var, mask *tensor.Tensor) *ad.Var {
 
 // ChannelScale is x·v broadcast over space: x [N,H,W,C], v [N,C].
 func ChannelScale(tp *ad.Tape, x, v *ad.Var) *ad.Var {
-	s := x.Shape()
-	n, hw, c := s[0], s[1]*s[2], s[3]
-	if v.Value.Len() != n*c {
-		panic(fmt.Sprintf("nn.ChannelScale: x %v, v %v", s, v.Shape()))
+	n, hw, c := channelScaleShape("ChannelScale", x, v)
+	vd := v.Data()
+	out := tp.Custom(x.Shape(), []*ad.Var{x, v}, func(g []float32, grad func(i int) []float32) {
+		channelScaleBack(x, vd, n, hw, c, g, grad(0), grad(1))
+	})
+	od, xd := out.Data(), x.Data()
+	eachGateSpan(vd, n, hw, c, func(r0, r1 int, vb []float32) {
+		cpu.MulF32(xd[r0*c:r1*c], vb, od[r0*c:r1*c])
+	})
+	return out
+}
+
+// ChannelScaleAdd is a + k·(x·v), v broadcast over space: the residual output of a cell
+// ending in squeeze-and-excitation (a, x [N,H,W,C], v [N,C]). It gives the values and
+// gradients of AddScaled(a, ChannelScale(x, v), k) bit for bit, in one pass over the
+// tensors and without the scaled tensor.
+func ChannelScaleAdd(tp *ad.Tape, a, x, v *ad.Var, k float32) *ad.Var {
+	n, hw, c := channelScaleShape("ChannelScaleAdd", x, v)
+	if !tensor.SameShape(a.Shape(), x.Shape()) {
+		panic(fmt.Sprintf("nn.ChannelScaleAdd: a %v, x %v", a.Shape(), x.Shape()))
 	}
 	vd := v.Data()
-	var od []float32
-	back := func(g []float32, grad func(i int) []float32) {
-		gx, gv := grad(0), grad(1)
-		xd := x.Data() // read now: x may have been compacted and widened again (ad.Tape.Compact)
-		if gx != nil {
-			cpu.Parallel(n*hw, 64, func(lo, hi int) {
-				for r := lo; r < hi; r++ {
-					vr := vd[(r/hw)*c : (r/hw+1)*c]
-					cpu.MulAddF32(g[r*c:(r+1)*c], vr, gx[r*c:(r+1)*c])
-				}
-			})
+	out := tp.Custom(x.Shape(), []*ad.Var{a, x, v}, func(g []float32, grad func(i int) []float32) {
+		if ga := grad(0); ga != nil {
+			cpu.Axpy(1, g, ga)
 		}
-		if gv != nil {
-			cpu.Parallel(n, 1, func(lo, hi int) {
-				acc := make([]float64, c)
-				for b := lo; b < hi; b++ {
-					clear(acc)
-					for p := 0; p < hw; p++ {
-						r := b*hw + p
-						cpu.MulAddF64(g[r*c:(r+1)*c], xd[r*c:(r+1)*c], acc)
-					}
-					for j := range acc {
-						gv[b*c+j] += float32(acc[j])
-					}
-				}
-			})
+		gx, gv := grad(1), grad(2)
+		if gx == nil && gv == nil {
+			return
 		}
+		// the gradient of x·v as AddScaled gives it: 0 + k·g, each step rounded
+		gs := tensor.Get(len(g))
+		defer tensor.Put(gs)
+		gsd := gs.Data()
+		clear(gsd)
+		cpu.Axpy(k, g, gsd)
+		channelScaleBack(x, vd, n, hw, c, gsd, gx, gv)
+	})
+	od, ad_, xd := out.Data(), a.Data(), x.Data()
+	eachGateSpan(vd, n, hw, c, func(r0, r1 int, vb []float32) {
+		cpu.MulScaleAddF32(xd[r0*c:r1*c], vb, ad_[r0*c:r1*c], k, od[r0*c:r1*c])
+	})
+	return out
+}
+
+// channelScaleShape checks that v [N,C] scales the channels of x [N,H,W,C] and returns
+// N, H·W and C.
+func channelScaleShape(op string, x, v *ad.Var) (n, hw, c int) {
+	s := x.Shape()
+	if len(s) != 4 || v.Value.Len() != s[0]*s[3] {
+		panic(fmt.Sprintf("nn.%s: x %v, v %v", op, s, v.Shape()))
 	}
-	out := tp.Custom(s, []*ad.Var{x, v}, back)
-	od = out.Data()
-	xd := x.Data()
-	// v of each image repeated over reps rows, so that one call multiplies reps rows
-	// (few channels make a call per row mostly overhead)
+	return s[0], s[1] * s[2], s[3]
+}
+
+// channelScaleBack accumulates the gradients of x·v (x [N,H,W,C], v [N,C] as vd) for
+// the output gradient g: gx += g·v and gv += Σ over space of g·x (in float64); a nil
+// gradient is skipped.
+func channelScaleBack(x *ad.Var, vd []float32, n, hw, c int, g, gx, gv []float32) {
+	xd := x.Data() // read now: x may have been compacted and widened again (ad.Tape.Compact)
+	if gx != nil {
+		cpu.Parallel(n*hw, 64, func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				vr := vd[(r/hw)*c : (r/hw+1)*c]
+				cpu.MulAddF32(g[r*c:(r+1)*c], vr, gx[r*c:(r+1)*c])
+			}
+		})
+	}
+	if gv != nil {
+		cpu.Parallel(n, 1, func(lo, hi int) {
+			acc := make([]float64, c)
+			for b := lo; b < hi; b++ {
+				clear(acc)
+				for p := 0; p < hw; p++ {
+					r := b*hw + p
+					cpu.MulAddF64(g[r*c:(r+1)*c], xd[r*c:(r+1)*c], acc)
+				}
+				for j := range acc {
+					gv[b*c+j] += float32(acc[j])
+				}
+			}
+		})
+	}
+}
+
+// eachGateSpan calls f in parallel for spans [r0, r1) of the n·hw pixel rows of c
+// channels that lie within one image, with vb holding that image's v [N,C] (as vd)
+// repeated for at least r1 − r0 rows, so that one vector call covers several rows (few
+// channels make a call per row mostly overhead).
+func eachGateSpan(vd []float32, n, hw, c int, f func(r0, r1 int, vb []float32)) {
 	reps := max(1, min(hw, channelScaleSpan/c))
 	vt := tensor.Get(n * reps * c)
 	defer tensor.Put(vt)
@@ -159,13 +210,11 @@ func ChannelScale(tp *ad.Tape, x, v *ad.Var) *ad.Var {
 			end := min(hi, (b+1)*hw)
 			vb := vtd[b*reps*c : (b+1)*reps*c]
 			for r0 := r; r0 < end; r0 += reps {
-				r1 := min(end, r0+reps)
-				cpu.MulF32(xd[r0*c:r1*c], vb, od[r0*c:r1*c])
+				f(r0, min(end, r0+reps), vb)
 			}
 			r = end
 		}
 	})
-	return out
 }
 
 // channelScaleSpan is the length of ChannelScale's repeated scale vector.

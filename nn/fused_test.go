@@ -88,6 +88,9 @@ func TestFusedOps(t *testing.T) {
 	y := randParam(r, 2, 3, 5, 7)
 	fusedCase(t, "AddScaled", []*ad.Var{x, y}, func(tp *ad.Tape) *ad.Var { return AddScaled(tp, x, y, 0.1) },
 		func(tp *ad.Tape) *ad.Var { return tp.Add(x, tp.Scale(y, 0.1)) })
+	sk := randParam(r, 2, 3, 5, 7)
+	fusedCase(t, "ChannelScaleAdd", []*ad.Var{sk, x, v}, func(tp *ad.Tape) *ad.Var { return ChannelScaleAdd(tp, sk, x, v, 0.1) },
+		func(tp *ad.Tape) *ad.Var { return tp.Add(sk, tp.Scale(tp.Mul(x, tp.Reshape(v, 2, 1, 1, 7)), 0.1)) })
 	for _, off := range [][2]int{{0, 0}, {1, 1}, {0, 1}, {1, 0}} {
 		a := randParam(r, 2, 6, 4, 3)
 		fusedCase(t, "Subsample2", []*ad.Var{a}, func(tp *ad.Tape) *ad.Var { return Subsample2(tp, a, off[0], off[1]) },
@@ -104,4 +107,53 @@ func TestFusedOps(t *testing.T) {
 	p := randParam(r, 1, 4, 4, 3)
 	fusedCase(t, "BroadcastBatch", []*ad.Var{p}, func(tp *ad.Tape) *ad.Var { return BroadcastBatch(tp, p, 3) },
 		func(tp *ad.Tape) *ad.Var { return tp.BroadcastTo(p, 3, 4, 4, 3) })
+}
+
+// TestChannelScaleAddSameBits: ChannelScaleAdd gives the values and the gradients of
+// AddScaled(a, ChannelScale(x, v), k) bit for bit, for channel counts that are whole
+// vectors and not, and images larger than one gate span.
+func TestChannelScaleAddSameBits(t *testing.T) {
+	for _, shape := range [][4]int{{2, 3, 5, 7}, {3, 4, 5, 24}, {2, 40, 40, 16}, {1, 1, 1, 1}} {
+		r := rand.New(rand.NewPCG(4, uint64(shape[3])))
+		a := randParam(r, shape[:]...)
+		x := randParam(r, shape[:]...)
+		v := randParam(r, shape[0], shape[3])
+		params := []*ad.Var{a, x, v}
+		run := func(f func(tp *ad.Tape) *ad.Var) ([]float32, [][]float32) {
+			for _, p := range params {
+				p.ZeroGrad()
+			}
+			tp := ad.NewTape()
+			defer tp.Release()
+			out := f(tp)
+			g := tensor.New(out.Shape()...)
+			rr := rand.New(rand.NewPCG(3, 3))
+			for i := range g.Data() {
+				g.Data()[i] = float32(rr.NormFloat64())
+				if i%17 == 0 {
+					g.Data()[i] = float32(math.Copysign(0, -1))
+				}
+			}
+			tp.BackwardWith(out, g)
+			val := append([]float32(nil), out.Data()...)
+			var gs [][]float32
+			for _, p := range params {
+				gs = append(gs, append([]float32(nil), p.Grad.Data()...))
+			}
+			return val, gs
+		}
+		v1, g1 := run(func(tp *ad.Tape) *ad.Var { return ChannelScaleAdd(tp, a, x, v, 0.1) })
+		v2, g2 := run(func(tp *ad.Tape) *ad.Var { return AddScaled(tp, a, ChannelScale(tp, x, v), 0.1) })
+		same := func(what string, p, q []float32) {
+			for i := range p {
+				if math.Float32bits(p[i]) != math.Float32bits(q[i]) {
+					t.Fatalf("shape %v %s[%d]: %v, want %v", shape, what, i, p[i], q[i])
+				}
+			}
+		}
+		same("value", v1, v2)
+		for i, name := range []string{"grad a", "grad x", "grad v"} {
+			same(name, g1[i], g2[i])
+		}
+	}
 }

@@ -102,9 +102,14 @@ func NewSE(rng *rand.Rand, c int) *SE {
 	return &SE{L1: NewLinear(rng, c, h), L2: NewLinear(rng, h, c)}
 }
 
-// Forward rescales the channels of NHWC x.
+// Forward rescales the channels of NHWC x: ChannelScale(x, Gate(x)).
 func (s *SE) Forward(tp *ad.Tape, x *ad.Var) *ad.Var {
+	return ChannelScale(tp, x, s.Gate(tp, x))
+}
+
+// Gate returns the per-image channel scales [N,C] of NHWC x: σ(L2(ReLU(L1(mean over
+// space of x)))).
+func (s *SE) Gate(tp *ad.Tape, x *ad.Var) *ad.Var {
 	v := tp.GlobalAvgPool(x)
-	v = tp.Sigmoid(s.L2.Forward(tp, tp.ReLU(s.L1.Forward(tp, v))))
-	return ChannelScale(tp, x, v)
+	return tp.Sigmoid(s.L2.Forward(tp, tp.ReLU(s.L1.Forward(tp, v))))
 }

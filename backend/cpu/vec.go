@@ -19,6 +19,8 @@ type vecVariant struct {
 	divScalar, scale func(x *float32, s float32, z *float32, n int)
 	// addRows is AddRowsF32 for rows ≥ 1 and c a multiple of 8 up to 64
 	addRows func(acc, x *float32, rows, c int)
+	// mulScaleAdd is MulScaleAddF32 (n a positive multiple of 8)
+	mulScaleAdd func(x, y, a *float32, k float32, z *float32, n int)
 }
 
 // vecKernels is the vector-op family; its portable variant has no kernels.

@@ -266,6 +266,45 @@ add32loop:
 	VZEROUPPER
 	RET
 
+// func mulScaleAddF32AVX2(x, y, a *float32, k float32, z *float32, n int)
+// z = a + k·(x·y), the two products and the sum each rounded (no fused multiply-add).
+TEXT ·mulScaleAddF32AVX2(SB), NOSPLIT, $0-48
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DX
+	MOVQ a+16(FP), R8
+	VBROADCASTSS k+24(FP), Y0
+	MOVQ z+32(FP), DI
+	MOVQ n+40(FP), CX
+	XORQ AX, AX
+	CMPQ CX, $16
+	JLT  msa8
+msa16loop:
+	VMOVUPS (SI)(AX*4), Y1
+	VMOVUPS 32(SI)(AX*4), Y2
+	VMULPS  (DX)(AX*4), Y1, Y1
+	VMULPS  32(DX)(AX*4), Y2, Y2
+	VMULPS  Y0, Y1, Y1
+	VMULPS  Y0, Y2, Y2
+	VADDPS  (R8)(AX*4), Y1, Y1
+	VADDPS  32(R8)(AX*4), Y2, Y2
+	VMOVUPS Y1, (DI)(AX*4)
+	VMOVUPS Y2, 32(DI)(AX*4)
+	ADDQ    $16, AX
+	LEAQ    16(AX), BX
+	CMPQ    BX, CX
+	JLE     msa16loop
+msa8:
+	CMPQ    AX, CX
+	JGE     msadone
+	VMOVUPS (SI)(AX*4), Y1
+	VMULPS  (DX)(AX*4), Y1, Y1
+	VMULPS  Y0, Y1, Y1
+	VADDPS  (R8)(AX*4), Y1, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+msadone:
+	VZEROUPPER
+	RET
+
 // func addRows8F32AVX2(acc, x *float32, rows, c int)
 //
 // acc[j] += x[r·c + j] for r = 0, 1, … rows−1 in order, j < c, c a multiple of 8 up

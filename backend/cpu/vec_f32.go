@@ -122,6 +122,22 @@ func AddRowsF32(acc, x []float32, rows, c int) {
 	}
 }
 
+// MulScaleAddF32 sets z[i] = a[i] + k·(x[i]·y[i]) for i < len(x) (y, a and z at least
+// as long) serially, rounding both products and the sum separately: the values of
+// MulF32, ScaleF32 and AddF32 one after the other. z may be a or x.
+func MulScaleAddF32(x, y, a []float32, k float32, z []float32) {
+	y, a, z = y[:len(x)], a[:len(x)], z[:len(x)]
+	n := len(x) &^ 7
+	if k8 := vecKernels.get().mulScaleAdd; n > 0 && k8 != nil {
+		k8(&x[0], &y[0], &a[0], k, &z[0], n)
+	} else {
+		n = 0
+	}
+	for c := n; c < len(x); c++ {
+		z[c] = a[c] + float32(k*float32(x[c]*y[c]))
+	}
+}
+
 // BilerpF32 sets d[i] = a0·(b0·t0[i] + b1·t1[i]) + a1·(b0·u0[i] + b1·u1[i]), each
 // product and sum rounded to float32 on its own (no fused multiply-add), so every
 // variant gives the same bits.

@@ -179,6 +179,58 @@ func testElementwiseF32(t *testing.T) {
 	}
 }
 
+// TestMulScaleAddF32 compares MulScaleAddF32 with its three separately rounded steps,
+// bit for bit, special values included, also in place (z = a and z = x).
+func TestMulScaleAddF32(t *testing.T) { forEachVariant(t, FamilyVec, testMulScaleAddF32) }
+
+func testMulScaleAddF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 9))
+	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-40, -3e38}
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+			if r.IntN(8) == 0 {
+				v[i] = specials[r.IntN(len(specials))]
+			}
+		}
+		return v
+	}
+	const k = float32(0.1)
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 23, 24, 32, 100, 1031} {
+		for _, alias := range []string{"none", "a", "x"} {
+			x, y, a := vec(n), vec(n+3), vec(n+1)
+			want := make([]float32, n)
+			for i := range want {
+				p := x[i] * y[i]
+				q := k * p
+				want[i] = a[i] + q
+			}
+			z := vec(n + 2)
+			tail := append([]float32(nil), z[n:]...)
+			switch alias {
+			case "a":
+				copy(z[:n], a)
+				a = z[:n]
+			case "x":
+				copy(z[:n], x)
+				x = z[:n]
+			}
+			MulScaleAddF32(x, y, a, k, z)
+			for i := range want {
+				if math.Float32bits(z[i]) != math.Float32bits(want[i]) && (z[i] == z[i] || want[i] == want[i]) {
+					t.Fatalf("n=%d alias %s: [%d] = %v, want %v", n, alias, i, z[i], want[i])
+				}
+			}
+			for i, v := range tail {
+				if math.Float32bits(z[n+i]) != math.Float32bits(v) && (v == v) {
+					t.Fatalf("n=%d: wrote past the end at %d", n, n+i)
+				}
+			}
+		}
+	}
+}
+
 // TestAddRowsF32 compares AddRowsF32 with the loop over rows, bit for bit, for
 // channel counts the kernel takes (multiples of 8 up to 64) and others, and checks
 // that nothing past c is written.
