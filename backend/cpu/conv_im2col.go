@@ -197,6 +197,15 @@ func (g *convGeom) col2imRow(dcols, dx []float32, r0, n, ih, ohLo, ohHi int) {
 }
 
 func im2colForward(p ConvParams, x, w, bias, y []float32) {
+	if v := conv3Direct(p, bias != nil); v != nil {
+		conv3x3Forward(v, p, x, w, bias, y)
+		return
+	}
+	im2colGEMMForward(p, x, w, bias, y)
+}
+
+// im2colGEMMForward is im2colForward through the column matrix.
+func im2colGEMMForward(p ConvParams, x, w, bias, y []float32) {
 	g := newConvGeom(p)
 	total := p.N * g.oh
 	buf := getConvScratch(g.rowsPerC * g.ow * g.colW)
