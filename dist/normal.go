@@ -81,12 +81,9 @@ func NewNormal(tp *ad.Tape, muRaw, logSigRaw *ad.Var, temp float32) Normal {
 		cpu.TanhSlice(t, t)
 		cpu.ScaleF32(t, 5, ev)
 		cpu.ExpSlice(ev, ev)
-		for i, v := range ev {
-			v += 0.01
-			if temp != 1 {
-				v *= temp
-			}
-			s[lo+i] = v
+		cpu.AddScalarF32(ev, 0.01, s[lo:hi])
+		if temp != 1 {
+			cpu.ScaleF32(s[lo:hi], temp, s[lo:hi])
 		}
 	})
 	return Normal{Mu: mu, Sigma: sig}

@@ -13,10 +13,10 @@ type vecVariant struct {
 	mulF32    func(x, y, z *float32, n int)
 	// bilerp is the bilinear combination of BilerpF32 (n a positive multiple of 8)
 	bilerp func(d, t0, t1, u0, u1 *float32, n int, a0, a1, b0, b1 float32)
-	// add, sub, div, divScalar and scale are AddF32, SubF32, DivF32, DivScalarF32
-	// and ScaleF32 (n a positive multiple of 8)
-	add, sub, div    func(x, y, z *float32, n int)
-	divScalar, scale func(x *float32, s float32, z *float32, n int)
+	// add, sub, div, divScalar, scale and addScalar are AddF32, SubF32, DivF32,
+	// DivScalarF32, ScaleF32 and AddScalarF32 (n a positive multiple of 8)
+	add, sub, div               func(x, y, z *float32, n int)
+	divScalar, scale, addScalar func(x *float32, s float32, z *float32, n int)
 	// addRows is AddRowsF32 for rows ≥ 1 and c a multiple of 8 up to 64
 	addRows func(acc, x *float32, rows, c int)
 	// mulScaleAdd is MulScaleAddF32 (n a positive multiple of 8)

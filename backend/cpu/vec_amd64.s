@@ -249,6 +249,22 @@ scale32loop:
 	VZEROUPPER
 	RET
 
+// func addScalarF32AVX2(x *float32, s float32, z *float32, n int)
+TEXT ·addScalarF32AVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	VBROADCASTSS s+8(FP), Y0
+	MOVQ         z+16(FP), DI
+	MOVQ         n+24(FP), CX
+	XORQ         AX, AX
+adds32loop:
+	VADDPS  (SI)(AX*4), Y0, Y1
+	VMOVUPS Y1, (DI)(AX*4)
+	ADDQ    $8, AX
+	CMPQ    AX, CX
+	JLT     adds32loop
+	VZEROUPPER
+	RET
+
 // func addF32AVX2(x, y, z *float32, n int)
 TEXT ·addF32AVX2(SB), NOSPLIT, $0-32
 	MOVQ x+0(FP), SI

@@ -87,6 +87,11 @@ func ScaleF32(x []float32, s float32, z []float32) {
 	scalarF32(x, s, z, vecKernels.get().scale, func(a, b float32) float32 { return b * a })
 }
 
+// AddScalarF32 sets z[i] = x[i] + s for i < len(x) (z at least as long) serially.
+func AddScalarF32(x []float32, s float32, z []float32) {
+	scalarF32(x, s, z, vecKernels.get().addScalar, func(a, b float32) float32 { return a + b })
+}
+
 // scalarF32 runs the kernel k (nil: none) over the whole vectors of x and z and op(x, s)
 // over the rest.
 func scalarF32(x []float32, s float32, z []float32, k func(x *float32, s float32, z *float32, n int), op func(a, b float32) float32) {

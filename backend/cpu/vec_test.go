@@ -144,6 +144,7 @@ func testElementwiseF32(t *testing.T) {
 		{"DivF32", DivF32, func(x, y float32) float32 { return x / y }},
 		{"DivScalarF32", func(x, _, z []float32) { DivScalarF32(x, 5, z) }, func(x, _ float32) float32 { return x / 5 }},
 		{"ScaleF32", func(x, _, z []float32) { ScaleF32(x, -0.3, z) }, func(x, _ float32) float32 { return -0.3 * x }},
+		{"AddScalarF32", func(x, _, z []float32) { AddScalarF32(x, 0.01, z) }, func(x, _ float32) float32 { return x + 0.01 }},
 	}
 	same := func(a, b float32) bool {
 		return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b)
