@@ -93,7 +93,8 @@ func conv3x3Forward(v *gemmVariant, p ConvParams, x, w, bias, y []float32) {
 		pl.imgs, pl.rows = 1, max(1, min(H, budget/(pl.pw*C)-2))
 		units = p.N * ((H + pl.rows - 1) / pl.rows)
 	}
-	grain := max(1, (1<<16)/max(1, pl.imgs*pl.rows*W*pl.k9*K/64))
+	// units handed to a worker together: at least parallelMinMACs multiply-adds
+	grain := max(1, parallelMinMACs/max(1, pl.imgs*pl.rows*W*pl.k9*K))
 	Parallel(units, grain, func(lo, hi int) {
 		buf := getConvScratch(pl.imgs*(pl.rows+2)*pl.pw*C + 6*K)
 		defer putConvScratch(buf)
