@@ -110,14 +110,14 @@ func dwRowAVX2Checked(y []float32, ys int, x []float32, x0, xs int, w []float32,
 	dwRowAVX2(&y[0], ys, &x[x0], xs, &w[0], c, xk, c, count, kw)
 }
 
-// conv3x3Tile6x16AVX2 and conv3x3Tile6x8AVX2 are the direct 3×3 convolution's tile
-// kernels (see direct3 in conv_asmgen.go and conv_direct3.go).
+// conv3x3Tiles6x16AVX2 and conv3x3Tiles6x8AVX2 are the direct 3×3 convolution's
+// tile kernels (see direct3 in conv_asmgen.go and conv_direct3.go).
 //
 //go:noescape
-func conv3x3Tile6x16AVX2(a *float32, offs *[6]int, pieces *[6]int, b *float32, c *float32, ldc int, add int, bias *float32)
+func conv3x3Tiles6x16AVX2(a *float32, offs *int, tiles int, pieces *[6]int, b *float32, c *float32, ldc int, add int, bias *float32)
 
 //go:noescape
-func conv3x3Tile6x8AVX2(a *float32, offs *[6]int, pieces *[6]int, b *float32, c *float32, ldc int, add int, bias *float32)
+func conv3x3Tiles6x8AVX2(a *float32, offs *int, tiles int, pieces *[6]int, b *float32, c *float32, ldc int, add int, bias *float32)
 
 //go:noescape
 func dwTile5x8AVX2(y *float32, ys int, b *float32, x *float32, xs int, xr int, w *float32, wr int, c int, count int, rows int)

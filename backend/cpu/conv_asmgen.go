@@ -17,7 +17,7 @@
 // pixels are one input pixel apart), so a strip of 4 needs 4+taps−1 input loads and
 // taps weight loads for 4·taps FMAs, where the row kernel needs two loads per FMA.
 //
-// The AVX2 3×3 kernels (conv3x3Tile6x<width>AVX2) compute a tile of 6 output pixels
+// The AVX2 3×3 kernels (conv3x3Tiles6x<width>AVX2) compute tiles of 6 output pixels
 // by 16 (or 8) output channels of a dense 3×3 convolution straight from a zero-padded
 // input, without a column matrix (see conv_direct3.go).
 package main
@@ -383,36 +383,41 @@ func stepped(j int, base, st string, emit func(addr string)) {
 	}
 }
 
-// direct3 writes conv3x3Tile6x<8·nv>AVX2:
+// direct3 writes conv3x3Tiles6x<8·nv>AVX2, tiles of 6 pixel rows by 8·nv columns one
+// after the other: for tile t, rows i < 6 (pixel offsets o = offs[6t + i]) and columns
+// j < 8·nv,
 //
-//	acc[i][j] = Σ over the pieces, in order, Σ_t a[offs[i] + d + t]·b[k][j]
+//	acc[i][j] = Σ over the pieces, in order, Σ_u a[o + d + u]·b[k][j]
 //
-// for the 6 pixel rows i and the 8·nv columns j, where a piece (d, n) of pieces (three
-// of them, n = 0 ends the list early) runs t over [0, n) and k counts the products
-// from 0 (b holds the weights packed as rows of 8·nv values, in the order of the
-// pieces). Each sum starts from zero and adds its products one fused multiply-add
-// at a time, in k order, as the GEMM microkernels do over one depth block. Then
-// c[i·ldc + j] = acc (add = 0) or c + acc (add = 1), and bias[j] is added last when
-// bias is not nil: the rounding of a depth block of Sgemm with beta 0 or 1 and its
-// bias epilogue. offs, d and ldc are in elements.
+// where a piece (d, n) of pieces (three of them, n = 0 ends the list early) runs u
+// over [0, n) and k counts the products from 0 (b holds the weights packed as rows
+// of 8·nv values, in the order of the pieces). Each sum starts from zero and adds its
+// products one fused multiply-add at a time, in k order, as the GEMM microkernels do
+// over one depth block. Then c[(6t + i)·ldc + j] = acc (add = 0) or c + acc (add = 1),
+// and bias[j] is added last when bias is not nil: the rounding of a depth block of
+// Sgemm with beta 0 or 1 and its bias epilogue. offs, d and ldc are in elements; the
+// frame slots offs, tiles and c are advanced in place.
 func direct3(nv int) {
 	w := 8 * nv
-	name := fmt.Sprintf("conv3x3Tile6x%dAVX2", w)
+	name := fmt.Sprintf("conv3x3Tiles6x%dAVX2", w)
 	l := fmt.Sprintf("c3x%d", w)
 	rows := []string{"R8", "R9", "R10", "R11", "R12", "R13"}
-	p("// func %s(a *float32, offs *[6]int, pieces *[6]int, b *float32, c *float32, ldc int, add int, bias *float32)", name)
-	p("// The 3×3 convolution tile of 6 pixels by %d channels (see direct3 in conv_asmgen.go).", w)
-	p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+	p("// func %s(a *float32, offs *int, tiles int, pieces *[6]int, b *float32, c *float32, ldc int, add int, bias *float32)", name)
+	p("// Tiles of 6 pixels by %d channels of the 3×3 convolution (see direct3 in conv_asmgen.go).", w)
+	p("TEXT ·%s(SB), NOSPLIT, $0-72", name)
+	p("\tCMPQ tiles+16(FP), $0")
+	p("\tJLE  %sdone", l)
+	p("%stile:", l)
 	p("\tMOVQ offs+8(FP), AX")
 	for i, r := range rows {
 		p("\tMOVQ %d(AX), %s", 8*i, r)
 		p("\tSHLQ $2, %s", r)
 	}
-	p("\tMOVQ b+24(FP), BX")
+	p("\tMOVQ b+32(FP), BX")
 	for i := 0; i < 6*nv; i++ {
 		p("\tVXORPS Y%d, Y%d, Y%d", i, i, i)
 	}
-	p("\tMOVQ pieces+16(FP), R14")
+	p("\tMOVQ pieces+24(FP), R14")
 	p("\tMOVQ $3, R15")
 	p("%spiece:", l)
 	p("\tMOVQ 8(R14), CX")
@@ -440,11 +445,11 @@ func direct3(nv int) {
 	p("\tDECQ R15")
 	p("\tJNZ  %spiece", l)
 	p("%sstore:", l)
-	p("\tMOVQ c+32(FP), DI")
-	p("\tMOVQ ldc+40(FP), DX")
+	p("\tMOVQ c+40(FP), DI")
+	p("\tMOVQ ldc+48(FP), DX")
 	p("\tSHLQ $2, DX")
-	p("\tMOVQ bias+56(FP), CX")
-	p("\tCMPQ add+48(FP), $0")
+	p("\tMOVQ bias+64(FP), CX")
+	p("\tCMPQ add+56(FP), $0")
 	p("\tJEQ  %sset", l)
 	for _, add := range []bool{true, false} {
 		if !add {
@@ -473,10 +478,19 @@ func direct3(nv int) {
 					p("\tVMOVUPS Y%d, %d(DI)", acc, 32*v)
 				}
 			}
-			p("\tVZEROUPPER")
-			p("\tRET")
+			p("\tJMP  %snext", l)
 		}
 	}
+	p("%snext:", l)
+	p("\tADDQ $48, offs+8(FP)")
+	p("\tLEAQ (DX)(DX*2), AX")
+	p("\tSHLQ $1, AX           // 6·ldc bytes")
+	p("\tADDQ AX, c+40(FP)")
+	p("\tDECQ tiles+16(FP)")
+	p("\tJNZ  %stile", l)
+	p("%sdone:", l)
+	p("\tVZEROUPPER")
+	p("\tRET")
 }
 
 func main() {

@@ -98,15 +98,16 @@ func conv3x3Forward(v *gemmVariant, p ConvParams, x, w, bias, y []float32) {
 	Parallel(units, grain, func(lo, hi int) {
 		buf := getConvScratch(pl.imgs*(pl.rows+2)*pl.pw*C + 6*K)
 		defer putConvScratch(buf)
+		offs := make([]int, pl.imgs*pl.rows*W+6)
 		for u := lo; u < hi; u++ {
-			pl.unit(u, x, bias, y, *buf)
+			pl.unit(u, x, bias, y, *buf, offs)
 		}
 	})
 }
 
 // unit computes the output pixels of work unit u, with buf as scratch for its padded
-// input and a partial tile.
-func (pl *conv3Plan) unit(u int, x, bias, y, buf []float32) {
+// input and a partial tile and offs for the pixels' input offsets.
+func (pl *conv3Plan) unit(u int, x, bias, y, buf []float32, offs []int) {
 	p := pl.p
 	C, K, H, W, pw := p.C, p.K, p.H, p.W, pl.pw
 	n0, n1, y0, y1 := u*pl.imgs, min(p.N, (u+1)*pl.imgs), 0, H
@@ -132,56 +133,64 @@ func (pl *conv3Plan) unit(u int, x, bias, y, buf []float32) {
 			clear(dst[(W+1)*C:])
 		}
 	}
-	tile := buf[len(pad) : len(pad)+6*K]
-	out := y[((n0*H)+y0)*W*K:]
 	total := (n1 - n0) * rows * W
-	var offs [6]int
+	full := total / 6 * 6
+	// the offset of every pixel's first input (kernel row 0, column 0); a partial last
+	// tile repeats its last pixel
+	po := offs[:full+6]
+	out := y[((n0*H)+y0)*W*K:]
 	last := len(pl.pieces) - 1
-	for t := 0; t < total; t += 6 {
-		cnt := min(6, total-t)
-		for i := range 6 {
-			q := t + min(i, cnt-1) // a partial tile repeats its last pixel
-			img, r := q/(rows*W), q%(rows*W)
-			offs[i] = ((img*(rows+2)+r/W)*pw + r%W) * C
-		}
-		dst, ldc := out[t*K:], K
-		if cnt < 6 {
-			dst = tile
-		}
-		for j0 := 0; j0 < K; j0 += 16 {
-			nw := min(16, K-j0)
-			wt := pl.wp[j0*pl.k9:]
-			for b := range pl.pieces {
-				var bb []float32
-				if b == last && bias != nil {
-					bb = bias[j0 : j0+nw]
-				}
-				pl.v.conv3(nw/8, pad, &offs, &pl.pieces[b], wt[b*pl.kc*nw:], dst[j0:], ldc, b > 0, bb)
+	for q := range full + 6 {
+		qq := min(q, total-1)
+		img, r := qq/(rows*W), qq%(rows*W)
+		po[q] = ((img*(rows+2)+r/W)*pw + r%W) * C
+	}
+	tile := buf[len(pad) : len(pad)+6*K]
+	for j0 := 0; j0 < K; j0 += 16 {
+		nw := min(16, K-j0)
+		wt := pl.wp[j0*pl.k9:]
+		for b := range pl.pieces {
+			var bb []float32
+			if b == last && bias != nil {
+				bb = bias[j0 : j0+nw]
+			}
+			if full > 0 {
+				pl.v.conv3(nw/8, pad, po[:full], &pl.pieces[b], wt[b*pl.kc*nw:], out[j0:], K, b > 0, bb)
+			}
+			if full < total {
+				pl.v.conv3(nw/8, pad, po[full:full+6], &pl.pieces[b], wt[b*pl.kc*nw:], tile[j0:], K, b > 0, bb)
 			}
 		}
-		if cnt < 6 {
-			copy(out[t*K:(t+cnt)*K], tile[:cnt*K])
-		}
+	}
+	if full < total {
+		copy(out[full*K:total*K], tile[:(total-full)*K])
 	}
 }
 
-// conv3Checked calls the 3×3 tile kernel k (6 pixels by 8·nv columns) after checking
-// that everything it reads and writes lies inside the slices.
-func conv3Checked(k16, k8 func(a *float32, offs *[6]int, pieces *[6]int, b *float32, c *float32, ldc int, add int, bias *float32),
-	nv int, a []float32, offs *[6]int, pieces *[6]int, b, c []float32, ldc int, add bool, bias []float32) {
+// conv3Checked calls the 3×3 tile kernel for 8·nv columns (k16 or k8) on the
+// len(offs)/6 tiles of offs after checking that everything it reads and writes lies
+// inside the slices.
+func conv3Checked(k16, k8 func(a *float32, offs *int, tiles int, pieces *[6]int, b *float32, c *float32, ldc int, add int, bias *float32),
+	nv int, a []float32, offs []int, pieces *[6]int, b, c []float32, ldc int, add bool, bias []float32) {
 	nw := 8 * nv
+	tiles := len(offs) / 6
+	if tiles == 0 {
+		return
+	}
+	lo, hi := offs[0], offs[0]
+	for _, o := range offs[:6*tiles] {
+		lo, hi = min(lo, o), max(hi, o)
+	}
 	depth := 0
 	for n := 0; n < 3 && pieces[2*n+1] > 0; n++ {
 		d, cnt := pieces[2*n], pieces[2*n+1]
-		for _, o := range offs {
-			if o < 0 || d < 0 || o+d+cnt > len(a) {
-				panic(fmt.Sprintf("cpu: 3×3 tile reads a[%d:%d] of %d", o+d, o+d+cnt, len(a)))
-			}
+		if lo < 0 || d < 0 || hi+d+cnt > len(a) {
+			panic(fmt.Sprintf("cpu: 3×3 tiles read a[%d:%d] of %d", lo+d, hi+d+cnt, len(a)))
 		}
 		depth += cnt
 	}
-	if (nv != 1 && nv != 2) || len(b) < depth*nw || ldc < nw || len(c) < 5*ldc+nw || (bias != nil && len(bias) < nw) {
-		panic(fmt.Sprintf("cpu: 3×3 tile of width %d: depth %d, len(b) %d, ldc %d, len(c) %d", nw, depth, len(b), ldc, len(c)))
+	if (nv != 1 && nv != 2) || depth == 0 || len(b) < depth*nw || ldc < nw || len(c) < (6*tiles-1)*ldc+nw || (bias != nil && len(bias) < nw) {
+		panic(fmt.Sprintf("cpu: 3×3 tiles of width %d: %d tiles, depth %d, len(b) %d, ldc %d, len(c) %d", nw, tiles, depth, len(b), ldc, len(c)))
 	}
 	var pb *float32
 	if bias != nil {
@@ -195,5 +204,5 @@ func conv3Checked(k16, k8 func(a *float32, offs *[6]int, pieces *[6]int, b *floa
 	if nv == 1 {
 		k = k8
 	}
-	k(&a[0], offs, pieces, &b[0], &c[0], ldc, ad, pb)
+	k(&a[0], &offs[0], tiles, pieces, &b[0], &c[0], ldc, ad, pb)
 }

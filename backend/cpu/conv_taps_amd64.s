@@ -956,9 +956,12 @@ t3x1done:
 	VZEROUPPER
 	RET
 
-// func conv3x3Tile6x16AVX2(a *float32, offs *[6]int, pieces *[6]int, b *float32, c *float32, ldc int, add int, bias *float32)
-// The 3×3 convolution tile of 6 pixels by 16 channels (see direct3 in conv_asmgen.go).
-TEXT ·conv3x3Tile6x16AVX2(SB), NOSPLIT, $0-64
+// func conv3x3Tiles6x16AVX2(a *float32, offs *int, tiles int, pieces *[6]int, b *float32, c *float32, ldc int, add int, bias *float32)
+// Tiles of 6 pixels by 16 channels of the 3×3 convolution (see direct3 in conv_asmgen.go).
+TEXT ·conv3x3Tiles6x16AVX2(SB), NOSPLIT, $0-72
+	CMPQ tiles+16(FP), $0
+	JLE  c3x16done
+c3x16tile:
 	MOVQ offs+8(FP), AX
 	MOVQ 0(AX), R8
 	SHLQ $2, R8
@@ -972,7 +975,7 @@ TEXT ·conv3x3Tile6x16AVX2(SB), NOSPLIT, $0-64
 	SHLQ $2, R12
 	MOVQ 40(AX), R13
 	SHLQ $2, R13
-	MOVQ b+24(FP), BX
+	MOVQ b+32(FP), BX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -985,7 +988,7 @@ TEXT ·conv3x3Tile6x16AVX2(SB), NOSPLIT, $0-64
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
-	MOVQ pieces+16(FP), R14
+	MOVQ pieces+24(FP), R14
 	MOVQ $3, R15
 c3x16piece:
 	MOVQ 8(R14), CX
@@ -1023,11 +1026,11 @@ c3x16k:
 	DECQ R15
 	JNZ  c3x16piece
 c3x16store:
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ bias+56(FP), CX
-	CMPQ add+48(FP), $0
+	MOVQ bias+64(FP), CX
+	CMPQ add+56(FP), $0
 	JEQ  c3x16set
 	TESTQ CX, CX
 	JNZ  c3x16addtruebias
@@ -1060,8 +1063,7 @@ c3x16store:
 	VMOVUPS Y10, 0(DI)
 	VADDPS 32(DI), Y11, Y11
 	VMOVUPS Y11, 32(DI)
-	VZEROUPPER
-	RET
+	JMP  c3x16next
 c3x16addtruebias:
 	VADDPS 0(DI), Y0, Y0
 	VADDPS 0(CX), Y0, Y0
@@ -1104,8 +1106,7 @@ c3x16addtruebias:
 	VADDPS 32(DI), Y11, Y11
 	VADDPS 32(CX), Y11, Y11
 	VMOVUPS Y11, 32(DI)
-	VZEROUPPER
-	RET
+	JMP  c3x16next
 c3x16set:
 	TESTQ CX, CX
 	JNZ  c3x16addfalsebias
@@ -1126,8 +1127,7 @@ c3x16set:
 	ADDQ DX, DI
 	VMOVUPS Y10, 0(DI)
 	VMOVUPS Y11, 32(DI)
-	VZEROUPPER
-	RET
+	JMP  c3x16next
 c3x16addfalsebias:
 	VADDPS 0(CX), Y0, Y0
 	VMOVUPS Y0, 0(DI)
@@ -1158,12 +1158,24 @@ c3x16addfalsebias:
 	VMOVUPS Y10, 0(DI)
 	VADDPS 32(CX), Y11, Y11
 	VMOVUPS Y11, 32(DI)
+	JMP  c3x16next
+c3x16next:
+	ADDQ $48, offs+8(FP)
+	LEAQ (DX)(DX*2), AX
+	SHLQ $1, AX           // 6·ldc bytes
+	ADDQ AX, c+40(FP)
+	DECQ tiles+16(FP)
+	JNZ  c3x16tile
+c3x16done:
 	VZEROUPPER
 	RET
 
-// func conv3x3Tile6x8AVX2(a *float32, offs *[6]int, pieces *[6]int, b *float32, c *float32, ldc int, add int, bias *float32)
-// The 3×3 convolution tile of 6 pixels by 8 channels (see direct3 in conv_asmgen.go).
-TEXT ·conv3x3Tile6x8AVX2(SB), NOSPLIT, $0-64
+// func conv3x3Tiles6x8AVX2(a *float32, offs *int, tiles int, pieces *[6]int, b *float32, c *float32, ldc int, add int, bias *float32)
+// Tiles of 6 pixels by 8 channels of the 3×3 convolution (see direct3 in conv_asmgen.go).
+TEXT ·conv3x3Tiles6x8AVX2(SB), NOSPLIT, $0-72
+	CMPQ tiles+16(FP), $0
+	JLE  c3x8done
+c3x8tile:
 	MOVQ offs+8(FP), AX
 	MOVQ 0(AX), R8
 	SHLQ $2, R8
@@ -1177,14 +1189,14 @@ TEXT ·conv3x3Tile6x8AVX2(SB), NOSPLIT, $0-64
 	SHLQ $2, R12
 	MOVQ 40(AX), R13
 	SHLQ $2, R13
-	MOVQ b+24(FP), BX
+	MOVQ b+32(FP), BX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
 	VXORPS Y3, Y3, Y3
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
-	MOVQ pieces+16(FP), R14
+	MOVQ pieces+24(FP), R14
 	MOVQ $3, R15
 c3x8piece:
 	MOVQ 8(R14), CX
@@ -1215,11 +1227,11 @@ c3x8k:
 	DECQ R15
 	JNZ  c3x8piece
 c3x8store:
-	MOVQ c+32(FP), DI
-	MOVQ ldc+40(FP), DX
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ bias+56(FP), CX
-	CMPQ add+48(FP), $0
+	MOVQ bias+64(FP), CX
+	CMPQ add+56(FP), $0
 	JEQ  c3x8set
 	TESTQ CX, CX
 	JNZ  c3x8addtruebias
@@ -1240,8 +1252,7 @@ c3x8store:
 	ADDQ DX, DI
 	VADDPS 0(DI), Y5, Y5
 	VMOVUPS Y5, 0(DI)
-	VZEROUPPER
-	RET
+	JMP  c3x8next
 c3x8addtruebias:
 	VADDPS 0(DI), Y0, Y0
 	VADDPS 0(CX), Y0, Y0
@@ -1266,8 +1277,7 @@ c3x8addtruebias:
 	VADDPS 0(DI), Y5, Y5
 	VADDPS 0(CX), Y5, Y5
 	VMOVUPS Y5, 0(DI)
-	VZEROUPPER
-	RET
+	JMP  c3x8next
 c3x8set:
 	TESTQ CX, CX
 	JNZ  c3x8addfalsebias
@@ -1282,8 +1292,7 @@ c3x8set:
 	VMOVUPS Y4, 0(DI)
 	ADDQ DX, DI
 	VMOVUPS Y5, 0(DI)
-	VZEROUPPER
-	RET
+	JMP  c3x8next
 c3x8addfalsebias:
 	VADDPS 0(CX), Y0, Y0
 	VMOVUPS Y0, 0(DI)
@@ -1302,5 +1311,14 @@ c3x8addfalsebias:
 	ADDQ DX, DI
 	VADDPS 0(CX), Y5, Y5
 	VMOVUPS Y5, 0(DI)
+	JMP  c3x8next
+c3x8next:
+	ADDQ $48, offs+8(FP)
+	LEAQ (DX)(DX*2), AX
+	SHLQ $1, AX           // 6·ldc bytes
+	ADDQ AX, c+40(FP)
+	DECQ tiles+16(FP)
+	JNZ  c3x8tile
+c3x8done:
 	VZEROUPPER
 	RET

@@ -26,9 +26,9 @@ type gemmVariant struct {
 	// where the call of each tile would cost much of its work.
 	directRow func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bstride, tiles int, alpha, beta float32, bias []float32)
 	// conv3, if not nil, is the tile kernel of the direct 3×3 convolution
-	// (conv_direct3.go): 6 pixels by 8·nv columns, nv = 1 or 2, each sum over one
-	// depth block computed as this variant's microkernels compute it.
-	conv3 func(nv int, a []float32, offs *[6]int, pieces *[6]int, b, c []float32, ldc int, add bool, bias []float32)
+	// (conv_direct3.go): len(offs)/6 tiles of 6 pixels by 8·nv columns, nv = 1 or 2,
+	// each sum over one depth block computed as this variant's microkernels compute it.
+	conv3 func(nv int, a []float32, offs []int, pieces *[6]int, b, c []float32, ldc int, add bool, bias []float32)
 	// alts are other tile shapes of the same instruction set; a product uses one
 	// when it pads it at least 5% less than this one does.
 	alts []*gemmVariant

@@ -124,8 +124,8 @@ func init() {
 			}
 			sgemmKernelDirectAVX2Row(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, bstride, tiles, alpha, beta, pb)
 		},
-		conv3: func(nv int, a []float32, offs *[6]int, pieces *[6]int, b, c []float32, ldc int, add bool, bias []float32) {
-			conv3Checked(conv3x3Tile6x16AVX2, conv3x3Tile6x8AVX2, nv, a, offs, pieces, b, c, ldc, add, bias)
+		conv3: func(nv int, a []float32, offs []int, pieces *[6]int, b, c []float32, ldc int, add bool, bias []float32) {
+			conv3Checked(conv3x3Tiles6x16AVX2, conv3x3Tiles6x8AVX2, nv, a, offs, pieces, b, c, ldc, add, bias)
 		},
 	}).fitCaches(caches, runtime.GOMAXPROCS(0)))
 }
