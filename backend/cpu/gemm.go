@@ -20,11 +20,12 @@ type gemmVariant struct {
 	// direct, if not nil, is kernel reading mr rows of a row-major A with stride lda
 	// in place of a packed micro-panel.
 	direct func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pf pfChunk, alpha, beta float32)
-	// directRow, if not nil, is direct for tiles full tiles side by side: columns
+	// directRow, if not nil, is direct for tiles full tiles side by side in each of
+	// panels row panels (mr rows of A and of C each, one after the other): columns
 	// nr·t onwards of c, from the B micro-panels b[t·bstride:] (no prefetch), adding
 	// bias[j] to column j last when bias is not nil. Products of small depth use it,
-	// where the call of each tile would cost much of its work.
-	directRow func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bstride, tiles int, alpha, beta float32, bias []float32)
+	// where the call of each tile, or of each row panel, would cost much of its work.
+	directRow func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bstride, tiles, panels int, alpha, beta float32, bias []float32)
 	// conv3, if not nil, is the tile kernel of the direct 3×3 convolution
 	// (conv_direct3.go): len(offs)/6 tiles of 6 pixels by 8·nv columns, nv = 1 or 2,
 	// each sum over one depth block computed as this variant's microkernels compute it.
@@ -510,7 +511,27 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 			}
 			// The A micro-panel stays in L1 while the B micro-panels stream
 			// through from L2 (measured faster than the opposite order).
-			for ip := ib; ip < ie; ip++ {
+			ip := ib
+			if full := min(jp1, nc/nr) - jp0; g.directA && v.directRow != nil && full == jp1-jp0 {
+				// only full tiles in the columns: the row panels with all their rows
+				// in a few calls of the row kernel, directRowPanels at a time, each
+				// group's rows finished while they are in cache
+				fullEnd := min(ie, g.m/mr)
+				b := bp.buf[(pc-bp.k0)*bp.width+jp0*nr*kc:] // panels jp0… (see panel)
+				var bias []float32
+				if last && g.epi.bias != nil {
+					bias = g.epi.bias[g.col0+jc+jp0*nr:]
+				}
+				for ip < fullEnd {
+					np := min(directRowPanels, fullEnd-ip)
+					v.directRow(kc, g.a[ip*mr*g.lda+pc:], g.lda, b, nr, g.c[ip*mr*g.ldc+jc+jp0*nr:], g.ldc, nr*kc, full, np, g.alpha, beta, bias)
+					if last {
+						g.finish(ip*mr, (ip+np)*mr, jc, jp0, jp1, jp1)
+					}
+					ip += np
+				}
+			}
+			for ; ip < ie; ip++ {
 				a := ap[(ip-ib)*mr*kc : (ip-ib+1)*mr*kc]
 				jp := jp0
 				if g.directA && v.directRow != nil && (ip+1)*mr <= g.m {
@@ -522,7 +543,7 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 						if last && g.epi.bias != nil {
 							bias = g.epi.bias[g.col0+jc+jp0*nr:]
 						}
-						v.directRow(kc, g.a[ip*mr*g.lda+pc:], g.lda, b, nr, g.c[ip*mr*g.ldc+jc+jp0*nr:], g.ldc, nr*kc, full, g.alpha, beta, bias)
+						v.directRow(kc, g.a[ip*mr*g.lda+pc:], g.lda, b, nr, g.c[ip*mr*g.ldc+jc+jp0*nr:], g.ldc, nr*kc, full, 1, g.alpha, beta, bias)
 						jp += full
 					}
 				}
@@ -558,6 +579,11 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 		}
 	}
 }
+
+// directRowPanels is how many row panels one call of the row kernel computes when the
+// columns hold only full tiles: enough to spread the call over several panels, few
+// enough that their rows are still in L1 for the epilogue.
+const directRowPanels = 8
 
 // finish runs the epilogue on rows [i0, i1) of the tile columns [jp0, jp1) of the
 // column block at jc, whose tile columns before jb have their bias already.

@@ -31,11 +31,12 @@ func sgemmKernelDirectAVX512(kc int, a *float32, lda int, b *float32, ldb int, c
 func sgemmKernelDirectAVX2(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, pf *float32, pfLines, pfLd, pfRows int, alpha, beta float32)
 
 // sgemmKernelDirectAVX2Row is sgemmKernelDirectAVX2 for tiles tiles side by side
-// (columns 16·t onwards of c, B micro-panels bstride floats apart), without
-// prefetching, adding bias[j] to column j when bias is not nil (see gemm_asmgen.go).
+// (columns 16·t onwards of c, B micro-panels bstride floats apart) in each of panels
+// row panels, without prefetching, adding bias[j] to column j when bias is not nil;
+// tiles0 and bias0 repeat tiles and bias (see emitDirectRow in gemm_asmgen.go).
 //
 //go:noescape
-func sgemmKernelDirectAVX2Row(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32, bias *float32)
+func sgemmKernelDirectAVX2Row(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32, bias *float32, panels, tiles0 int, bias0 *float32)
 
 // sgemmKernel8x48AVX512 is sgemmKernelAVX512 for 8×48 tiles.
 //
@@ -110,19 +111,19 @@ func init() {
 			_ = c[5*ldc+15]
 			sgemmKernelDirectAVX2(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, pf.p, pf.lines, 4*pf.ld, pf.rows, alpha, beta)
 		},
-		directRow: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bstride, tiles int, alpha, beta float32, bias []float32) {
-			if tiles <= 0 {
+		directRow: func(kc int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, bstride, tiles, panels int, alpha, beta float32, bias []float32) {
+			if tiles <= 0 || panels <= 0 {
 				return
 			}
-			_ = a[5*lda+kc-1]
+			_ = a[(6*panels-1)*lda+kc-1]
 			_ = b[(tiles-1)*bstride+(kc-1)*ldb+15]
-			_ = c[5*ldc+16*tiles-1]
+			_ = c[(6*panels-1)*ldc+16*tiles-1]
 			var pb *float32
 			if bias != nil {
 				_ = bias[16*tiles-1]
 				pb = &bias[0]
 			}
-			sgemmKernelDirectAVX2Row(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, bstride, tiles, alpha, beta, pb)
+			sgemmKernelDirectAVX2Row(kc, &a[0], lda, &b[0], ldb, &c[0], ldc, bstride, tiles, alpha, beta, pb, panels, tiles, pb)
 		},
 		conv3: func(nv int, a []float32, offs []int, pieces *[6]int, b, c []float32, ldc int, add bool, bias []float32) {
 			conv3Checked(conv3x3Tiles6x16AVX2, conv3x3Tiles6x8AVX2, nv, a, offs, pieces, b, c, ldc, add, bias)

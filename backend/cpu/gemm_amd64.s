@@ -2233,10 +2233,12 @@ sgemmKernelDirectAVX2_alpha1:
 	VZEROUPPER
 	RET
 
-// func sgemmKernelDirectAVX2Row(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32, bias *float32)
-// A row of 6×16 tiles from 6 unpacked rows of A (see emitDirectRow).
-TEXT ·sgemmKernelDirectAVX2Row(SB), NOSPLIT, $0-88
+// func sgemmKernelDirectAVX2Row(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32, bias *float32, panels, tiles0 int, bias0 *float32)
+// Rows of 6×16 tiles from 6 unpacked rows of A each (see emitDirectRow).
+TEXT ·sgemmKernelDirectAVX2Row(SB), NOSPLIT, $0-112
 	CMPQ tiles+64(FP), $0
+	JLE sgemmKernelDirectAVX2Row_done
+	CMPQ panels+88(FP), $0
 	JLE sgemmKernelDirectAVX2Row_done
 	MOVQ lda+16(FP), R8
 	SHLQ $2, R8
@@ -2245,10 +2247,15 @@ TEXT ·sgemmKernelDirectAVX2Row(SB), NOSPLIT, $0-88
 	SHLQ $2, R12
 	MOVQ ldc+48(FP), DX
 	SHLQ $2, DX
-	MOVQ b+24(FP), R14
-	MOVQ c+40(FP), R15
 	MOVQ bstride+56(FP), R13
 	SHLQ $2, R13
+sgemmKernelDirectAVX2Row_panel:
+	MOVQ tiles0+96(FP), SI
+	MOVQ SI, tiles+64(FP)
+	MOVQ bias0+104(FP), SI
+	MOVQ SI, bias+80(FP)
+	MOVQ b+24(FP), R14
+	MOVQ c+40(FP), R15
 sgemmKernelDirectAVX2Row_tile:
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), AX
@@ -2597,6 +2604,14 @@ sgemmKernelDirectAVX2Row_next:
 	ADDQ $64, R15
 	DECQ tiles+64(FP)
 	JNZ sgemmKernelDirectAVX2Row_tile
+	MOVQ R8, SI
+	IMUL3Q $6, SI, SI
+	ADDQ SI, a+8(FP)
+	MOVQ DX, SI
+	IMUL3Q $6, SI, SI
+	ADDQ SI, c+40(FP)
+	DECQ panels+88(FP)
+	JNZ sgemmKernelDirectAVX2Row_panel
 sgemmKernelDirectAVX2Row_done:
 	VZEROUPPER
 	RET

@@ -241,23 +241,28 @@ func (k kernel) emitStore(name string, alphaOff int, scratch, bias string, done 
 	}
 }
 
-// emitDirectRow writes <name>Row, the direct kernel for a row of tiles:
+// emitDirectRow writes <name>Row, the direct kernel for rows of tiles:
 //
-//	func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32, bias *float32)
+//	func(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32, bias *float32, panels, tiles0 int, bias0 *float32)
 //
-// computes tiles MR×NR tiles side by side, C columns NR·t onwards, from the same MR
-// rows of A and the B micro-panels b + t·bstride (floats): one call per row panel
-// instead of one per tile, which is most of the cost of a tile when kc is small (1×1
-// convolutions of few channels). When bias is not nil, bias[j] is added to column j
-// after alpha and beta (the bias of a convolution, without a second pass over C). No
-// prefetch stream.
+// computes, for each of panels row panels (MR rows of A and of C each, one after the
+// other), tiles MR×NR tiles side by side, C columns NR·t onwards, from the panel's MR
+// rows of A and the B micro-panels b + t·bstride (floats): one call for several row
+// panels of all their tiles instead of one per tile, which is most of the cost of a
+// tile when kc is small (1×1 convolutions of few channels). When bias is not nil,
+// bias[j] is added to column j after alpha and beta (the bias of a convolution,
+// without a second pass over C). tiles0 and bias0 must equal tiles and bias: the
+// frame slots tiles, bias, a and c are advanced in place and tiles and bias restored
+// from them for each panel. No prefetch stream.
 func (k kernel) emitDirectRow() {
 	name := k.name + "Row"
 	nacc := k.mr * k.vecs()
-	p("// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32, bias *float32)", name)
-	p("// A row of %d×%d tiles from %d unpacked rows of A (see emitDirectRow).", k.mr, k.nr, k.mr)
-	p("TEXT ·%s(SB), NOSPLIT, $0-88", name)
+	p("// func %s(kc int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, bstride, tiles int, alpha, beta float32, bias *float32, panels, tiles0 int, bias0 *float32)", name)
+	p("// Rows of %d×%d tiles from %d unpacked rows of A each (see emitDirectRow).", k.mr, k.nr, k.mr)
+	p("TEXT ·%s(SB), NOSPLIT, $0-112", name)
 	p("\tCMPQ tiles+64(FP), $0")
+	p("\tJLE %s_done", name)
+	p("\tCMPQ panels+88(FP), $0")
 	p("\tJLE %s_done", name)
 	p("\tMOVQ lda+16(FP), R8")
 	p("\tSHLQ $2, R8")
@@ -266,10 +271,15 @@ func (k kernel) emitDirectRow() {
 	p("\tSHLQ $2, R12")
 	p("\tMOVQ ldc+48(FP), DX")
 	p("\tSHLQ $2, DX")
-	p("\tMOVQ b+24(FP), R14")
-	p("\tMOVQ c+40(FP), R15")
 	p("\tMOVQ bstride+56(FP), R13")
 	p("\tSHLQ $2, R13")
+	p("%s_panel:", name)
+	p("\tMOVQ tiles0+96(FP), SI")
+	p("\tMOVQ SI, tiles+64(FP)")
+	p("\tMOVQ bias0+104(FP), SI")
+	p("\tMOVQ SI, bias+80(FP)")
+	p("\tMOVQ b+24(FP), R14")
+	p("\tMOVQ c+40(FP), R15")
 	p("%s_tile:", name)
 	p("\tMOVQ kc+0(FP), CX")
 	p("\tMOVQ a+8(FP), AX")
@@ -315,6 +325,15 @@ func (k kernel) emitDirectRow() {
 	p("\tADDQ $%d, R15", k.nr*4)
 	p("\tDECQ tiles+64(FP)")
 	p("\tJNZ %s_tile", name)
+	// the next row panel: MR rows of A and of C further
+	p("\tMOVQ R8, SI")
+	p("\tIMUL3Q $%d, SI, SI", k.mr)
+	p("\tADDQ SI, a+8(FP)")
+	p("\tMOVQ DX, SI")
+	p("\tIMUL3Q $%d, SI, SI", k.mr)
+	p("\tADDQ SI, c+40(FP)")
+	p("\tDECQ panels+88(FP)")
+	p("\tJNZ %s_panel", name)
 	p("%s_done:", name)
 	p("\tVZEROUPPER")
 	p("\tRET")
