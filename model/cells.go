@@ -429,6 +429,13 @@ func (c *cell) forward(tp *ad.Tape, x *ad.Var, train bool) *ad.Var {
 		tp.Free(a)
 		skip = tp.Concat(3, parts[:]...)
 		tp.Free(parts[:]...)
+	case c.upSkip != nil && !train && tp.Inference():
+		// the 1×1 convolution first, on a quarter of the pixels: the bilinear
+		// upsampling mixes pixels with weights summing to 1, so the two commute, bias
+		// included (an inference-only regrouping, docs/numerics.md#deviations)
+		s := c.upSkip.Forward(tp, x)
+		skip = tp.UpsampleBilinear2x(s)
+		tp.Free(s)
 	case c.upSkip != nil:
 		up := tp.UpsampleBilinear2x(x)
 		skip = c.upSkip.Forward(tp, up)
