@@ -37,6 +37,7 @@ func runEval(args []string, stdout io.Writer) error {
 	maxImages := fs.Int("max_images", 0, "evaluate only the first N images (0: all)")
 	seed := fs.Uint64("seed", 1, "seed of the posterior samples and of the binarisation")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the evaluation to this file")
 	var prec ad.Precision
 	addPrecisionFlag(fs, &prec)
 	if err := parseFlags(fs, args, 0); err != nil {
@@ -103,7 +104,13 @@ func runEval(args []string, stdout io.Writer) error {
 		progressOut = io.Discard // rank 0 speaks for the job
 	}
 	progress, done := evalProgress(progressOut, int64(train.EvalShare(total, job.Rank(), job.Size()))*int64(*k))
+	stopProfile, err := startProfile(*profile)
+	if err != nil {
+		done()
+		return err
+	}
 	r, err := train.EvalSharded(ctx, job, m, source, eval.Options{K: *k, MaxImages: *maxImages, Noise: noise, Progress: progress})
+	stopProfile()
 	done()
 	if err != nil {
 		return err
