@@ -60,11 +60,20 @@ func bilinearTaps(size int) (i0, i1 []int, w0, w1 []float32) {
 func UpsampleBilinear2x(n, h, w, c int, x, y []float32) {
 	hy0, hy1, hw0, hw1 := bilinearTaps(h)
 	wx0, wx1, ww0, ww1 := bilinearTaps(w)
-	// whole vectors of channels: the kernel straight, without BilerpF32's slicing
-	// and lookup for every pixel (few channels make them most of the cost)
-	k := vecKernels.get().bilerp
-	if c%8 != 0 {
+	// whole vectors of channels: one kernel call per output row, with the column taps
+	// as byte offsets and weights side by side (few channels make a call per pixel
+	// mostly overhead)
+	var taps []int
+	var wts []float32
+	k := vecKernels.get().bilerpRow
+	if c%8 != 0 || c == 0 || w == 0 {
 		k = nil
+	} else {
+		taps, wts = make([]int, 4*w), make([]float32, 4*w)
+		for j := range 2 * w {
+			taps[2*j], taps[2*j+1] = 4*wx0[j]*c, 4*wx1[j]*c
+			wts[2*j], wts[2*j+1] = ww0[j], ww1[j]
+		}
 	}
 	Parallel(n*2*h, 4, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
@@ -73,14 +82,15 @@ func UpsampleBilinear2x(n, h, w, c int, x, y []float32) {
 			bot := x[(b*h+hy1[i])*w*c : (b*h+hy1[i]+1)*w*c]
 			dst := y[r*2*w*c : (r+1)*2*w*c]
 			a0, a1 := hw0[i], hw1[i]
+			if k != nil {
+				// every offset is inside top and bot (wx0, wx1 < w), and the row holds
+				// 2w pixels
+				k(&dst[0], &top[0], &bot[0], &taps[0], &wts[0], 2*w, c, a0, a1)
+				continue
+			}
 			for j := 0; j < 2*w; j++ {
 				c0, c1 := wx0[j]*c, wx1[j]*c
 				b0, b1 := ww0[j], ww1[j]
-				if k != nil {
-					// the indices are in range: c0, c1 < w·c and j < 2w
-					k(&dst[j*c], &top[c0], &top[c1], &bot[c0], &bot[c1], c, a0, a1, b0, b1)
-					continue
-				}
 				BilerpF32(dst[j*c:(j+1)*c], top[c0:c0+c], top[c1:c1+c], bot[c0:c0+c], bot[c1:c1+c], a0, a1, b0, b1)
 			}
 		}

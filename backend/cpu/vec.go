@@ -13,6 +13,10 @@ type vecVariant struct {
 	mulF32    func(x, y, z *float32, n int)
 	// bilerp is the bilinear combination of BilerpF32 (n a positive multiple of 8)
 	bilerp func(d, t0, t1, u0, u1 *float32, n int, a0, a1, b0, b1 float32)
+	// bilerpRow is bilerp for a row of count pixels of c channels (a positive
+	// multiple of 8): pixel j reads the byte offsets taps[2j], taps[2j+1] of top and
+	// bot with the weights wts[2j], wts[2j+1]
+	bilerpRow func(d, top, bot *float32, taps *int, wts *float32, count, c int, a0, a1 float32)
 	// add, sub, div, divScalar, scale and addScalar are AddF32, SubF32, DivF32,
 	// DivScalarF32, ScaleF32 and AddScalarF32 (n a positive multiple of 8)
 	add, sub, div               func(x, y, z *float32, n int)

@@ -55,6 +55,11 @@ func divScalarF32AVX2(x *float32, s float32, z *float32, n int)
 //go:noescape
 func scaleF32AVX2(x *float32, s float32, z *float32, n int)
 
+// bilerpRowF32AVX2 is a row of bilerpF32AVX2 calls (see vec_amd64.s).
+//
+//go:noescape
+func bilerpRowF32AVX2(d, top, bot *float32, taps *int, wts *float32, count, c int, a0, a1 float32)
+
 // addScalarF32AVX2 is AddScalarF32 over n elements, n a positive multiple of 8.
 //
 //go:noescape
@@ -81,6 +86,6 @@ func init() {
 		dotF64: dotF64AVX2, axpyF64: axpyF64AVX2, axpyF32: axpyF32AVX2, mulAddF64: mulAddF64AVX2,
 		mulAddF32: mulAddF32AVX2, mulF32: mulF32AVX2, bilerp: bilerpF32AVX2,
 		add: addF32AVX2, sub: subF32AVX2, div: divF32AVX2, divScalar: divScalarF32AVX2, scale: scaleF32AVX2, addScalar: addScalarF32AVX2,
-		addRows: addRows8F32AVX2, mulScaleAdd: mulScaleAddF32AVX2,
+		addRows: addRows8F32AVX2, mulScaleAdd: mulScaleAddF32AVX2, bilerpRow: bilerpRowF32AVX2,
 	})
 }

@@ -249,6 +249,58 @@ scale32loop:
 	VZEROUPPER
 	RET
 
+// func bilerpRowF32AVX2(d, top, bot *float32, taps *int, wts *float32, count, c int, a0, a1 float32)
+//
+// A row of BilerpF32 calls: for pixel j < count, with byte offsets o0 = taps[2j],
+// o1 = taps[2j+1] into the rows top and bot and weights b0 = wts[2j], b1 = wts[2j+1],
+// the c channels (a positive multiple of 8) at d + j·c are
+// a0·(b0·top[o0] + b1·top[o1]) + a1·(b0·bot[o0] + b1·bot[o1]), in bilerpF32AVX2's order.
+TEXT ·bilerpRowF32AVX2(SB), NOSPLIT, $0-64
+	MOVQ         d+0(FP), DI
+	MOVQ         top+8(FP), SI
+	MOVQ         bot+16(FP), DX
+	MOVQ         taps+24(FP), R8
+	MOVQ         wts+32(FP), R9
+	MOVQ         count+40(FP), R10
+	MOVQ         c+48(FP), R11
+	SHLQ         $2, R11
+	VBROADCASTSS a0+56(FP), Y12
+	VBROADCASTSS a1+60(FP), Y13
+	TESTQ        R10, R10
+	JLE          bilerprowdone
+bilerprowpixel:
+	MOVQ         0(R8), R12
+	MOVQ         8(R8), R13
+	VBROADCASTSS 0(R9), Y14
+	VBROADCASTSS 4(R9), Y15
+	LEAQ         (SI)(R12*1), AX
+	LEAQ         (SI)(R13*1), BX
+	LEAQ         (DX)(R12*1), CX
+	LEAQ         (DX)(R13*1), R14
+	XORQ         R15, R15
+bilerprowvec:
+	VMULPS  (AX)(R15*1), Y14, Y0
+	VMULPS  (BX)(R15*1), Y15, Y1
+	VADDPS  Y1, Y0, Y0
+	VMULPS  (CX)(R15*1), Y14, Y2
+	VMULPS  (R14)(R15*1), Y15, Y3
+	VADDPS  Y3, Y2, Y2
+	VMULPS  Y12, Y0, Y0
+	VMULPS  Y13, Y2, Y2
+	VADDPS  Y2, Y0, Y0
+	VMOVUPS Y0, (DI)(R15*1)
+	ADDQ    $32, R15
+	CMPQ    R15, R11
+	JLT     bilerprowvec
+	ADDQ    R11, DI
+	ADDQ    $16, R8
+	ADDQ    $8, R9
+	DECQ    R10
+	JNZ     bilerprowpixel
+bilerprowdone:
+	VZEROUPPER
+	RET
+
 // func addScalarF32AVX2(x *float32, s float32, z *float32, n int)
 TEXT ·addScalarF32AVX2(SB), NOSPLIT, $0-32
 	MOVQ         x+0(FP), SI
