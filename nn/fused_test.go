@@ -17,34 +17,39 @@ func randParam(r *rand.Rand, shape ...int) *ad.Var {
 	return ad.NewParam(t)
 }
 
+// valueAndGrads runs f on a fresh tape and returns its value and the gradients of the
+// params for the output gradient r (a fixed random tensor, with −0 at every 17th
+// element when negZeros is set).
+func valueAndGrads(params []*ad.Var, f func(tp *ad.Tape) *ad.Var, negZeros bool) ([]float32, [][]float32) {
+	for _, p := range params {
+		p.ZeroGrad()
+	}
+	tp := ad.NewTape()
+	defer tp.Release()
+	out := f(tp)
+	g := tensor.New(out.Shape()...)
+	rr := rand.New(rand.NewPCG(3, 3))
+	for i := range g.Data() {
+		g.Data()[i] = float32(rr.NormFloat64())
+		if negZeros && i%17 == 0 {
+			g.Data()[i] = float32(math.Copysign(0, -1))
+		}
+	}
+	tp.BackwardWith(out, g)
+	val := append([]float32(nil), out.Data()...)
+	var gs [][]float32
+	for _, p := range params {
+		gs = append(gs, append([]float32(nil), p.Grad.Data()...))
+	}
+	return val, gs
+}
+
 // fusedCase compares a fused op with its composition of ad ops: values, and gradients of
 // Σ out·r for a random r.
 func fusedCase(t *testing.T, name string, params []*ad.Var, fused, ref func(tp *ad.Tape) *ad.Var) {
 	t.Helper()
-	r := rand.New(rand.NewPCG(9, 9))
-	run := func(f func(tp *ad.Tape) *ad.Var) ([]float32, [][]float32) {
-		for _, p := range params {
-			p.ZeroGrad()
-		}
-		tp := ad.NewTape()
-		defer tp.Release()
-		out := f(tp)
-		w := tensor.New(out.Shape()...)
-		rr := rand.New(rand.NewPCG(3, 3))
-		for i := range w.Data() {
-			w.Data()[i] = float32(rr.NormFloat64())
-		}
-		tp.BackwardWith(out, w)
-		val := append([]float32(nil), out.Data()...)
-		var gs [][]float32
-		for _, p := range params {
-			gs = append(gs, append([]float32(nil), p.Grad.Data()...))
-		}
-		return val, gs
-	}
-	_ = r
-	v1, g1 := run(fused)
-	v2, g2 := run(ref)
+	v1, g1 := valueAndGrads(params, fused, false)
+	v2, g2 := valueAndGrads(params, ref, false)
 	cmp := func(what string, a, b []float32) {
 		var d, s float64
 		for i := range a {
@@ -119,31 +124,8 @@ func TestChannelScaleAddSameBits(t *testing.T) {
 		x := randParam(r, shape[:]...)
 		v := randParam(r, shape[0], shape[3])
 		params := []*ad.Var{a, x, v}
-		run := func(f func(tp *ad.Tape) *ad.Var) ([]float32, [][]float32) {
-			for _, p := range params {
-				p.ZeroGrad()
-			}
-			tp := ad.NewTape()
-			defer tp.Release()
-			out := f(tp)
-			g := tensor.New(out.Shape()...)
-			rr := rand.New(rand.NewPCG(3, 3))
-			for i := range g.Data() {
-				g.Data()[i] = float32(rr.NormFloat64())
-				if i%17 == 0 {
-					g.Data()[i] = float32(math.Copysign(0, -1))
-				}
-			}
-			tp.BackwardWith(out, g)
-			val := append([]float32(nil), out.Data()...)
-			var gs [][]float32
-			for _, p := range params {
-				gs = append(gs, append([]float32(nil), p.Grad.Data()...))
-			}
-			return val, gs
-		}
-		v1, g1 := run(func(tp *ad.Tape) *ad.Var { return ChannelScaleAdd(tp, a, x, v, 0.1) })
-		v2, g2 := run(func(tp *ad.Tape) *ad.Var { return AddScaled(tp, a, ChannelScale(tp, x, v), 0.1) })
+		v1, g1 := valueAndGrads(params, func(tp *ad.Tape) *ad.Var { return ChannelScaleAdd(tp, a, x, v, 0.1) }, true)
+		v2, g2 := valueAndGrads(params, func(tp *ad.Tape) *ad.Var { return AddScaled(tp, a, ChannelScale(tp, x, v), 0.1) }, true)
 		same := func(what string, p, q []float32) {
 			for i := range p {
 				if math.Float32bits(p[i]) != math.Float32bits(q[i]) {

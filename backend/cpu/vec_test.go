@@ -116,15 +116,11 @@ func testMulKernels(t *testing.T) {
 	}
 }
 
-// TestElementwiseF32 compares AddF32, SubF32, DivF32, DivScalarF32 and ScaleF32 with the
-// plain loops, bit for bit (special values included), over lengths around the vector
-// width, in place and not; nothing past len(x) is written.
-func TestElementwiseF32(t *testing.T) { forEachVariant(t, FamilyVec, testElementwiseF32) }
-
-func testElementwiseF32(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 8))
+// specialVecs returns a maker of random vectors with an eighth of special values
+// (signed zeros, infinities, NaN, a subnormal, a huge value).
+func specialVecs(r *rand.Rand) func(n int) []float32 {
 	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-40, -3e38}
-	vec := func(n int) []float32 {
+	return func(n int) []float32 {
 		v := make([]float32, n)
 		for i := range v {
 			v[i] = float32(r.NormFloat64())
@@ -134,6 +130,16 @@ func testElementwiseF32(t *testing.T) {
 		}
 		return v
 	}
+}
+
+// TestElementwiseF32 compares AddF32, SubF32, DivF32, DivScalarF32 and ScaleF32 with the
+// plain loops, bit for bit (special values included), over lengths around the vector
+// width, in place and not; nothing past len(x) is written.
+func TestElementwiseF32(t *testing.T) { forEachVariant(t, FamilyVec, testElementwiseF32) }
+
+func testElementwiseF32(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	vec := specialVecs(r)
 	ops := []struct {
 		name string
 		run  func(x, y, z []float32)
@@ -186,17 +192,7 @@ func TestMulScaleAddF32(t *testing.T) { forEachVariant(t, FamilyVec, testMulScal
 
 func testMulScaleAddF32(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 9))
-	specials := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-40, -3e38}
-	vec := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32(r.NormFloat64())
-			if r.IntN(8) == 0 {
-				v[i] = specials[r.IntN(len(specials))]
-			}
-		}
-		return v
-	}
+	vec := specialVecs(r)
 	const k = float32(0.1)
 	for _, n := range []int{0, 1, 7, 8, 9, 16, 23, 24, 32, 100, 1031} {
 		for _, alias := range []string{"none", "a", "x"} {
