@@ -88,12 +88,14 @@ type dwPlan struct {
 
 // dwChannelStride is the distance in floats between the pixels of the tiled
 // depthwise convolution's padded input: C, or C + 8 when C floats are an even number
-// of 64-byte lines. The tile kernels read a block of 8 channels from every pixel of
-// a few rows; with a stride of 2ᵏ·(odd) lines those loads fall into only 1/2ᵏ of the
-// L1 sets and evict each other (measured on Zen 3 for 192 channels, 46 → 57 GFLOP/s
-// with the extra 8, and for 384 channels 23 → 52).
+// of 64-byte lines and the AVX2 strip kernels run. They read a block of 8 channels
+// from every pixel of a few rows; with a stride of 2ᵏ·(odd) lines those loads fall
+// into only 1/2ᵏ of the L1 sets and evict each other (measured on Zen 3 for 192
+// channels, 46 → 57 GFLOP/s with the extra 8, and for 384 channels 23 → 52). The
+// other variants build their tiles from row kernels whose weights are C apart, which
+// would take a call per tap with a wider stride, so they keep C.
 func dwChannelStride(C int) int {
-	if C%8 == 0 && (C*4)%128 == 0 {
+	if C%8 == 0 && (C*4)%128 == 0 && convKernels.current() == "avx2" {
 		return C + 8
 	}
 	return C
