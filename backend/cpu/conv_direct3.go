@@ -1,6 +1,9 @@
 package cpu
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // Dense 3×3 convolutions of stride 1 and padding 1 (the latent samplers of NVAE and
 // the convolutions of its residual cells) without a column matrix.
@@ -98,9 +101,10 @@ func conv3x3Forward(v *gemmVariant, p ConvParams, x, w, bias, y []float32) {
 	Parallel(units, grain, func(lo, hi int) {
 		buf := getConvScratch(pl.imgs*(pl.rows+2)*pl.pw*C + 6*K)
 		defer putConvScratch(buf)
-		offs := make([]int, pl.imgs*pl.rows*W+6)
+		ob := getOffsets(pl.imgs*pl.rows*W + 6)
+		defer offsetPool.Put(ob)
 		for u := lo; u < hi; u++ {
-			pl.unit(u, x, bias, y, *buf, offs)
+			pl.unit(u, x, bias, y, *buf, *ob)
 		}
 	})
 }
@@ -205,4 +209,19 @@ func conv3Checked(k16, k8 func(a *float32, offs *int, tiles int, pieces *[6]int,
 		k = k8
 	}
 	k(&a[0], &offs[0], tiles, pieces, &b[0], &c[0], ldc, ad, pb)
+}
+
+// offsetPool holds the pixel offset tables of the direct 3×3 convolution, so the
+// evaluation's many small convolutions allocate none in the steady state.
+var offsetPool sync.Pool
+
+// getOffsets returns a table of at least n ints from offsetPool; put it back with
+// offsetPool.Put.
+func getOffsets(n int) *[]int {
+	if p, ok := offsetPool.Get().(*[]int); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	t := make([]int, n)
+	return &t
 }

@@ -511,20 +511,28 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 			}
 			// The A micro-panel stays in L1 while the B micro-panels stream
 			// through from L2 (measured faster than the opposite order).
+			// the row kernel's operands: the full tile columns [jp0, jp0+full), their B
+			// micro-panels (see panel) and, in the last depth block, their bias
+			full := 0
+			var rowB, rowBias []float32
+			if g.directA && v.directRow != nil {
+				full = max(0, min(jp1, nc/nr)-jp0)
+			}
+			if full > 0 {
+				rowB = bp.buf[(pc-bp.k0)*bp.width+jp0*nr*kc:]
+				if last && g.epi.bias != nil {
+					rowBias = g.epi.bias[g.col0+jc+jp0*nr:]
+				}
+			}
 			ip := ib
-			if full := min(jp1, nc/nr) - jp0; g.directA && v.directRow != nil && full == jp1-jp0 {
+			if full > 0 && full == jp1-jp0 {
 				// only full tiles in the columns: the row panels with all their rows
 				// in a few calls of the row kernel, directRowPanels at a time, each
 				// group's rows finished while they are in cache
 				fullEnd := min(ie, g.m/mr)
-				b := bp.buf[(pc-bp.k0)*bp.width+jp0*nr*kc:] // panels jp0… (see panel)
-				var bias []float32
-				if last && g.epi.bias != nil {
-					bias = g.epi.bias[g.col0+jc+jp0*nr:]
-				}
 				for ip < fullEnd {
 					np := min(directRowPanels, fullEnd-ip)
-					v.directRow(kc, g.a[ip*mr*g.lda+pc:], g.lda, b, nr, g.c[ip*mr*g.ldc+jc+jp0*nr:], g.ldc, nr*kc, full, np, g.alpha, beta, bias)
+					v.directRow(kc, g.a[ip*mr*g.lda+pc:], g.lda, rowB, nr, g.c[ip*mr*g.ldc+jc+jp0*nr:], g.ldc, nr*kc, full, np, g.alpha, beta, rowBias)
 					if last {
 						g.finish(ip*mr, (ip+np)*mr, jc, jp0, jp1, jp1)
 					}
@@ -534,18 +542,11 @@ func (g *gemm) compute(bp packedB, ip0, ip1, jc, nc, jp0, jp1 int, bg pfRegion) 
 			for ; ip < ie; ip++ {
 				a := ap[(ip-ib)*mr*kc : (ip-ib+1)*mr*kc]
 				jp := jp0
-				if g.directA && v.directRow != nil && (ip+1)*mr <= g.m {
+				if full > 0 && (ip+1)*mr <= g.m {
 					// the full tiles of the row panel in one call, which adds the
 					// bias of the last depth block
-					if full := min(jp1, nc/nr) - jp0; full > 0 {
-						b := bp.buf[(pc-bp.k0)*bp.width+jp0*nr*kc:] // panels jp0… (see panel)
-						var bias []float32
-						if last && g.epi.bias != nil {
-							bias = g.epi.bias[g.col0+jc+jp0*nr:]
-						}
-						v.directRow(kc, g.a[ip*mr*g.lda+pc:], g.lda, b, nr, g.c[ip*mr*g.ldc+jc+jp0*nr:], g.ldc, nr*kc, full, 1, g.alpha, beta, bias)
-						jp += full
-					}
+					v.directRow(kc, g.a[ip*mr*g.lda+pc:], g.lda, rowB, nr, g.c[ip*mr*g.ldc+jc+jp0*nr:], g.ldc, nr*kc, full, 1, g.alpha, beta, rowBias)
+					jp += full
 				}
 				biased := jp      // tile columns [jp0, biased) have their bias
 				var next pfRegion // the next panel of A, if read in place
